@@ -1,0 +1,47 @@
+# Two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install lint unit browser-deps bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: create the virtual environment, install, initialise and serve on http://$(HOST):$(PORT)
+run: $(STAMP)
+	$(BIN)/kb init
+	$(BIN)/kb serve --host $(HOST) --port $(PORT)
+
+## browser-deps: Debian's Chromium for the end-to-end test (installed when we are root)
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium is missing and we are not root: the browser test will be skipped"; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check kb tests bench wsgi.py
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## test: install what the tests need, lint, type-check and run every test
+test: $(STAMP) browser-deps lint unit
+
+## bench: the benchmarks at full size (they print figures; they are not tests)
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/search.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

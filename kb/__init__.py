@@ -1,0 +1,99 @@
+"""kb: the knowledge repository of the IOM-UNDP Joint Global Programme on migration."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from kb import config as kb_config
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, errors and CLI.
+
+    Nothing here creates the database or the index: ``kb init`` does.
+    """
+    root = kb_config.project_root()
+    settings: dict[str, Any] = dict(kb_config.DEFAULTS)
+    early = {**kb_config.env_overrides(os.environ), **(test_config or {})}
+    instance_dir = Path(str(early.get("INSTANCE_DIR") or root / "instance")).resolve()
+    kb_config.load_instance_file(settings, instance_dir)
+    settings.update(early)
+    settings["INSTANCE_DIR"] = str(instance_dir)
+    settings["UPLOAD_DIR"] = str(Path(settings["UPLOAD_DIR"] or root / "uploads").resolve())
+    settings["INDEX_DIR"] = str(Path(settings["INDEX_DIR"] or instance_dir / "index").resolve())
+    settings["DATABASE_URL"] = settings["DATABASE_URL"] or f"sqlite:///{instance_dir / 'kb.sqlite3'}"
+    settings["SECRET_KEY"] = settings["SECRET_KEY"] or kb_config.secret_key(instance_dir)
+
+    app = Flask(
+        __name__,
+        instance_path=str(instance_dir),
+        template_folder=str(root / "templates"),
+        static_folder="static",
+    )
+    app.config.update(settings)
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    app.config["MAX_CONTENT_LENGTH"] = (int(settings["MAX_UPLOAD_MB"]) + 1) * 1024 * 1024
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session, not to a clock
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from kb.extensions import csrf, db, login_manager
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # WAL lets the web server read while the worker writes; wait instead of failing.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+
+    from kb import auth
+
+    auth.register_loaders(login_manager)
+
+    with app.app_context():
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            from sqlalchemy import event
+
+            @event.listens_for(db.engine, "connect")
+            def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from kb.views import admin, api, auth, documents, search
+
+    for module in (search, documents, auth, admin, api):
+        app.register_blueprint(module.bp)
+
+
+def register_errors(app: Flask) -> None:
+    from kb.views import errors
+
+    errors.register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from kb import cli
+
+    cli.register(app)

@@ -1,0 +1,37 @@
+"""Who is asking: session users (Flask-Login) and API tokens (``Authorization: Bearer``)."""
+
+from __future__ import annotations
+
+from flask import Request
+from flask_login import LoginManager
+
+from kb.extensions import db
+from kb.models import User
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if the request carries one."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def register_loaders(manager: LoginManager) -> None:
+    @manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        try:
+            user = db.session.get(User, int(user_id))
+        except ValueError:
+            return None
+        return user if user is not None and user.active else None
+
+    @manager.request_loader
+    def load_from_token(request: Request) -> User | None:
+        token = bearer_token(request)
+        if token is None:
+            return None
+        from kb.services.accounts import user_for_token
+
+        return user_for_token(token)

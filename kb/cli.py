@@ -1,0 +1,221 @@
+"""The `kb` command line."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import ScriptInfo, with_appcontext
+
+from kb import search
+from kb.errors import KbError
+from kb.extensions import db
+
+
+def _create_app() -> Flask:
+    from kb import create_app
+
+    return create_app()
+
+
+def _fail(e: KbError) -> None:
+    click.echo(f"Error: {e.message}", err=True)
+    sys.exit(1)
+
+
+@click.command("init")
+@with_appcontext
+def init_command() -> None:
+    """Create the instance: folders, database schema, search index, agency list.
+
+    Safe to run again: it only adds what is missing. With no users yet, it creates an
+    admin account and prints its email and a random password once.
+    """
+    from kb.services import accounts
+
+    for key in ("INSTANCE_DIR", "UPLOAD_DIR"):
+        Path(current_app.config[key]).mkdir(parents=True, exist_ok=True)
+    db.create_all()
+    index_dir = Path(current_app.config["INDEX_DIR"])
+    rebuilt = search.needs_rebuild(index_dir)
+    search.create(index_dir)
+    accounts.seed_agencies()
+    if rebuilt and _document_count():
+        from kb.services.processing import rebuild_index
+
+        click.echo(f"Search index rebuilt: {rebuild_index()} documents.")
+    if accounts.count_users() == 0:
+        email = current_app.config["ADMIN_EMAIL"]
+        password = secrets.token_urlsafe(12)
+        accounts.create_user(email, password, "admin")
+        click.echo("Created the first admin account (shown only this once):")
+        click.echo(f"  email:    {email}")
+        click.echo(f"  password: {password}")
+    click.echo(f"Instance ready in {current_app.config['INSTANCE_DIR']}")
+
+
+def _document_count() -> int:
+    from sqlalchemy import func, select
+
+    from kb.models import Document
+
+    return int(db.session.scalar(select(func.count()).select_from(Document)) or 0)
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage accounts."""
+
+
+@user_group.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "editor", "contributor", "reader"]),
+              default="reader", show_default=True, help="What the account may do.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of prompting.")
+@with_appcontext
+def user_add(email: str, role: str, password_stdin: bool) -> None:
+    """Add an account with EMAIL and ROLE."""
+    from kb.services import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_user(email, password, role)
+    except KbError as e:
+        _fail(e)
+    click.echo(f"Added {user.email} ({user.role}).")
+
+
+@click.group("token")
+def token_group() -> None:
+    """Manage API tokens."""
+
+
+@token_group.command("create")
+@click.argument("email")
+@click.option("--name", default=None, help="A name to recognise the token by.")
+@with_appcontext
+def token_create(email: str, name: str | None) -> None:
+    """Print one new API token for EMAIL on standard output (only its hash is stored)."""
+    from kb.services import accounts
+
+    user = accounts.find_user(email)
+    if user is None:
+        click.echo(f"Error: no account for {email}.", err=True)
+        sys.exit(1)
+    click.echo(accounts.create_token(user, name))
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with a header: 'file' (relative to the manifest) and any of title, "
+                   "summary, type, countries, agencies, themes, language, year, phase, "
+                   "access; several values in a cell separated by ';'.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Extraction processes (default: one per core).")
+@click.option("--as", "as_email", default=None,
+              help="Record the documents as uploaded by this account (default: none).")
+@with_appcontext
+def import_command(path: Path, manifest: Path | None, workers: int | None,
+                   as_email: str | None) -> None:
+    """Import every file in PATH (or those the manifest lists), then index them.
+
+    Files already stored (same SHA-256) are skipped. The last line of the output counts
+    imported, duplicate and failed files; the reasons for failures are listed above it.
+    """
+    import os
+
+    from kb.importer import Item, run_import
+    from kb.services import accounts
+
+    user = accounts.find_user(as_email) if as_email else None
+    if as_email and user is None:
+        click.echo(f"Error: no account for {as_email}.", err=True)
+        sys.exit(1)
+
+    def progress(items: Iterator[Item], total: int) -> Iterator[Item]:
+        with click.progressbar(items, length=total, label="Importing", file=sys.stderr,
+                               show_pos=True, show_eta=True) as bar:
+            yield from bar
+
+    try:
+        report = run_import(path.resolve(), manifest.resolve() if manifest else None,
+                            workers or os.cpu_count() or 1, user, progress)
+    except KbError as e:
+        _fail(e)
+    for name in report.not_listed:
+        click.echo(f"not in the manifest, not imported: {name}")
+    for reason in report.reasons:
+        click.echo(f"failed: {reason}")
+    click.echo(report.summary())
+
+
+@click.command("reindex")
+@with_appcontext
+def reindex_command() -> None:
+    """Rebuild the whole search index from the database and the stored text."""
+    from kb.services.processing import rebuild_index
+
+    try:
+        n = rebuild_index()
+    except KbError as e:
+        _fail(e)
+    click.echo(f"Indexed {n} documents.")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Stop when the queue is empty.")
+@with_appcontext
+def worker_command(once: bool) -> None:
+    """Run the background worker that extracts and indexes uploads."""
+    from kb import worker
+
+    ran = worker.run(current_app._get_current_object(), once=once)  # type: ignore[attr-defined]
+    if once:
+        click.echo(f"Ran {ran} jobs.")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int,
+              help="Web server processes (default: the WEB_WORKERS setting).")
+@with_appcontext
+def serve_command(host: str, port: int, workers: int | None) -> None:
+    """Serve the site with gunicorn and run the background worker beside it."""
+    from kb.serve import serve
+
+    serve(host, port, workers or int(current_app.config["WEB_WORKERS"]))
+
+
+COMMANDS: list[Any] = [init_command, user_group, token_group, import_command, reindex_command,
+                       worker_command, serve_command]
+
+
+def register(app: Flask) -> None:
+    """Make the commands available as ``flask --app kb ...`` too."""
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+@click.group(name="kb", help="kb: the programme's knowledge repository.")
+def cli() -> None:
+    pass
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """Entry point of the `kb` command."""
+    cli(obj=ScriptInfo(create_app=_create_app, set_debug_flag=False))

@@ -1,0 +1,92 @@
+"""Every configuration key kb reads, with its default.
+
+Order of precedence (later wins): these defaults, ``instance/config.py``,
+``KB_*`` environment variables, the mapping passed to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULTS: dict[str, object] = {
+    # Folder for the SQLite database, the search index and the secret key.
+    "INSTANCE_DIR": None,  # None: <project>/instance
+    # Folder for stored uploads (content-addressed by SHA-256).
+    "UPLOAD_DIR": None,  # None: <project>/uploads
+    # Folder of the Whoosh index.
+    "INDEX_DIR": None,  # None: <instance>/index
+    # Any SQLAlchemy URL; None: SQLite in the instance folder.
+    "DATABASE_URL": None,
+    # Secret for sessions and CSRF; None: generated once into <instance>/secret_key.
+    "SECRET_KEY": None,
+    # Largest accepted upload, in megabytes.
+    "MAX_UPLOAD_MB": 200,
+    # Seconds a writer waits for the index lock before giving up (the job is retried).
+    "INDEX_LOCK_TIMEOUT": 30.0,
+    # Seconds the background worker sleeps when it finds no work.
+    "WORKER_POLL_SECONDS": 0.5,
+    # Documents extracted per index commit by the background worker.
+    "WORKER_BATCH": 20,
+    # Email of the admin account `kb init` creates when there are no users.
+    "ADMIN_EMAIL": "admin@kb.local",
+    # Number of gunicorn worker processes for `kb serve`.
+    "WEB_WORKERS": 2,
+    # Characters of a hit's text analysed around matches for snippets.
+    "SNIPPET_SURROUND": 90,
+}
+
+
+def project_root() -> Path:
+    """The folder that holds the kb package, templates/ and the default runtime folders."""
+    return Path(__file__).resolve().parent.parent
+
+
+def load_instance_file(config: dict[str, object], instance_dir: Path) -> None:
+    """Apply ``instance/config.py`` if present; unknown keys are kept but warned about."""
+    path = instance_dir / "config.py"
+    if not path.is_file():
+        return
+    namespace: dict[str, object] = {}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+    for key, value in namespace.items():
+        if key.isupper():
+            config[key] = value
+
+
+def env_overrides(environ: os._Environ[str] | dict[str, str]) -> dict[str, object]:
+    """Read ``KB_*`` variables, with the prefix stripped; numbers become numbers."""
+    out: dict[str, object] = {}
+    for name, raw in environ.items():
+        if not name.startswith("KB_"):
+            continue
+        key = name[3:]
+        default = DEFAULTS.get(key)
+        value: object = raw
+        if isinstance(default, bool):
+            value = raw.lower() in {"1", "true", "yes", "on"}
+        elif isinstance(default, int):
+            value = int(raw)
+        elif isinstance(default, float):
+            value = float(raw)
+        out[key] = value
+    return out
+
+
+def secret_key(instance_dir: Path) -> str:
+    """Read the generated secret key, creating it once (atomically) when absent."""
+    path = instance_dir / "secret_key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its key
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key)
+    return key

@@ -1,0 +1,82 @@
+"""Domain exceptions: each carries a message a person can act on."""
+
+from __future__ import annotations
+
+
+class KbError(Exception):
+    """Base of every error kb raises on purpose; ``str(e)`` is shown to users."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class ValidationError(KbError):
+    """Input that does not fit: names the fields and what is wrong with each."""
+
+
+class DuplicateError(KbError):
+    """The same bytes are already stored."""
+
+    status_code = 409
+
+    def __init__(self, message: str, doc_id: int) -> None:
+        super().__init__(message)
+        self.doc_id = doc_id
+
+
+class NotFound(KbError):
+    """The thing does not exist, or the user may not know that it does."""
+
+    status_code = 404
+
+
+class Forbidden(KbError):
+    """The user knows the thing exists but may not do this to it."""
+
+    status_code = 403
+
+
+class Unauthorized(KbError):
+    """The action needs a signed-in user or an API token."""
+
+    status_code = 401
+
+
+class TooLarge(KbError):
+    """The upload exceeds the configured size limit."""
+
+    status_code = 413
+
+
+class QueryError(KbError):
+    """A search query or parameter that cannot be understood."""
+
+
+class StorageError(KbError):
+    """The file store could not keep or return a file."""
+
+    status_code = 500
+
+
+class IndexBusy(KbError):
+    """The search index stayed locked by another writer past the timeout."""
+
+    status_code = 503
+
+
+class ExtractionError(KbError):
+    """A stored file whose text could not be read; ``code`` names the kind of failure."""
+
+    def __init__(self, message: str, code: str = "corrupt") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UnsupportedType(KbError):
+    """The file's bytes are of no type kb can read."""
+
+    status_code = 415

@@ -1,0 +1,85 @@
+"""Web forms (Flask-WTF: every form carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional
+
+from kb import taxonomy
+from kb.models import ROLES
+from kb.services.accounts import MIN_PASSWORD, agencies
+
+
+def _blank(choices: list[tuple[str, str]], label: str = "—") -> list[tuple[str, str]]:
+    return [("", label), *choices]
+
+
+class MetadataForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=500)])
+    summary = TextAreaField("Summary", validators=[Optional()])
+    type = SelectField("Document type", validators=[Optional()])
+    countries = SelectMultipleField("Countries", validators=[Optional()])
+    agencies = SelectMultipleField("Agencies", validators=[Optional()])
+    themes = StringField("Themes", validators=[Optional()],
+                         description="Separate themes with semicolons, e.g. remittances; diaspora")
+    language = SelectField("Language", validators=[Optional()])
+    year = StringField("Publication year", validators=[Optional(), Length(max=4)])
+    phase = SelectField("Programme phase", validators=[Optional()])
+    access = SelectField("Access", validators=[DataRequired()])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.type.choices = _blank([(t.code, t.label) for t in taxonomy.DOCUMENT_TYPES])
+        self.countries.choices = [(t.code, t.label) for t in taxonomy.countries()]
+        self.agencies.choices = [(a.code, f"{a.code} — {a.label}") for a in agencies()]
+        self.language.choices = _blank([(t.code, t.label) for t in taxonomy.languages()])
+        self.phase.choices = _blank([(t.code, t.label) for t in taxonomy.PHASES])
+        self.access.choices = [(t.code, t.label) for t in taxonomy.ACCESS_LEVELS]
+
+    def raw_metadata(self) -> dict[str, list[str]]:
+        """The fields as the metadata service takes them (codes, lists for several values)."""
+        return {
+            "title": [self.title.data or ""],
+            "summary": [self.summary.data or ""],
+            "type": [self.type.data or ""],
+            "countries": list(self.countries.data or []),
+            "agencies": list(self.agencies.data or []),
+            "themes": [self.themes.data or ""],
+            "language": [self.language.data or ""],
+            "year": [self.year.data or ""],
+            "phase": [self.phase.data or ""],
+            "access": [self.access.data or "public"],
+        }
+
+
+class UploadForm(MetadataForm):
+    file = FileField("File (PDF or plain text)", validators=[FileRequired()])
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired()])
+    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES])
+
+
+class AgencyForm(FlaskForm):
+    code = StringField("Code (acronym)", validators=[DataRequired(), Length(max=40)])
+    label = StringField("Name", validators=[DataRequired(), Length(max=200)])

@@ -1,0 +1,176 @@
+"""Bulk import of a folder, optionally described by a CSV manifest."""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from kb.errors import DuplicateError, KbError, ValidationError
+from kb.extensions import db
+from kb.models import Document, Job
+from kb.services import documents, processing
+from kb.services.metadata import FIELDS, agency_codes, validate
+
+MANIFEST_COLUMNS = ("file", *FIELDS)
+INDEX_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    meta: dict[str, list[str]]
+    label: str  # how the summary names it
+
+
+@dataclass
+class Report:
+    imported: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    reasons: list[str] = field(default_factory=list)
+    not_listed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"imported {self.imported}, skipped {self.duplicates} as duplicates, "
+                f"failed {self.failed}")
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".")
+                                             for part in p.relative_to(folder).parts))
+
+
+def read_manifest(manifest: Path) -> list[Item]:
+    """Read and check a whole manifest; any unknown column or value fails before import."""
+    try:
+        text = manifest.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValidationError(f"The manifest {manifest} cannot be read: {e}") from e
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    unknown = [h for h in header if h not in MANIFEST_COLUMNS]
+    if unknown:
+        raise ValidationError(
+            f"The manifest has an unknown column {unknown[0]!r}; "
+            f"the columns are: {', '.join(MANIFEST_COLUMNS)}"
+        )
+    if "file" not in header:
+        raise ValidationError("The manifest needs a 'file' column.")
+    agencies = agency_codes()
+    items, problems = [], []
+    for line, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        if not row.get("file"):
+            problems.append(f"line {line}: the 'file' cell is empty")
+            continue
+        meta = {k: [v] for k, v in row.items() if k != "file" and v}
+        meta.setdefault("title", [Path(row["file"]).stem])
+        try:
+            validate(meta, agencies=agencies)
+        except ValidationError as e:
+            for name, message in e.fields.items():
+                problems.append(f"line {line}, column {name!r}: {message}")
+            continue
+        items.append(Item(path=(manifest.parent / row["file"]).resolve(), meta=meta,
+                          label=row["file"]))
+    if problems:
+        raise ValidationError("The manifest has errors; nothing was imported:\n"
+                              + "\n".join(problems))
+    return items
+
+
+def plan(folder: Path, manifest: Path | None, report: Report) -> list[Item]:
+    """The files to import: those the manifest lists, or every file in the folder."""
+    if manifest is None:
+        return [Item(path=p, meta={"title": [p.stem]}, label=str(p.relative_to(folder)))
+                for p in _files(folder)]
+    items = read_manifest(manifest)
+    listed = {i.path for i in items} | {manifest.resolve()}
+    report.not_listed = [str(p.relative_to(folder)) for p in _files(folder)
+                         if p.resolve() not in listed]
+    return items
+
+
+def _extract_in(pool: ProcessPoolExecutor | None, path: str, mime: str) -> Future[processing.Outcome]:
+    if pool is None:
+        done: Future[processing.Outcome] = Future()
+        done.set_result(processing.extract_outcome(path, mime))
+        return done
+    return pool.submit(processing.extract_outcome, path, mime)
+
+
+def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
+               progress: Callable[[Iterator[Item], int], Iterator[Item]] | None = None) -> Report:
+    """Store, extract (in ``workers`` processes) and index every file; returns the counts."""
+    report = Report()
+    items = plan(folder, manifest, report)
+    owner = documents.worker_name("import")
+    new_docs: list[int] = []
+    iterator: Iterator[Item] = iter(items)
+    if progress is not None:
+        iterator = progress(iterator, len(items))
+    pool = None
+    if workers > 1:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pending: list[tuple[int, Future[processing.Outcome]]] = []
+    store = None
+    try:
+        for item in iterator:
+            try:
+                with item.path.open("rb") as fh:
+                    doc = documents.ingest(fh, item.path.name, item.meta, user, job_owner=owner)
+            except DuplicateError:
+                report.duplicates += 1
+                continue
+            except (KbError, OSError) as e:
+                db.session.rollback()
+                report.failed += 1
+                report.reasons.append(f"{item.label}: {getattr(e, 'message', None) or e}")
+                continue
+            report.imported += 1
+            new_docs.append(doc.doc_id)
+            current = doc.current_file
+            assert current is not None
+            if store is None:
+                from kb import context
+
+                store = context.store()
+            pending.append((doc.doc_id, _extract_in(
+                pool, str(store.local_path(current.sha256)), current.content_type)))
+            if len(pending) >= INDEX_BATCH:
+                _finish_batch(pending, owner)
+                pending = []
+        _finish_batch(pending, owner)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    failed = db.session.scalars(
+        select(Document).where(Document.doc_id.in_(new_docs), Document.status == "failed")
+    ).all()
+    for doc in failed:
+        name = doc.current_file.filename if doc.current_file else doc.title
+        report.reasons.append(f"{name}: stored, but its text could not be read: {doc.error}")
+    report.imported -= len(failed)
+    report.failed += len(failed)
+    return report
+
+
+def _finish_batch(pending: list[tuple[int, Future[processing.Outcome]]], owner: str) -> None:
+    if not pending:
+        return
+    ids = [doc_id for doc_id, _ in pending]
+    docs = {d.doc_id: d for d in db.session.scalars(
+        select(Document).where(Document.doc_id.in_(ids)))}
+    for doc_id, fut in pending:
+        processing.save_outcome(docs[doc_id], fut.result())
+    jobs = list(db.session.scalars(
+        select(Job).where(Job.doc_id.in_(ids), Job.locked_by == owner, Job.state == "running")))
+    db.session.flush()
+    processing.finish(jobs, list(docs.values()))

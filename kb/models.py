@@ -1,0 +1,190 @@
+"""Database models: the source of truth (the search index is derived from them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kb.extensions import db
+
+ROLES = ("admin", "editor", "contributor", "reader")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "user"
+
+    user_id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="reader")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def get_id(self) -> str:
+        return str(self.user_id)
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.active
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "api_token"
+
+    token_id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.user_id", ondelete="CASCADE"))
+    # SHA-256 of the token: tokens are long random strings, so a fast hash is enough.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class Agency(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "agency"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+
+
+class Document(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "document"
+
+    doc_id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    doc_type: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(2))
+    year: Mapped[int | None]
+    phase: Mapped[str | None] = mapped_column(String(20))
+    access: Mapped[str] = mapped_column(String(20), default="public")
+    # processing | ready | failed
+    status: Mapped[str] = mapped_column(String(20), default="processing")
+    error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    downloads: Mapped[int] = mapped_column(default=0)
+    uploader_id: Mapped[int | None] = mapped_column(ForeignKey("user.user_id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    country_rows: Mapped[list[DocumentCountry]] = relationship(
+        cascade="all, delete-orphan", order_by="DocumentCountry.position", lazy="selectin"
+    )
+    agency_rows: Mapped[list[DocumentAgency]] = relationship(
+        cascade="all, delete-orphan", order_by="DocumentAgency.position", lazy="selectin"
+    )
+    theme_rows: Mapped[list[DocumentTheme]] = relationship(
+        cascade="all, delete-orphan", order_by="DocumentTheme.position", lazy="selectin"
+    )
+    files: Mapped[list[StoredFile]] = relationship(
+        back_populates="document", order_by="StoredFile.version", lazy="selectin"
+    )
+    uploader: Mapped[User | None] = relationship()
+
+    @property
+    def countries(self) -> list[str]:
+        return [r.code for r in self.country_rows]
+
+    @property
+    def agencies(self) -> list[str]:
+        return [r.code for r in self.agency_rows]
+
+    @property
+    def themes(self) -> list[str]:
+        return [r.theme for r in self.theme_rows]
+
+    @property
+    def current_file(self) -> StoredFile | None:
+        return self.files[-1] if self.files else None
+
+
+class DocumentCountry(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "document_country"
+
+    doc_id: Mapped[int] = mapped_column(
+        ForeignKey("document.doc_id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class DocumentAgency(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "document_agency"
+
+    doc_id: Mapped[int] = mapped_column(
+        ForeignKey("document.doc_id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(
+        ForeignKey("agency.code", onupdate="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class DocumentTheme(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "document_theme"
+
+    doc_id: Mapped[int] = mapped_column(
+        ForeignKey("document.doc_id", ondelete="CASCADE"), primary_key=True
+    )
+    theme: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class StoredFile(db.Model):  # type: ignore[name-defined,misc]
+    """One stored version of a document's file; the bytes live in storage by SHA-256."""
+
+    __tablename__ = "stored_file"
+    __table_args__ = (UniqueConstraint("doc_id", "version"),)
+
+    file_id: Mapped[int] = mapped_column(primary_key=True)
+    doc_id: Mapped[int] = mapped_column(ForeignKey("document.doc_id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(default=1)
+    # The user's file name: metadata only, never part of a path.
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    pages: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="files")
+
+
+class PageText(db.Model):  # type: ignore[name-defined,misc]
+    """Extracted text of one page (numbered from 1): what `kb reindex` rebuilds from."""
+
+    __tablename__ = "page_text"
+
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("stored_file.file_id", ondelete="CASCADE"), primary_key=True
+    )
+    page: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Job(db.Model):  # type: ignore[name-defined,misc]
+    """Background work on a document, claimed atomically so several workers can share it."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_state_run_after", "state", "run_after"),)
+
+    job_id: Mapped[int] = mapped_column(primary_key=True)
+    doc_id: Mapped[int] = mapped_column(ForeignKey("document.doc_id", ondelete="CASCADE"))
+    # extract: read the file's text, then index; index: re-index metadata and stored text
+    kind: Mapped[str] = mapped_column(String(20))
+    # queued | running | done | failed
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

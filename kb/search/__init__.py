@@ -1,0 +1,33 @@
+"""The search engine behind kb: every Whoosh import lives in this package."""
+
+from kb.search.index import create, delete_documents, needs_rebuild, rebuild, write_records
+from kb.search.query import (
+    SORTS,
+    Hit,
+    SearchRequest,
+    SearchResult,
+    Snippet,
+    Visibility,
+    parse_query,
+    search,
+)
+from kb.search.schema import FACET_FIELDS, PAGE_SEPARATOR, IndexRecord
+
+__all__ = [
+    "FACET_FIELDS",
+    "PAGE_SEPARATOR",
+    "SORTS",
+    "Hit",
+    "IndexRecord",
+    "SearchRequest",
+    "SearchResult",
+    "Snippet",
+    "Visibility",
+    "create",
+    "delete_documents",
+    "needs_rebuild",
+    "parse_query",
+    "rebuild",
+    "search",
+    "write_records",
+]

@@ -1,0 +1,124 @@
+"""Opening the index, the one writer context manager, and reusable searchers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.index import FileIndex, LockError
+from whoosh.searching import Searcher
+from whoosh.writing import CLEAR, IndexWriter
+
+from kb.errors import IndexBusy
+from kb.search.schema import SCHEMA_VERSION, IndexRecord, build_schema, to_fields
+
+VERSION_FILE = "kb-schema-version"
+
+
+def create(index_dir: Path, *, fresh: bool = False) -> None:
+    """Create an empty index (or keep the existing one unless ``fresh`` or outdated)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    version_file = index_dir / VERSION_FILE
+    current = version_file.read_text().strip() if version_file.exists() else None
+    if not fresh and current == str(SCHEMA_VERSION) and whoosh_index.exists_in(str(index_dir)):
+        return
+    whoosh_index.create_in(str(index_dir), build_schema())
+    version_file.write_text(str(SCHEMA_VERSION))
+
+
+def needs_rebuild(index_dir: Path) -> bool:
+    """True when the index is missing or was built with another schema version."""
+    version_file = index_dir / VERSION_FILE
+    if not version_file.exists() or not whoosh_index.exists_in(str(index_dir)):
+        return True
+    return version_file.read_text().strip() != str(SCHEMA_VERSION)
+
+
+def open_index(index_dir: Path) -> FileIndex:
+    """Open the index, retrying while a concurrent commit swaps its table of contents."""
+    for attempt in range(20):
+        try:
+            return whoosh_index.open_dir(str(index_dir))
+        except FileNotFoundError:
+            # A commit deleted the TOC we listed; the next listing finds the new one.
+            time.sleep(0.01 * (attempt + 1))
+    return whoosh_index.open_dir(str(index_dir))
+
+
+@contextmanager
+def writer(index_dir: Path, timeout: float, *, clear: bool = False) -> Iterator[IndexWriter]:
+    """The only way to write: commit on success, cancel and re-raise on failure.
+
+    With ``clear`` the commit replaces everything the index held before.
+    """
+    ix = open_index(index_dir)
+    try:
+        w = ix.writer(timeout=timeout, delay=0.05)
+    except LockError as e:
+        raise IndexBusy(
+            "The search index is busy with another update; the work will be retried."
+        ) from e
+    try:
+        yield w
+    except BaseException:
+        w.cancel()
+        raise
+    else:
+        w.commit(mergetype=CLEAR) if clear else w.commit()
+
+
+def write_records(index_dir: Path, records: Iterable[IndexRecord], timeout: float) -> int:
+    """Add or replace documents in one commit; returns how many were written."""
+    n = 0
+    with writer(index_dir, timeout) as w:
+        for rec in records:
+            w.update_document(**to_fields(rec))
+            n += 1
+    return n
+
+
+def delete_documents(index_dir: Path, doc_ids: Iterable[int], timeout: float) -> None:
+    """Remove documents from the index in one commit."""
+    with writer(index_dir, timeout) as w:
+        for doc_id in doc_ids:
+            w.delete_by_term("doc_id", doc_id)
+
+
+class SearcherCache:
+    """One searcher per thread and index folder, refreshed only when the index changed."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self, index_dir: Path) -> Searcher:
+        cache: dict[str, Searcher] = self._local.__dict__.setdefault("searchers", {})
+        key = str(index_dir)
+        searcher = cache.get(key)
+        if searcher is None:
+            searcher = open_index(index_dir).searcher()
+        else:
+            try:
+                searcher = searcher.refresh()
+            except FileNotFoundError:
+                searcher = open_index(index_dir).searcher()
+        cache[key] = searcher
+        return searcher
+
+
+searchers = SearcherCache()
+
+
+def rebuild(index_dir: Path, records: Iterable[IndexRecord], timeout: float) -> int:
+    """Replace the index's content with ``records`` in one commit (searches go on meanwhile)."""
+    if needs_rebuild(index_dir):
+        create(index_dir, fresh=True)
+    n = 0
+    with writer(index_dir, timeout, clear=True) as w:
+        for rec in records:
+            w.add_document(**to_fields(rec))
+            n += 1
+    return n

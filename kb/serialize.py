@@ -1,0 +1,82 @@
+"""JSON shapes of the API v1 contract (kept stable: scripts and harvesters depend on it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+
+from kb import taxonomy
+from kb.models import Document
+from kb.services.accounts import agencies
+from kb.services.searching import Page
+
+
+def document_summary(doc: Document) -> dict[str, Any]:
+    return {
+        "id": doc.doc_id,
+        "title": doc.title,
+        "summary": doc.summary,
+        "type": doc.doc_type,
+        "countries": doc.countries,
+        "agencies": doc.agencies,
+        "themes": doc.themes,
+        "language": doc.language,
+        "year": doc.year,
+        "url": url_for("documents.detail", doc_id=doc.doc_id, _external=True),
+        "download_url": url_for("documents.download", doc_id=doc.doc_id, _external=True),
+    }
+
+
+def document(doc: Document) -> dict[str, Any]:
+    """The API's answer for one document."""
+    return {
+        **document_summary(doc),
+        "phase": doc.phase,
+        "access": doc.access,
+        "status": doc.status,
+        "error": doc.error if doc.status == "failed" or doc.error_code else None,
+        "error_code": doc.error_code,
+        "created_at": doc.created_at.isoformat() + "Z",
+        "updated_at": doc.updated_at.isoformat() + "Z",
+        "files": [
+            {"version": f.version, "filename": f.filename, "size": f.size, "sha256": f.sha256,
+             "content_type": f.content_type, "pages": f.pages}
+            for f in doc.files
+        ],
+        "downloads": doc.downloads,
+    }
+
+
+def search_page(page: Page) -> dict[str, Any]:
+    """The API's answer for a search."""
+    res = page.result
+    return {
+        "total": res.total,
+        "page": res.page,
+        "per_page": res.per_page,
+        "results": [
+            {**document_summary(f.doc), "score": None if f.hit.score is None else round(f.hit.score, 4),
+             "snippets": [{"page": s.page, "html": s.html} for s in f.hit.snippets]}
+            for f in page.found
+        ],
+        "facets": {
+            name: [{"value": v, "label": page.facet_labels[name].get(v, v), "count": n}
+                   for v, n in pairs]
+            for name, pairs in res.facets.items()
+        },
+    }
+
+
+def taxonomy_lists() -> dict[str, Any]:
+    def terms(items: Any) -> list[dict[str, str]]:
+        return [{"code": t.code, "label": t.label} for t in items]
+
+    return {
+        "countries": terms(taxonomy.countries()),
+        "agencies": terms(agencies()),
+        "types": terms(taxonomy.DOCUMENT_TYPES),
+        "phases": terms(taxonomy.PHASES),
+        "languages": terms(taxonomy.languages()),
+        "access": terms(taxonomy.ACCESS_LEVELS),
+    }

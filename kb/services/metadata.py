@@ -1,0 +1,130 @@
+"""Validation of document metadata, shared by the form, the API and the import manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from kb import taxonomy
+from kb.errors import ValidationError
+from kb.extensions import db
+from kb.models import Agency
+
+FIELDS = ("title", "summary", "type", "countries", "agencies", "themes", "language", "year",
+          "phase", "access")
+MULTI = ("countries", "agencies", "themes")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    title: str
+    summary: str = ""
+    doc_type: str | None = None
+    countries: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+    language: str | None = None
+    year: int | None = None
+    phase: str | None = None
+    access: str = "public"
+
+
+def split_values(values: Sequence[str]) -> list[str]:
+    """Values of a multi-valued field: repeated fields and ``;``-separated cells alike."""
+    out: list[str] = []
+    for value in values:
+        out.extend(part.strip() for part in value.split(";") if part.strip())
+    return out
+
+
+def _dedupe(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def agency_codes() -> dict[str, str]:
+    """Agency codes, upper-cased, to the code as stored."""
+    return {code.upper(): code for code in db.session.scalars(select(Agency.code))}
+
+
+def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
+             agencies: dict[str, str] | None = None) -> Metadata:
+    """Check every field and name each one that is wrong, all at once."""
+    errors: dict[str, str] = {}
+    unknown = sorted(set(raw) - set(FIELDS))
+    for name in unknown:
+        errors[name] = f"unknown field {name!r}"
+
+    def one(name: str) -> str:
+        values = [v for v in raw.get(name, ()) if v is not None]
+        return values[-1].strip() if values else ""
+
+    title = " ".join(one("title").split())
+    if require_title and not title:
+        errors["title"] = "A title is required."
+    elif len(title) > 500:
+        errors["title"] = "The title is longer than 500 characters."
+
+    doc_type = one("type") or None
+    if doc_type and not taxonomy.is_valid("type", doc_type):
+        errors["type"] = f"unknown document type {doc_type!r}"
+
+    countries: list[str] = []
+    bad = []
+    for value in split_values(raw.get("countries", ())):
+        code = taxonomy.normalise_country(value)
+        if code is None:
+            bad.append(value)
+        else:
+            countries.append(code)
+    if bad:
+        errors["countries"] = "unknown country code " + ", ".join(repr(b) for b in bad)
+
+    known_agencies = agencies if agencies is not None else agency_codes()
+    agency_list: list[str] = []
+    bad = []
+    for value in split_values(raw.get("agencies", ())):
+        code = known_agencies.get(value.upper())
+        if code is None:
+            bad.append(value)
+        else:
+            agency_list.append(code)
+    if bad:
+        errors["agencies"] = "unknown agency " + ", ".join(repr(b) for b in bad)
+
+    themes = [taxonomy.normalise_theme(t) for t in split_values(raw.get("themes", ()))]
+    if any(len(t) > 100 for t in themes):
+        errors["themes"] = "A theme is longer than 100 characters."
+
+    language = one("language").lower() or None
+    if language and not taxonomy.is_valid("language", language):
+        errors["language"] = f"unknown language {language!r}: use an ISO 639-1 code such as en"
+
+    year: int | None = None
+    if one("year"):
+        try:
+            year = int(one("year"))
+        except ValueError:
+            errors["year"] = f"year must be a number, not {one('year')!r}"
+        else:
+            if not 1900 <= year <= 2100:
+                errors["year"] = "year must be between 1900 and 2100"
+
+    phase = one("phase") or None
+    if phase and not taxonomy.is_valid("phase", phase):
+        errors["phase"] = f"unknown programme phase {phase!r}"
+
+    access = one("access") or "public"
+    if not taxonomy.is_valid("access", access):
+        errors["access"] = f"unknown access level {access!r}"
+
+    if errors:
+        first = next(iter(errors.values()))
+        raise ValidationError(f"Please correct the metadata: {first}", fields=errors)
+    return Metadata(
+        title=title, summary=one("summary"), doc_type=doc_type,
+        countries=_dedupe(countries), agencies=_dedupe(agency_list),
+        themes=_dedupe([t for t in themes if t]), language=language, year=year,
+        phase=phase, access=access,
+    )

@@ -1,0 +1,195 @@
+"""Background work: claim jobs, extract text, index in batches, mark documents done."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+
+from kb import context, search
+from kb.errors import ExtractionError, IndexBusy
+from kb.extensions import db
+from kb.extract import Extracted, extract
+from kb.models import Document, Job, PageText, StoredFile, utcnow
+
+log = logging.getLogger(__name__)
+
+# A job still "running" this long after it was claimed belongs to a dead worker.
+STALE_AFTER = timedelta(minutes=15)
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What extraction of one file gave: text, or a failure a person can act on."""
+
+    pages: tuple[str, ...] = ()
+    error: str | None = None
+    error_code: str | None = None
+    notice: str | None = None
+    notice_code: str | None = None
+
+
+def extract_outcome(path: str, mime: str) -> Outcome:
+    """Extract one file, turning a named failure into an outcome (picklable for pools)."""
+    from pathlib import Path
+
+    try:
+        result: Extracted = extract(Path(path), mime)
+    except ExtractionError as e:
+        return Outcome(error=e.message, error_code=e.code)
+    return Outcome(pages=result.pages, notice=result.notice, notice_code=result.notice_code)
+
+
+def claim(worker: str, limit: int) -> list[Job]:
+    """Claim up to ``limit`` queued jobs for this worker, atomically per job."""
+    now = utcnow()
+    db.session.execute(
+        update(Job).where(Job.state == "running", Job.locked_at < now - STALE_AFTER)
+        .values(state="queued", locked_by=None, locked_at=None)
+    )
+    candidates = db.session.scalars(
+        select(Job.job_id).where(Job.state == "queued", Job.run_after <= now)
+        .order_by(Job.job_id).limit(limit)
+    ).all()
+    claimed = []
+    for job_id in candidates:
+        res = db.session.execute(
+            update(Job).where(Job.job_id == job_id, Job.state == "queued")
+            .values(state="running", locked_by=worker, locked_at=now)
+        )
+        if res.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(job_id)
+    db.session.commit()
+    if not claimed:
+        return []
+    return list(db.session.scalars(select(Job).where(Job.job_id.in_(claimed))))
+
+
+def record_for(doc: Document) -> search.IndexRecord:
+    """The index's view of a document, from database rows and stored page text."""
+    current = doc.current_file
+    pages: tuple[str, ...] = ()
+    if current is not None:
+        pages = tuple(db.session.scalars(
+            select(PageText.text).where(PageText.file_id == current.file_id)
+            .order_by(PageText.page)
+        ))
+    return search.IndexRecord(
+        doc_id=doc.doc_id, title=doc.title, summary=doc.summary or "",
+        doc_type=doc.doc_type, countries=tuple(doc.countries), agencies=tuple(doc.agencies),
+        themes=tuple(doc.themes), language=doc.language, year=doc.year, phase=doc.phase,
+        access=doc.access, created_ts=int(doc.created_at.timestamp()), pages=pages,
+    )
+
+
+def body_text(doc_id: int) -> str:
+    """The indexed body of a document, rebuilt from stored pages, for snippets."""
+    file_id = db.session.scalar(
+        select(StoredFile.file_id).where(StoredFile.doc_id == doc_id)
+        .order_by(StoredFile.version.desc()).limit(1)
+    )
+    if file_id is None:
+        return ""
+    pages = db.session.scalars(
+        select(PageText.text).where(PageText.file_id == file_id).order_by(PageText.page)
+    )
+    return search.PAGE_SEPARATOR.join(pages)
+
+
+def save_outcome(doc: Document, outcome: Outcome) -> None:
+    """Store extracted pages (or the failure) on the document's current file."""
+    current = doc.current_file
+    if current is None:
+        return
+    db.session.execute(delete(PageText).where(PageText.file_id == current.file_id))
+    for number, text in enumerate(outcome.pages, start=1):
+        db.session.add(PageText(file_id=current.file_id, page=number, text=text))
+    current.pages = len(outcome.pages) if outcome.error is None else None
+    if outcome.error is not None:
+        doc.error, doc.error_code = outcome.error, outcome.error_code
+    else:
+        doc.error, doc.error_code = outcome.notice, outcome.notice_code
+
+
+def finish(jobs: list[Job], docs: list[Document]) -> None:
+    """Index the documents in one commit, then mark them and their jobs done."""
+    records = [record_for(d) for d in docs]
+    try:
+        search.write_records(context.index_dir(), records, context.lock_timeout())
+    except IndexBusy as e:
+        db.session.rollback()
+        retry(jobs, str(e))
+        return
+    for doc in docs:
+        doc.status = "failed" if doc.error_code and doc.error_code != "no-text-layer" else "ready"
+    for job in jobs:
+        job.state, job.locked_by, job.last_error = "done", None, None
+    db.session.commit()
+
+
+def retry(jobs: Iterable[Job], reason: str) -> None:
+    """Put jobs back in the queue for later; after too many attempts, fail them visibly."""
+    for job in jobs:
+        job = db.session.merge(job)
+        job.attempts += 1
+        job.last_error = reason
+        job.locked_by = None
+        if job.attempts >= MAX_ATTEMPTS:
+            job.state = "failed"
+            doc = db.session.get(Document, job.doc_id)
+            if doc is not None and doc.status == "processing":
+                doc.status = "failed"
+                doc.error = ("Indexing failed repeatedly; an administrator can run "
+                             f"`kb reindex`. Last reason: {reason}")
+                doc.error_code = "index-failed"
+        else:
+            job.state = "queued"
+            job.run_after = utcnow() + timedelta(seconds=2 * job.attempts)
+    db.session.commit()
+
+
+def run_jobs(jobs: list[Job], extractor: Callable[[str, str], Outcome] = extract_outcome) -> None:
+    """Run claimed jobs: extract where asked, then index all of them in one commit."""
+    store = context.store()
+    docs: dict[int, Document] = {}
+    for job in jobs:
+        doc = db.session.get(Document, job.doc_id)
+        if doc is None:
+            job.state = "done"
+            continue
+        if job.kind == "extract" and doc.current_file is not None:
+            current = doc.current_file
+            try:
+                path = str(store.local_path(current.sha256))
+            except Exception as e:  # the blob vanished: say so, keep the record
+                outcome = Outcome(error=f"The stored file is missing: {e}", error_code="missing")
+            else:
+                outcome = extractor(path, current.content_type)
+            save_outcome(doc, outcome)
+        docs[doc.doc_id] = doc
+    db.session.flush()
+    finish(jobs, list(docs.values()))
+
+
+def process_pending(worker: str, batch: int = 20) -> int:
+    """Run queued jobs until none is left; returns how many jobs ran."""
+    total = 0
+    while True:
+        jobs = claim(worker, batch)
+        if not jobs:
+            return total
+        run_jobs(jobs)
+        total += len(jobs)
+
+
+def rebuild_index() -> int:
+    """Rebuild the whole index from the database and stored text; returns documents written."""
+    docs = db.session.scalars(
+        select(Document).where(Document.status != "processing").order_by(Document.doc_id)
+    )
+    return search.rebuild(context.index_dir(), (record_for(d) for d in docs),
+                          context.lock_timeout())

@@ -1,0 +1,104 @@
+"""Search as a service: the policy's filter, the engine, then database rows in hit order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+
+from kb import context, policy, search, taxonomy
+from kb.errors import QueryError
+from kb.extensions import db
+from kb.models import Agency, Document
+from kb.services.processing import body_text
+
+MAX_PER_PAGE = 100
+FILTER_PARAMS = ("country", "agency", "type", "theme", "language", "phase", "year")
+
+
+@dataclass(frozen=True)
+class Found:
+    hit: search.Hit
+    doc: Document
+
+
+@dataclass(frozen=True)
+class Page:
+    request: search.SearchRequest
+    result: search.SearchResult
+    found: tuple[Found, ...]
+    facet_labels: dict[str, dict[str, str]]
+
+    @property
+    def pages(self) -> int:
+        per = self.result.per_page
+        return max(1, (self.result.total + per - 1) // per)
+
+
+def _int(args: Mapping[str, Sequence[str]], name: str, default: int | None) -> int | None:
+    values = [v for v in args.get(name, ()) if v.strip()]
+    if not values:
+        return default
+    try:
+        return int(values[-1])
+    except ValueError as e:
+        raise QueryError(f"{name} must be a whole number, not {values[-1]!r}") from e
+
+
+def parse_request(args: Mapping[str, Sequence[str]], *, per_page: int = 20) -> search.SearchRequest:
+    """A search request from query-string parameters (the API's and the page's alike)."""
+    q = (args.get("q") or [""])[-1]
+    filters: dict[str, tuple[str, ...]] = {}
+    for name in FILTER_PARAMS:
+        values = tuple(dict.fromkeys(v.strip() for v in args.get(name, ()) if v.strip()))
+        if name == "theme":
+            values = tuple(taxonomy.normalise_theme(v) for v in values)
+        elif name == "country":
+            values = tuple(taxonomy.normalise_country(v) or v for v in values)
+        if values:
+            filters[name] = values
+    page = _int(args, "page", 1) or 1
+    size = _int(args, "per_page", per_page) or per_page
+    if page < 1:
+        raise QueryError("page starts at 1")
+    if not 1 <= size <= MAX_PER_PAGE:
+        raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+    sort = (args.get("sort") or ["relevance"])[-1] or "relevance"
+    if sort not in search.SORTS:
+        raise QueryError(f"sort must be one of: {', '.join(search.SORTS)}")
+    return search.SearchRequest(
+        q=q, filters=filters, year_from=_int(args, "year_from", None),
+        year_to=_int(args, "year_to", None), sort=sort, page=page, per_page=size,
+    )
+
+
+def facet_labels(result: search.SearchResult) -> dict[str, dict[str, str]]:
+    """Labels for every value a facet shows (agencies come from the database)."""
+    agencies = {code: label for code, label in db.session.execute(select(Agency.code, Agency.label))}
+    labels: dict[str, dict[str, str]] = {}
+    for name, pairs in result.facets.items():
+        if name in ("country", "type", "phase", "language"):
+            labels[name] = {v: taxonomy.label(name, v) for v, _ in pairs}
+        elif name == "agency":
+            labels[name] = {v: agencies.get(v, v) for v, _ in pairs}
+        else:
+            labels[name] = {v: v for v, _ in pairs}
+    return labels
+
+
+def run(user: object, req: search.SearchRequest) -> Page:
+    """Search what this user may see."""
+    result = search.search(
+        context.index_dir(), req, policy.visibility(user), body_text,
+        surround=int(current_app.config["SNIPPET_SURROUND"]),
+    )
+    ids = [h.doc_id for h in result.hits]
+    rows = {d.doc_id: d for d in db.session.scalars(select(Document).where(Document.doc_id.in_(ids)))}
+    # The database is the source of truth: a hit whose row is gone or hidden is dropped.
+    found = tuple(
+        Found(hit=h, doc=rows[h.doc_id]) for h in result.hits
+        if h.doc_id in rows and policy.can_view(user, rows[h.doc_id])
+    )
+    return Page(request=req, result=result, found=found, facet_labels=facet_labels(result))

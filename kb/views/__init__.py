@@ -1,0 +1,1 @@
+"""HTTP views: thin layers that parse, call one service and render or serialise."""

@@ -1,0 +1,79 @@
+"""The admin area: users and the agency list."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from kb import policy
+from kb.errors import KbError
+from kb.extensions import db
+from kb.forms import AgencyForm, RoleForm, UserForm
+from kb.models import User
+from kb.services import accounts
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@login_required
+def require_admin() -> None:
+    if not policy.can_admin(current_user):
+        abort(403, "Only administrators may open this page.")
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users() -> str | BaseResponse | tuple[str, int]:
+    """List accounts and add one."""
+    form = UserForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            accounts.create_user(form.email.data or "", form.password.data or "",
+                                 form.role.data or "reader")
+        except KbError as e:
+            flash(e.message, "error")
+            status = 400
+        else:
+            flash(f"Account {form.email.data} created.", "ok")
+            return redirect(url_for("admin.users"))
+    elif form.is_submitted():
+        status = 400
+    rows = db.session.scalars(select(User).order_by(User.email)).all()
+    return render_template("admin/users.html", form=form, users=rows,
+                           role_form=RoleForm()), status
+
+
+@bp.post("/users/<int:user_id>/role")
+def change_role(user_id: int) -> BaseResponse:
+    """Change an account's role."""
+    form = RoleForm()
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    if form.validate_on_submit():
+        accounts.set_role(user, form.role.data or "reader")
+        flash(f"{user.email} is now {user.role}.", "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/agencies", methods=["GET", "POST"])
+def agencies() -> str | BaseResponse | tuple[str, int]:
+    """The agency list: add an agency or rename one."""
+    form = AgencyForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            accounts.save_agency(form.code.data or "", form.label.data or "")
+        except KbError as e:
+            flash(e.message, "error")
+            status = 400
+        else:
+            flash(f"Agency {form.code.data} saved.", "ok")
+            return redirect(url_for("admin.agencies"))
+    elif form.is_submitted():
+        status = 400
+    return render_template("admin/agencies.html", form=form,
+                           agencies=accounts.agencies()), status

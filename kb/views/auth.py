@@ -1,0 +1,48 @@
+"""Sign-in and sign-out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required, login_user, logout_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from kb.forms import LoginForm
+from kb.services import accounts
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never another host, never a scheme-relative URL."""
+    if not target:
+        return url_for("search.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return url_for("search.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | BaseResponse | tuple[str, int]:
+    """Sign in with email and password."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data or "", form.password.data or "")
+        if user is not None:
+            login_user(user)
+            return redirect(safe_next(request.args.get("next")))
+        flash("Wrong email or password.", "error")
+        return render_template("auth/login.html", form=form), 401
+    return render_template("auth/login.html", form=form), (400 if form.is_submitted() else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> BaseResponse:
+    """Sign out (a POST with the CSRF token, so no other site can sign you out)."""
+    logout_user()
+    flash("Signed out.", "ok")
+    return redirect(url_for("search.index"))

@@ -1,0 +1,118 @@
+"""Document pages: detail, upload, metadata edit and download."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response as BaseResponse
+
+from kb import context, policy, taxonomy
+from kb.errors import DuplicateError, KbError, QueryError
+from kb.forms import MetadataForm, UploadForm
+from kb.search import SearchRequest, Snippet
+from kb.services import accounts, documents, searching
+
+bp = Blueprint("documents", __name__)
+
+
+@bp.get("/documents/<int:doc_id>")
+def detail(doc_id: int) -> str:
+    """A document's metadata, status and download link."""
+    doc = documents.get_visible(doc_id, current_user)
+    agency_labels = {a.code: a.label for a in accounts.agencies()}
+    q = request.args.get("q", "").strip()
+    snippets: tuple[Snippet, ...] = ()
+    if q and doc.status != "processing":
+        try:
+            page = searching.run(current_user, SearchRequest(q=q, doc_ids=(doc.doc_id,)))
+        except QueryError:
+            page = None
+        if page is not None and page.found:
+            snippets = page.found[0].hit.snippets
+    return render_template("documents/detail.html", doc=doc, label=taxonomy.label,
+                           agency_labels=agency_labels, q=q, snippets=snippets,
+                           can_edit=policy.can_edit(current_user, doc))
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@login_required
+def upload() -> str | BaseResponse | tuple[str, int]:
+    """Upload a file with its metadata (contributors, editors and admins)."""
+    if not policy.can_upload(current_user):
+        abort(403, "Your account may not upload documents.")
+    form = UploadForm()
+    if form.validate_on_submit():
+        try:
+            doc = documents.ingest(form.file.data.stream, form.file.data.filename,
+                                   form.raw_metadata(), current_user)
+        except DuplicateError as e:
+            flash("This file is already in the repository: here it is.", "info")
+            return redirect(url_for("documents.detail", doc_id=e.doc_id))
+        except KbError as e:
+            for name, message in e.fields.items():
+                if name in form:
+                    form[name].errors = [*form[name].errors, message]  # type: ignore[misc]
+            flash(e.message, "error")
+            return render_template("documents/upload.html", form=form), e.status_code
+        flash("Stored. Its text is being extracted; this page shows when it is ready.", "ok")
+        return redirect(url_for("documents.detail", doc_id=doc.doc_id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("documents/upload.html", form=form), status
+
+
+@bp.route("/documents/<int:doc_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
+    """Edit a document's metadata (editors and admins)."""
+    doc = documents.get_visible(doc_id, current_user)
+    if not policy.can_edit(current_user, doc):
+        abort(403, "Your account may not edit this document.")
+    form = MetadataForm(obj=None)
+    if request.method == "GET":
+        form.title.data, form.summary.data = doc.title, doc.summary
+        form.type.data, form.language.data = doc.doc_type or "", doc.language or ""
+        form.countries.data, form.agencies.data = doc.countries, doc.agencies
+        form.themes.data = "; ".join(doc.themes)
+        form.year.data = str(doc.year or "")
+        form.phase.data, form.access.data = doc.phase or "", doc.access
+    elif form.validate_on_submit():
+        try:
+            documents.update_metadata(doc, form.raw_metadata())
+        except KbError as e:
+            flash(e.message, "error")
+            return render_template("documents/edit.html", form=form, doc=doc), e.status_code
+        flash("Saved. The search index is being updated.", "ok")
+        return redirect(url_for("documents.detail", doc_id=doc.doc_id))
+    else:
+        return render_template("documents/edit.html", form=form, doc=doc), 400
+    return render_template("documents/edit.html", form=form, doc=doc)
+
+
+@bp.get("/documents/<int:doc_id>/download")
+def download(doc_id: int) -> Response:
+    """The original bytes, unchanged, with the original file name; ranges and ETag honoured."""
+    doc = documents.get_visible(doc_id, current_user)
+    stored = doc.current_file
+    if stored is None:
+        abort(404)
+    path = context.store().local_path(stored.sha256)
+    # A reader fetching later parts of the same file is not a new download.
+    if request.range is None or (request.range.ranges and request.range.ranges[0][0] == 0):
+        documents.count_download(doc)
+    response = send_file(
+        path, mimetype=stored.content_type, as_attachment=True,
+        download_name=stored.filename, etag=stored.sha256, conditional=True,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

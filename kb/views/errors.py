@@ -1,0 +1,50 @@
+"""Map kb's exceptions and HTTP errors to answers: JSON for the API, pages for people."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from kb.errors import DuplicateError, KbError
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def _answer(status: int, message: str, **extra: object) -> tuple[Response | str, int]:
+    if wants_json():
+        return jsonify({"error": message, **extra}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(KbError)
+    def kb_error(e: KbError) -> tuple[Response | str, int]:
+        extra: dict[str, object] = {}
+        if e.fields:
+            extra["fields"] = e.fields
+        if isinstance(e, DuplicateError):
+            extra["id"] = e.doc_id
+        if e.status_code >= 500:
+            log.error("%s: %s", type(e).__name__, e.message)
+        return _answer(e.status_code, e.message, **extra)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e: CSRFError) -> tuple[Response | str, int]:
+        return _answer(400, "The form expired or was not sent by this site "
+                            f"({e.description}); reload the page and try again.")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(e: RequestEntityTooLarge) -> tuple[Response | str, int]:
+        limit = app.config["MAX_UPLOAD_MB"]
+        return _answer(413, f"The file is larger than the limit of {limit} MB.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> tuple[Response | str, int]:
+        return _answer(e.code or 500, e.description or e.name)

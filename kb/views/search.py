@@ -1,0 +1,52 @@
+"""The search page: full text, facets, sorting, pagination."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request, url_for
+from flask_login import current_user
+
+from kb import search as engine
+from kb import taxonomy
+from kb.errors import QueryError
+from kb.services import searching
+
+bp = Blueprint("search", __name__)
+
+FACET_TITLES = {
+    "country": "Country", "agency": "Agency", "type": "Document type", "theme": "Theme",
+    "language": "Language", "year": "Year", "phase": "Programme phase",
+}
+
+
+def toggle_url(args: dict[str, list[str]], name: str, value: str) -> str:
+    """The search URL with one facet value switched on or off (back to the first page)."""
+    new = {k: list(v) for k, v in args.items() if k != "page"}
+    values = new.setdefault(name, [])
+    if value in values:
+        values.remove(value)
+    else:
+        values.append(value)
+    return url_for("search.index", **{k: v for k, v in new.items() if v})
+
+
+def page_url(args: dict[str, list[str]], page: int) -> str:
+    return url_for("search.index", **{**args, "page": [str(page)]})
+
+
+@bp.get("/")
+def index() -> tuple[str, int]:
+    """Search the documents this visitor may see; with no query, browse them all."""
+    args = request.args.to_dict(flat=False)
+    error = None
+    try:
+        req = searching.parse_request(args)
+        page = searching.run(current_user, req)
+    except QueryError as e:
+        error = e.message
+        req = engine.SearchRequest(q=(args.get("q") or [""])[-1])
+        page = None
+    return render_template(
+        "search/index.html", req=req, page=page, error=error, facet_titles=FACET_TITLES,
+        args=args, label=taxonomy.label, sorts=engine.SORTS, toggle_url=toggle_url,
+        page_url=page_url,
+    ), (400 if error else 200)
