@@ -26,7 +26,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     settings["INSTANCE_DIR"] = str(instance_dir)
     settings["UPLOAD_DIR"] = str(Path(settings["UPLOAD_DIR"] or root / "uploads").resolve())
     settings["INDEX_DIR"] = str(Path(settings["INDEX_DIR"] or instance_dir / "index").resolve())
-    settings["DATABASE_URL"] = settings["DATABASE_URL"] or f"sqlite:///{instance_dir / 'kb.sqlite3'}"
+    default_db = f"sqlite:///{instance_dir / 'kb.sqlite3'}"
+    settings["DATABASE_URL"] = settings["DATABASE_URL"] or default_db
     settings["SECRET_KEY"] = settings["SECRET_KEY"] or kb_config.secret_key(instance_dir)
 
     app = Flask(

@@ -98,7 +98,8 @@ def plan(folder: Path, manifest: Path | None, report: Report) -> list[Item]:
     return items
 
 
-def _extract_in(pool: ProcessPoolExecutor | None, path: str, mime: str) -> Future[processing.Outcome]:
+def _extract_in(pool: ProcessPoolExecutor | None, path: str,
+                mime: str) -> Future[processing.Outcome]:
     if pool is None:
         done: Future[processing.Outcome] = Future()
         done.set_result(processing.extract_outcome(path, mime))

@@ -17,7 +17,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+class User(UserMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "user"
 
     user_id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,11 +31,11 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
         return str(self.user_id)
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
 
-class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+class ApiToken(db.Model):  # type: ignore[name-defined]
     __tablename__ = "api_token"
 
     token_id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,14 +49,14 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     user: Mapped[User] = relationship()
 
 
-class Agency(db.Model):  # type: ignore[name-defined,misc]
+class Agency(db.Model):  # type: ignore[name-defined]
     __tablename__ = "agency"
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
     label: Mapped[str] = mapped_column(String(200))
 
 
-class Document(db.Model):  # type: ignore[name-defined,misc]
+class Document(db.Model):  # type: ignore[name-defined]
     __tablename__ = "document"
 
     doc_id: Mapped[int] = mapped_column(primary_key=True)
@@ -107,7 +107,7 @@ class Document(db.Model):  # type: ignore[name-defined,misc]
         return self.files[-1] if self.files else None
 
 
-class DocumentCountry(db.Model):  # type: ignore[name-defined,misc]
+class DocumentCountry(db.Model):  # type: ignore[name-defined]
     __tablename__ = "document_country"
 
     doc_id: Mapped[int] = mapped_column(
@@ -117,7 +117,7 @@ class DocumentCountry(db.Model):  # type: ignore[name-defined,misc]
     position: Mapped[int] = mapped_column(default=0)
 
 
-class DocumentAgency(db.Model):  # type: ignore[name-defined,misc]
+class DocumentAgency(db.Model):  # type: ignore[name-defined]
     __tablename__ = "document_agency"
 
     doc_id: Mapped[int] = mapped_column(
@@ -129,7 +129,7 @@ class DocumentAgency(db.Model):  # type: ignore[name-defined,misc]
     position: Mapped[int] = mapped_column(default=0)
 
 
-class DocumentTheme(db.Model):  # type: ignore[name-defined,misc]
+class DocumentTheme(db.Model):  # type: ignore[name-defined]
     __tablename__ = "document_theme"
 
     doc_id: Mapped[int] = mapped_column(
@@ -139,7 +139,7 @@ class DocumentTheme(db.Model):  # type: ignore[name-defined,misc]
     position: Mapped[int] = mapped_column(default=0)
 
 
-class StoredFile(db.Model):  # type: ignore[name-defined,misc]
+class StoredFile(db.Model):  # type: ignore[name-defined]
     """One stored version of a document's file; the bytes live in storage by SHA-256."""
 
     __tablename__ = "stored_file"
@@ -159,7 +159,7 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
     document: Mapped[Document] = relationship(back_populates="files")
 
 
-class PageText(db.Model):  # type: ignore[name-defined,misc]
+class PageText(db.Model):  # type: ignore[name-defined]
     """Extracted text of one page (numbered from 1): what `kb reindex` rebuilds from."""
 
     __tablename__ = "page_text"
@@ -171,7 +171,7 @@ class PageText(db.Model):  # type: ignore[name-defined,misc]
     text: Mapped[str] = mapped_column(Text)
 
 
-class Job(db.Model):  # type: ignore[name-defined,misc]
+class Job(db.Model):  # type: ignore[name-defined]
     """Background work on a document, claimed atomically so several workers can share it."""
 
     __tablename__ = "job"

@@ -56,7 +56,8 @@ def search_page(page: Page) -> dict[str, Any]:
         "page": res.page,
         "per_page": res.per_page,
         "results": [
-            {**document_summary(f.doc), "score": None if f.hit.score is None else round(f.hit.score, 4),
+            {**document_summary(f.doc),
+             "score": None if f.hit.score is None else round(f.hit.score, 4),
              "snippets": [{"page": s.page, "html": s.html} for s in f.hit.snippets]}
             for f in page.found
         ],

@@ -11,7 +11,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from kb.errors import StorageError, TooLarge, ValidationError
 
@@ -45,7 +45,7 @@ class FileStore:
             raise StorageError("invalid blob address")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def stage(self, stream: BinaryIO, max_bytes: int) -> StagedFile:
+    def stage(self, stream: IO[bytes], max_bytes: int) -> StagedFile:
         """Copy a stream to a temporary file, hashing it; refuse it past ``max_bytes``."""
         digest = hashlib.sha256()
         size = 0
@@ -91,7 +91,7 @@ class FileStore:
         """Forget a staged file that will not be kept."""
         staged.path.unlink(missing_ok=True)
 
-    def open(self, sha256: str) -> BinaryIO:
+    def open(self, sha256: str) -> IO[bytes]:
         """Open a stored blob for reading."""
         try:
             return self.path_for(sha256).open("rb")

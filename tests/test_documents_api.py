@@ -185,7 +185,8 @@ def test_unreadable_pdf_is_kept_findable_and_downloadable(upload, client, proces
 
 
 def test_password_protected_pdf_is_named_encrypted(upload, client, process):
-    pdf = need_corpora(PDF_SAMPLES) / "005-libreoffice-writer-password/libreoffice-writer-password.pdf"
+    pdf = (need_corpora(PDF_SAMPLES)
+           / "005-libreoffice-writer-password/libreoffice-writer-password.pdf")
     doc_id = upload(pdf, "locked.pdf").json["id"]
     process()
     doc = client.get(f"/api/v1/documents/{doc_id}").json

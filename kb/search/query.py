@@ -176,7 +176,7 @@ class _Fragments(highlight.Formatter):
         ttext = highlight.get_text(text, token, replace)
         return "<mark>" + html.escape(ttext, quote=False) + "</mark>"
 
-    def format(self, fragments: list[highlight.Fragment],  # type: ignore[override]
+    def format(self, fragments: list[highlight.Fragment],
                replace: bool = False) -> list[highlight.Fragment]:
         return list(fragments)
 

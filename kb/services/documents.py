@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import BinaryIO
+from typing import IO
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -62,7 +62,7 @@ def existing_by_sha(sha256: str) -> int | None:
 
 
 def ingest(
-    stream: BinaryIO,
+    stream: IO[bytes],
     filename: str | None,
     raw_meta: Mapping[str, Sequence[str]],
     user: object,

@@ -76,7 +76,8 @@ def parse_request(args: Mapping[str, Sequence[str]], *, per_page: int = 20) -> s
 
 def facet_labels(result: search.SearchResult) -> dict[str, dict[str, str]]:
     """Labels for every value a facet shows (agencies come from the database)."""
-    agencies = {code: label for code, label in db.session.execute(select(Agency.code, Agency.label))}
+    rows = db.session.execute(select(Agency.code, Agency.label))
+    agencies = {code: label for code, label in rows}
     labels: dict[str, dict[str, str]] = {}
     for name, pairs in result.facets.items():
         if name in ("country", "type", "phase", "language"):
@@ -95,7 +96,8 @@ def run(user: object, req: search.SearchRequest) -> Page:
         surround=int(current_app.config["SNIPPET_SURROUND"]),
     )
     ids = [h.doc_id for h in result.hits]
-    rows = {d.doc_id: d for d in db.session.scalars(select(Document).where(Document.doc_id.in_(ids)))}
+    query = select(Document).where(Document.doc_id.in_(ids))
+    rows = {d.doc_id: d for d in db.session.scalars(query)}
     # The database is the source of truth: a hit whose row is gone or hidden is dropped.
     found = tuple(
         Found(hit=h, doc=rows[h.doc_id]) for h in result.hits

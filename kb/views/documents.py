@@ -61,7 +61,7 @@ def upload() -> str | BaseResponse | tuple[str, int]:
         except KbError as e:
             for name, message in e.fields.items():
                 if name in form:
-                    form[name].errors = [*form[name].errors, message]  # type: ignore[misc]
+                    form[name].errors = [*form[name].errors, message]
             flash(e.message, "error")
             return render_template("documents/upload.html", form=form), e.status_code
         flash("Stored. Its text is being extracted; this page shows when it is ready.", "ok")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
@@ -26,11 +28,13 @@ def toggle_url(args: dict[str, list[str]], name: str, value: str) -> str:
         values.remove(value)
     else:
         values.append(value)
-    return url_for("search.index", **{k: v for k, v in new.items() if v})
+    params: dict[str, Any] = {k: v for k, v in new.items() if v}
+    return url_for("search.index", **params)
 
 
 def page_url(args: dict[str, list[str]], page: int) -> str:
-    return url_for("search.index", **{**args, "page": [str(page)]})
+    params: dict[str, Any] = {**args, "page": [str(page)]}
+    return url_for("search.index", **params)
 
 
 @bp.get("/")
