@@ -59,8 +59,10 @@ def parse_request(args: Mapping[str, Sequence[str]], *, per_page: int = 20) -> s
             values = tuple(taxonomy.normalise_country(v) or v for v in values)
         if values:
             filters[name] = values
-    page = _int(args, "page", 1) or 1
-    size = _int(args, "per_page", per_page) or per_page
+    page = _int(args, "page", None)
+    page = 1 if page is None else page
+    size = _int(args, "per_page", None)
+    size = per_page if size is None else size
     if page < 1:
         raise QueryError("page starts at 1")
     if not 1 <= size <= MAX_PER_PAGE:
