@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -52,7 +53,8 @@ def extract(path: Path) -> Extracted:
         pages = []
         for page in reader.pages:
             try:
-                pages.append(page.extract_text() or "")
+                # NFKC turns typographic ligatures (ﬁ, ﬀ) back into letters people type.
+                pages.append(unicodedata.normalize("NFKC", page.extract_text() or ""))
             except (FileNotDecryptedError, PdfReadError):
                 raise
             except Exception as e:  # one unreadable page must not lose the others

@@ -98,13 +98,16 @@ class SearcherCache:
         cache: dict[str, Searcher] = self._local.__dict__.setdefault("searchers", {})
         key = str(index_dir)
         searcher = cache.get(key)
-        if searcher is None:
-            searcher = open_index(index_dir).searcher()
-        else:
+        if searcher is not None:
             try:
-                searcher = searcher.refresh()
+                if searcher.up_to_date():
+                    return searcher
             except FileNotFoundError:
-                searcher = open_index(index_dir).searcher()
+                pass
+            # A fresh searcher rather than refresh(): Whoosh's reader reuse kept segments of
+            # an index rebuilt in place (seen after `kb reindex`), doubling documents.
+            searcher.close()
+        searcher = open_index(index_dir).searcher()
         cache[key] = searcher
         return searcher
 
