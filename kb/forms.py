@@ -12,6 +12,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from kb import taxonomy
@@ -19,8 +20,9 @@ from kb.models import ROLES
 from kb.services.accounts import MIN_PASSWORD, agencies
 
 
-def _blank(choices: list[tuple[str, str]], label: str = "—") -> list[tuple[str, str]]:
-    return [("", label), *choices]
+def _choices(pairs: list[tuple[str, str]], blank: bool = False) -> list[SelectChoice]:
+    options = [SelectChoice(value=value, label=label) for value, label in pairs]
+    return [SelectChoice(value="", label="—"), *options] if blank else options
 
 
 class MetadataForm(FlaskForm):
@@ -38,12 +40,12 @@ class MetadataForm(FlaskForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.type.choices = _blank([(t.code, t.label) for t in taxonomy.DOCUMENT_TYPES])
-        self.countries.choices = [(t.code, t.label) for t in taxonomy.countries()]
-        self.agencies.choices = [(a.code, f"{a.code} — {a.label}") for a in agencies()]
-        self.language.choices = _blank([(t.code, t.label) for t in taxonomy.languages()])
-        self.phase.choices = _blank([(t.code, t.label) for t in taxonomy.PHASES])
-        self.access.choices = [(t.code, t.label) for t in taxonomy.ACCESS_LEVELS]
+        self.type.choices = _choices([(t.code, t.label) for t in taxonomy.DOCUMENT_TYPES], True)
+        self.countries.choices = _choices([(t.code, t.label) for t in taxonomy.countries()])
+        self.agencies.choices = _choices([(a.code, f"{a.code} — {a.label}") for a in agencies()])
+        self.language.choices = _choices([(t.code, t.label) for t in taxonomy.languages()], True)
+        self.phase.choices = _choices([(t.code, t.label) for t in taxonomy.PHASES], True)
+        self.access.choices = _choices([(t.code, t.label) for t in taxonomy.ACCESS_LEVELS])
 
     def raw_metadata(self) -> dict[str, list[str]]:
         """The fields as the metadata service takes them (codes, lists for several values)."""
@@ -72,12 +74,12 @@ class LoginForm(FlaskForm):
 
 class UserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired()])
-    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES])
+    role = SelectField("Role", choices=_choices([(r, r.capitalize()) for r in ROLES]))
     password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES])
+    role = SelectField("Role", choices=_choices([(r, r.capitalize()) for r in ROLES]))
 
 
 class AgencyForm(FlaskForm):
