@@ -20,12 +20,16 @@ def bearer_token(request: Request) -> str | None:
 
 def register_loaders(manager: LoginManager) -> None:
     @manager.user_loader
-    def load_user(user_id: str) -> User | None:
+    def load_user(session_id: str) -> User | None:
+        # "user_id:session_version": a session from before "sign out everywhere" is void.
+        user_part, _, version = session_id.partition(":")
         try:
-            user = db.session.get(User, int(user_id))
+            user = db.session.get(User, int(user_part))
         except ValueError:
             return None
-        return user if user is not None and user.active else None
+        if user is None or not user.active or version != str(user.session_version):
+            return None
+        return user
 
     @manager.request_loader
     def load_from_token(request: Request) -> User | None:

@@ -26,9 +26,14 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     role: Mapped[str] = mapped_column(String(20), default="reader")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped by "sign out everywhere" and password changes: older sessions stop working.
+    session_version: Mapped[int] = mapped_column(default=1)
+
+    groups: Mapped[list[Group]] = relationship(secondary="group_member", lazy="selectin",
+                                               back_populates="members")
 
     def get_id(self) -> str:
-        return str(self.user_id)
+        return f"{self.user_id}:{self.session_version}"
 
     @property
     def is_active(self) -> bool:
@@ -49,6 +54,50 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     user: Mapped[User] = relationship()
 
 
+class Group(db.Model):  # type: ignore[name-defined]
+    """A named set of users (e.g. "Moldova country team") that restricted documents name."""
+
+    __tablename__ = "group"
+
+    group_id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[User]] = relationship(secondary="group_member", lazy="selectin",
+                                               back_populates="groups")
+
+
+class GroupMember(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "group_member"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("group.group_id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.user_id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class AuditEvent(db.Model):  # type: ignore[name-defined]
+    """Who did what, when, to what, with what outcome. Written by kb.audit, never edited."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_at", "at"),
+                      Index("ix_audit_event_action", "action"))
+
+    event_id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None]
+    # Kept as text so that the trail survives the account's deletion.
+    actor_email: Mapped[str | None] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(50))
+    target_type: Mapped[str | None] = mapped_column(String(30))
+    target_id: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(20), default="success")
+    detail: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
 class Agency(db.Model):  # type: ignore[name-defined]
     __tablename__ = "agency"
 
@@ -67,6 +116,9 @@ class Document(db.Model):  # type: ignore[name-defined]
     year: Mapped[int | None]
     phase: Mapped[str | None] = mapped_column(String(20))
     access: Mapped[str] = mapped_column(String(20), default="public")
+    # submitted | published | returned | withdrawn (the review workflow)
+    workflow: Mapped[str] = mapped_column(String(20), default="published")
+    workflow_comment: Mapped[str | None] = mapped_column(Text)
     # processing | ready | failed
     status: Mapped[str] = mapped_column(String(20), default="processing")
     error: Mapped[str | None] = mapped_column(Text)
@@ -85,6 +137,9 @@ class Document(db.Model):  # type: ignore[name-defined]
     theme_rows: Mapped[list[DocumentTheme]] = relationship(
         cascade="all, delete-orphan", order_by="DocumentTheme.position", lazy="selectin"
     )
+    group_rows: Mapped[list[DocumentGroup]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
     files: Mapped[list[StoredFile]] = relationship(
         back_populates="document", order_by="StoredFile.version", lazy="selectin"
     )
@@ -101,6 +156,10 @@ class Document(db.Model):  # type: ignore[name-defined]
     @property
     def themes(self) -> list[str]:
         return [r.theme for r in self.theme_rows]
+
+    @property
+    def group_ids(self) -> list[int]:
+        return [r.group_id for r in self.group_rows]
 
     @property
     def current_file(self) -> StoredFile | None:
@@ -137,6 +196,19 @@ class DocumentTheme(db.Model):  # type: ignore[name-defined]
     )
     theme: Mapped[str] = mapped_column(String(100), primary_key=True)
     position: Mapped[int] = mapped_column(default=0)
+
+
+class DocumentGroup(db.Model):  # type: ignore[name-defined]
+    """The groups that may see a restricted document."""
+
+    __tablename__ = "document_group"
+
+    doc_id: Mapped[int] = mapped_column(
+        ForeignKey("document.doc_id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("group.group_id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class StoredFile(db.Model):  # type: ignore[name-defined]
