@@ -46,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session, not to a clock
 
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_errors(app)
     register_cli(app)
@@ -81,10 +82,16 @@ def register_extensions(app: Flask) -> None:
                 cur.close()
 
 
-def register_blueprints(app: Flask) -> None:
-    from kb.views import admin, api, auth, documents, search
+def register_security(app: Flask) -> None:
+    from kb import security
 
-    for module in (search, documents, auth, admin, api):
+    security.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from kb.views import admin, api, audit, auth, documents, groups, profile, review, search
+
+    for module in (search, documents, auth, admin, api, profile, review, groups, audit):
         app.register_blueprint(module.bp)
 
 

@@ -6,7 +6,7 @@ import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask, current_app
@@ -15,6 +15,9 @@ from flask.cli import ScriptInfo, with_appcontext
 from kb import search
 from kb.errors import KbError
 from kb.extensions import db
+
+if TYPE_CHECKING:
+    from kb.models import User
 
 
 def _create_app() -> Flask:
@@ -52,7 +55,7 @@ def init_command() -> None:
     if accounts.count_users() == 0:
         email = current_app.config["ADMIN_EMAIL"]
         password = secrets.token_urlsafe(12)
-        accounts.create_user(email, password, "admin")
+        accounts.create_user(email, password, "admin", via="kb init")
         click.echo("Created the first admin account (shown only this once):")
         click.echo(f"  email:    {email}")
         click.echo(f"  password: {password}")
@@ -88,10 +91,42 @@ def user_add(email: str, role: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = accounts.create_user(email, password, role)
+        user = accounts.create_user(email, password, role, via="command line")
     except KbError as e:
         _fail(e)
     click.echo(f"Added {user.email} ({user.role}).")
+
+
+@user_group.command("disable")
+@click.argument("email")
+@with_appcontext
+def user_disable(email: str) -> None:
+    """Disable the account EMAIL: no sign-in, and its sessions and tokens stop at once."""
+    from kb.services import accounts
+
+    accounts.set_active(_user_or_fail(email), False)
+    click.echo(f"Disabled {accounts.normalise_email(email)}.")
+
+
+@user_group.command("enable")
+@click.argument("email")
+@with_appcontext
+def user_enable(email: str) -> None:
+    """Let the disabled account EMAIL sign in again."""
+    from kb.services import accounts
+
+    accounts.set_active(_user_or_fail(email), True)
+    click.echo(f"Enabled {accounts.normalise_email(email)}.")
+
+
+def _user_or_fail(email: str) -> User:
+    from kb.services import accounts
+
+    user = accounts.find_user(email)
+    if user is None:
+        click.echo(f"Error: no account for {email}.", err=True)
+        sys.exit(1)
+    return user
 
 
 @click.group("token")
@@ -107,11 +142,39 @@ def token_create(email: str, name: str | None) -> None:
     """Print one new API token for EMAIL on standard output (only its hash is stored)."""
     from kb.services import accounts
 
-    user = accounts.find_user(email)
-    if user is None:
-        click.echo(f"Error: no account for {email}.", err=True)
-        sys.exit(1)
-    click.echo(accounts.create_token(user, name))
+    click.echo(accounts.create_token(_user_or_fail(email), name, via="command line"))
+
+
+@token_group.command("list")
+@click.argument("email")
+@with_appcontext
+def token_list(email: str) -> None:
+    """List the API tokens of EMAIL: id, name, created (UTC) and state; never the secrets."""
+    from kb.services import accounts
+
+    rows = accounts.tokens_of(_user_or_fail(email))
+    if not rows:
+        click.echo("No tokens.")
+        return
+    click.echo(f"{'ID':>6}  {'NAME':<30}  {'CREATED (UTC)':<16}  STATE")
+    for row in rows:
+        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+        click.echo(f"{row.token_id:>6}  {(row.name or '-')[:30]:<30}  "
+                   f"{row.created_at:%Y-%m-%d %H:%M}  {state}")
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def token_revoke(token_id: int) -> None:
+    """Revoke the API token TOKEN_ID (see `kb token list`); it is refused at once."""
+    from kb.services import accounts
+
+    try:
+        row = accounts.revoke_token(None, token_id, via="command line")
+    except KbError as e:
+        _fail(e)
+    click.echo(f"Revoked token {row.token_id} of {row.user.email}.")
 
 
 @click.command("import")

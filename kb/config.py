@@ -35,6 +35,19 @@ DEFAULTS: dict[str, object] = {
     "WEB_WORKERS": 2,
     # Characters of a hit's text analysed around matches for snippets.
     "SNIPPET_SURROUND": 90,
+    # Failed sign-ins allowed per account (the submitted email) and per client address
+    # before the login form answers 429 (Flask-Limiter syntax). Successes do not count.
+    "LOGIN_LIMIT_ACCOUNT": "5 per minute",
+    "LOGIN_LIMIT_ADDRESS": "20 per minute",
+    # Where Flask-Limiter keeps its counters. With "memory://" each gunicorn worker
+    # process counts separately (so the real limit is the number above times WEB_WORKERS)
+    # and counters reset on restart; set a shared storage, e.g. "redis://host:6379", to
+    # count across workers.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    # Number of reverse proxies in front of kb whose X-Forwarded-For and
+    # X-Forwarded-Proto headers are trusted (werkzeug ProxyFix); 0 trusts none. Only set
+    # it behind a proxy that overwrites these headers, or clients can forge them.
+    "TRUST_PROXY": 0,
 }
 
 

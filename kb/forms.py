@@ -13,11 +13,12 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from kb import taxonomy
 from kb.models import ROLES
 from kb.services.accounts import MIN_PASSWORD, agencies
+from kb.services.groups import groups
 
 
 def _choices(pairs: list[tuple[str, str]], blank: bool = False) -> list[SelectChoice]:
@@ -37,6 +38,7 @@ class MetadataForm(FlaskForm):
     year = StringField("Publication year", validators=[Optional(), Length(max=4)])
     phase = SelectField("Programme phase", validators=[Optional()])
     access = SelectField("Access", validators=[DataRequired()])
+    groups = SelectMultipleField("Groups (for restricted documents)", validators=[Optional()])
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -46,6 +48,7 @@ class MetadataForm(FlaskForm):
         self.language.choices = _choices([(t.code, t.label) for t in taxonomy.languages()], True)
         self.phase.choices = _choices([(t.code, t.label) for t in taxonomy.PHASES], True)
         self.access.choices = _choices([(t.code, t.label) for t in taxonomy.ACCESS_LEVELS])
+        self.groups.choices = _choices([(g.name, g.name) for g in groups()])
 
     def raw_metadata(self) -> dict[str, list[str]]:
         """The fields as the metadata service takes them (codes, lists for several values)."""
@@ -60,6 +63,7 @@ class MetadataForm(FlaskForm):
             "year": [self.year.data or ""],
             "phase": [self.phase.data or ""],
             "access": [self.access.data or "public"],
+            "groups": list(self.groups.data or []),
         }
 
 
@@ -68,7 +72,7 @@ class UploadForm(MetadataForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired()])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired()])
 
 
@@ -82,6 +86,52 @@ class RoleForm(FlaskForm):
     role = SelectField("Role", choices=_choices([(r, r.capitalize()) for r in ROLES]))
 
 
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only the CSRF token travels."""
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField("New password",
+                                 validators=[DataRequired(), Length(min=MIN_PASSWORD)])
+    confirm_password = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new_password", "The two new passwords differ.")])
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Name (to recognise the token by)",
+                       validators=[Optional(), Length(max=100)],
+                       description="For example the laptop or the script that will use it.")
+
+
 class AgencyForm(FlaskForm):
     code = StringField("Code (acronym)", validators=[DataRequired(), Length(max=40)])
     label = StringField("Name", validators=[DataRequired(), Length(max=200)])
+
+
+class WorkflowForm(FlaskForm):
+    action = SelectField("Action", choices=_choices([(a, a) for a in
+                                                     ("publish", "return", "withdraw",
+                                                      "restore")]))
+    comment = TextAreaField("Comment for the uploader", validators=[Optional(),
+                                                                    Length(max=2000)])
+
+
+class GroupForm(FlaskForm):
+    name = StringField("Group name", validators=[DataRequired(), Length(max=100)])
+
+
+class MemberForm(FlaskForm):
+    email = StringField("Email of the account to add", validators=[DataRequired()])
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    action = SelectField("Action", validators=[Optional()])
+    actor = StringField("Actor email", validators=[Optional()])
+    target = StringField("Target id", validators=[Optional()])
+    date_from = StringField("From (YYYY-MM-DD)", validators=[Optional()])
+    date_to = StringField("To (YYYY-MM-DD)", validators=[Optional()])

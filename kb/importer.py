@@ -15,7 +15,7 @@ from kb.errors import DuplicateError, KbError, ValidationError
 from kb.extensions import db
 from kb.models import Document, Job
 from kb.services import documents, processing
-from kb.services.metadata import FIELDS, agency_codes, validate
+from kb.services.metadata import FIELDS, agency_codes, group_ids_by_name, validate
 
 MANIFEST_COLUMNS = ("file", *FIELDS)
 INDEX_BATCH = 100
@@ -64,6 +64,7 @@ def read_manifest(manifest: Path) -> list[Item]:
     if "file" not in header:
         raise ValidationError("The manifest needs a 'file' column.")
     agencies = agency_codes()
+    groups = group_ids_by_name()
     items, problems = [], []
     for line, row in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
@@ -73,7 +74,7 @@ def read_manifest(manifest: Path) -> list[Item]:
         meta = {k: [v] for k, v in row.items() if k != "file" and v}
         meta.setdefault("title", [Path(row["file"]).stem])
         try:
-            validate(meta, agencies=agencies)
+            validate(meta, agencies=agencies, groups=groups)
         except ValidationError as e:
             for name, message in e.fields.items():
                 problems.append(f"line {line}, column {name!r}: {message}")
@@ -126,7 +127,9 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
         for item in iterator:
             try:
                 with item.path.open("rb") as fh:
-                    doc = documents.ingest(fh, item.path.name, item.meta, user, job_owner=owner)
+                    # The operator of `kb import` is trusted: imports are published at once.
+                    doc = documents.ingest(fh, item.path.name, item.meta, user,
+                                           job_owner=owner, workflow="published")
             except DuplicateError:
                 report.duplicates += 1
                 continue

@@ -1,21 +1,17 @@
 """The access policy: the one place that decides what a user may see and do.
 
-Every way in (pages, API, downloads, search, the CLI) asks this module; nothing else
-compares roles or access levels.
+Every way in (pages, API, downloads, search and its facets and snippets, the CLI) asks
+this module; nothing else compares roles, access levels, groups or workflow states.
+Refusals: a document the user may not see does not exist for them (404); an action on
+a document they can see but may not act on is forbidden (403).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from kb.search import Visibility
 
-
-class Actor(Protocol):
-    """A user as the policy sees it; anonymous visitors have no role."""
-
-    @property
-    def is_authenticated(self) -> bool: ...
+REVIEWERS = ("admin", "editor")
+UPLOADERS = ("admin", "editor", "contributor")
 
 
 def role_of(user: object) -> str | None:
@@ -27,31 +23,82 @@ def role_of(user: object) -> str | None:
     return str(getattr(user, "role", None) or "reader")
 
 
+def _user_id(user: object) -> int | None:
+    return getattr(user, "user_id", None) if role_of(user) else None
+
+
+def _group_ids(user: object) -> frozenset[int]:
+    if role_of(user) is None:
+        return frozenset()
+    return frozenset(g.group_id for g in getattr(user, "groups", []))
+
+
 def visibility(user: object) -> Visibility:
-    """The documents a user may find: the search filter built from it runs inside Whoosh."""
+    """The documents a user may find; the search applies it inside the Whoosh query."""
     role = role_of(user)
+    if role in REVIEWERS:
+        return Visibility(all_states=True)
     if role is None:
         return Visibility(access_levels=frozenset({"public"}))
-    if role in ("admin", "editor"):
-        return Visibility(access_levels=None)
-    return Visibility(access_levels=frozenset({"public", "internal"}))
+    return Visibility(access_levels=frozenset({"public", "internal"}),
+                      group_ids=_group_ids(user), uploader_id=_user_id(user))
 
 
 def can_view(user: object, doc: object) -> bool:
-    """Whether the user may see the document's page, metadata and file."""
-    levels = visibility(user).access_levels
-    return levels is None or getattr(doc, "access", None) in levels
+    """Whether the user may know the document exists: its page, metadata and API answer."""
+    role = role_of(user)
+    workflow = getattr(doc, "workflow", "published")
+    if role in REVIEWERS:
+        return True  # withdrawn ones too: editors restore them
+    if workflow == "withdrawn":
+        return False
+    if role is not None and getattr(doc, "uploader_id", None) == _user_id(user):
+        return True
+    if workflow != "published":
+        return False
+    access = getattr(doc, "access", None)
+    if access == "public":
+        return True
+    if access == "internal":
+        return role is not None
+    if access == "restricted":
+        return bool(_group_ids(user) & set(getattr(doc, "group_ids", ())))
+    return False
+
+
+def can_download(user: object, doc: object) -> bool:
+    """Files of withdrawn documents are not served, not even to editors (restore first)."""
+    return can_view(user, doc) and getattr(doc, "workflow", "published") != "withdrawn"
 
 
 def can_upload(user: object) -> bool:
-    return role_of(user) in ("admin", "editor", "contributor")
+    return role_of(user) in UPLOADERS
+
+
+def publishes_directly(user: object) -> bool:
+    """Editors' and admins' uploads are published at once; contributors' are submitted."""
+    return role_of(user) in REVIEWERS
+
+
+def can_review(user: object) -> bool:
+    """Publish, return, withdraw and restore documents."""
+    return role_of(user) in REVIEWERS
 
 
 def can_edit(user: object, doc: object) -> bool:
-    """Editors and admins edit any document's metadata."""
-    return role_of(user) in ("admin", "editor")
+    """Editors edit any document; uploaders edit their own until it is published."""
+    role = role_of(user)
+    if role in REVIEWERS:
+        return True
+    return (role in UPLOADERS and getattr(doc, "uploader_id", None) == _user_id(user)
+            and getattr(doc, "workflow", None) in ("submitted", "returned"))
 
 
 def can_admin(user: object) -> bool:
-    """Admins manage users and the controlled lists."""
+    """Admins manage users, groups, the controlled lists and read the audit trail."""
     return role_of(user) == "admin"
+
+
+def is_sensitive(doc: object) -> bool:
+    """Downloads of these are recorded in the audit trail."""
+    return getattr(doc, "access", None) == "restricted"

@@ -44,6 +44,14 @@ PHASES = (
 ACCESS_LEVELS = (
     Term("public", "Public"),
     Term("internal", "Internal (signed-in users)"),
+    Term("restricted", "Restricted (named groups)"),
+)
+
+WORKFLOW_STATES = (
+    Term("submitted", "Submitted, awaiting review"),
+    Term("published", "Published"),
+    Term("returned", "Returned to the uploader"),
+    Term("withdrawn", "Withdrawn"),
 )
 
 # Seed of the agency list; admins edit it afterwards (it lives in the database).
@@ -108,6 +116,7 @@ def _labels(kind: str) -> dict[str, str]:
         "phase": PHASES,
         "language": languages(),
         "access": ACCESS_LEVELS,
+        "workflow": WORKFLOW_STATES,
     }[kind]
     return {t.code: t.label for t in source}
 

@@ -36,9 +36,37 @@ FILTER_FIELDS = {
 
 @dataclass(frozen=True)
 class Visibility:
-    """Which documents a user may see, as decided by ``kb.policy``; None means all."""
+    """Which documents a user may find, as decided by ``kb.policy``.
 
-    access_levels: frozenset[str] | None
+    ``all_states``: every workflow state but withdrawn, whatever the access level (editors).
+    Otherwise published documents of ``access_levels``, restricted ones of ``group_ids``,
+    and the user's own uploads (``uploader_id``) in any state but withdrawn.
+    """
+
+    all_states: bool = False
+    access_levels: frozenset[str] = frozenset()
+    group_ids: frozenset[int] = frozenset()
+    uploader_id: int | None = None
+
+    def query(self) -> wq.Query:
+        """The Whoosh filter: applied inside the search, so totals and facets are right."""
+        not_withdrawn = wq.Not(wq.Term("workflow", "withdrawn"))
+        if self.all_states:
+            return wq.And([wq.Every(), not_withdrawn])
+        allowed: list[wq.Query] = [wq.Term("access", a) for a in sorted(self.access_levels)]
+        if self.group_ids:
+            allowed.append(wq.And([
+                wq.Term("access", "restricted"),
+                wq.Or([wq.Term("groups", str(g)) for g in sorted(self.group_ids)]),
+            ]))
+        visible: list[wq.Query] = []
+        if allowed:
+            visible.append(wq.And([wq.Term("workflow", "published"), wq.Or(allowed)]))
+        if self.uploader_id is not None:
+            visible.append(wq.And([wq.Term("uploader", str(self.uploader_id)),
+                                   not_withdrawn]))
+        # Never NullQuery here: And() drops it while normalising, which would show everything.
+        return wq.Or(visible) if visible else wq.Term("workflow", "-nothing-")
 
 
 @dataclass(frozen=True)
@@ -124,9 +152,7 @@ def _any_of(fieldname: str, values: tuple[str, ...]) -> wq.Query:
 
 
 def _filter_query(req: SearchRequest, visibility: Visibility, skip: str | None) -> wq.Query:
-    parts: list[wq.Query] = []
-    if visibility.access_levels is not None:
-        parts.append(wq.Or([wq.Term("access", a) for a in sorted(visibility.access_levels)]))
+    parts: list[wq.Query] = [visibility.query()]
     for name, values in req.filters.items():
         if values and name != skip:
             parts.append(_any_of(FILTER_FIELDS[name], values))
@@ -134,7 +160,7 @@ def _filter_query(req: SearchRequest, visibility: Visibility, skip: str | None) 
         parts.append(wq.NumericRange("year", req.year_from, req.year_to))
     if req.doc_ids:
         parts.append(wq.Or([wq.Term("doc_id", d) for d in req.doc_ids]))
-    return wq.And(parts) if parts else wq.Every()
+    return wq.And(parts)
 
 
 def _sort_facet(sort: str) -> sorting.FacetType | None:

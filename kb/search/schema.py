@@ -8,7 +8,7 @@ from whoosh import columns, fields
 from whoosh.analysis import StemmingAnalyzer
 
 # Bump when the schema or analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Facet name -> column field counted for it.
 FACET_FIELDS = {
@@ -44,6 +44,11 @@ def build_schema() -> fields.Schema:
         language=fields.ID,
         phase=fields.ID,
         access=fields.ID,
+        # Access control inside the query: workflow state, uploader, groups of a
+        # restricted document (kb.policy decides; kb.search.query translates).
+        workflow=fields.ID,
+        uploader=fields.ID,
+        groups=fields.KEYWORD(commas=True, lowercase=False),
         year=fields.NUMERIC(int, bits=32, signed=False),
         sort_year=fields.NUMERIC(int, bits=32, signed=False, sortable=True),
         sort_created=fields.NUMERIC(int, bits=64, signed=False, sortable=True),
@@ -74,6 +79,9 @@ class IndexRecord:
     access: str
     created_ts: int
     pages: tuple[str, ...]
+    workflow: str = "published"
+    uploader_id: int | None = None
+    group_ids: tuple[int, ...] = ()
 
     def body(self) -> str:
         return PAGE_SEPARATOR.join(self.pages)
@@ -108,6 +116,8 @@ def to_fields(rec: IndexRecord) -> dict[str, object]:
         "agency": ",".join(rec.agencies),
         "theme": ",".join(rec.themes),
         "access": rec.access,
+        "workflow": rec.workflow,
+        "groups": ",".join(str(g) for g in rec.group_ids),
         "sort_year": rec.year or 0,
         "sort_created": rec.created_ts,
         "sort_title": rec.title.casefold().encode("utf-8"),
@@ -124,4 +134,6 @@ def to_fields(rec: IndexRecord) -> dict[str, object]:
             out[name] = value
     if rec.year:
         out["year"] = rec.year
+    if rec.uploader_id is not None:
+        out["uploader"] = str(rec.uploader_id)
     return out

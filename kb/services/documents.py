@@ -10,14 +10,15 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from kb import context, policy
-from kb.errors import DuplicateError, NotFound, UnsupportedType
+from kb import audit, context, policy
+from kb.errors import DuplicateError, Forbidden, NotFound, UnsupportedType
 from kb.extensions import db
 from kb.extract import sniff
 from kb.models import (
     Document,
     DocumentAgency,
     DocumentCountry,
+    DocumentGroup,
     DocumentTheme,
     Job,
     StoredFile,
@@ -54,6 +55,7 @@ def apply_metadata(doc: Document, meta: Metadata) -> None:
     doc.country_rows = [DocumentCountry(code=c, position=i) for i, c in enumerate(meta.countries)]
     doc.agency_rows = [DocumentAgency(code=c, position=i) for i, c in enumerate(meta.agencies)]
     doc.theme_rows = [DocumentTheme(theme=t, position=i) for i, t in enumerate(meta.themes)]
+    doc.group_rows = [DocumentGroup(group_id=g) for g in meta.group_ids]
 
 
 def existing_by_sha(sha256: str) -> int | None:
@@ -68,6 +70,7 @@ def ingest(
     user: object,
     *,
     job_owner: str | None = None,
+    workflow: str | None = None,
 ) -> Document:
     """Store an upload, record it and queue its extraction; returns the new document.
 
@@ -89,7 +92,10 @@ def ingest(
         store.discard(staged)
         raise DuplicateError("This file is already in the repository.", existing)
     store.keep(staged)
-    doc = Document(status="processing", uploader_id=getattr(user, "user_id", None))
+    if workflow is None:
+        workflow = "published" if policy.publishes_directly(user) else "submitted"
+    doc = Document(status="processing", uploader_id=getattr(user, "user_id", None),
+                   workflow=workflow)
     apply_metadata(doc, meta)
     doc.files = [StoredFile(version=1, filename=clean_filename(filename), size=staged.size,
                             sha256=staged.sha256, content_type=mime)]
@@ -97,6 +103,9 @@ def ingest(
     try:
         db.session.flush()
         db.session.add(_job(doc.doc_id, "extract", job_owner))
+        audit.record("upload", actor=user, target_type="document", target_id=doc.doc_id,
+                     detail=f"{doc.files[0].filename} ({staged.size} bytes, {workflow})",
+                     commit=False)
         db.session.commit()
     except IntegrityError as e:
         # The same bytes were recorded by a concurrent upload between our check and now.
@@ -116,14 +125,29 @@ def _job(doc_id: int, kind: str, owner: str | None) -> Job:
     return Job(doc_id=doc_id, kind=kind, state="running", locked_by=owner, locked_at=utcnow())
 
 
-def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]]) -> Document:
-    """Change a document's metadata and queue its re-indexing."""
+def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
+                    user: object) -> Document:
+    """Change a document's metadata and queue its re-indexing.
+
+    An uploader's edit of a returned document submits it for review again.
+    """
+    if not policy.can_edit(user, doc):
+        raise Forbidden("Your account may not edit this document.")
     meta = validate(raw_meta)
     apply_metadata(doc, meta)
-    if doc.status != "processing":
-        db.session.add(_job(doc.doc_id, "index", None))
+    if doc.workflow == "returned" and not policy.can_review(user):
+        doc.workflow = "submitted"
+    queue_index(doc)
+    audit.record("metadata-edit", actor=user, target_type="document", target_id=doc.doc_id,
+                 commit=False)
     db.session.commit()
     return doc
+
+
+def queue_index(doc: Document) -> None:
+    """Have the worker re-index a document (its text is already extracted)."""
+    if doc.status != "processing":
+        db.session.add(_job(doc.doc_id, "index", None))
 
 
 def get_visible(doc_id: int, user: object) -> Document:
@@ -132,6 +156,22 @@ def get_visible(doc_id: int, user: object) -> Document:
     if doc is None or not policy.can_view(user, doc):
         raise NotFound("No such document.")
     return doc
+
+
+def get_downloadable(doc_id: int, user: object) -> Document:
+    """The document if the user may download its files (404 hidden, 403 withdrawn)."""
+    doc = get_visible(doc_id, user)
+    if not policy.can_download(user, doc):
+        raise Forbidden("This document is withdrawn; restore it to download its file.")
+    return doc
+
+
+def record_download(doc: Document, user: object) -> None:
+    """Count a download; those of restricted documents go into the audit trail."""
+    if policy.is_sensitive(doc):
+        audit.record("download-restricted", actor=user, target_type="document",
+                     target_id=doc.doc_id, commit=False)
+    count_download(doc)
 
 
 def count_download(doc: Document) -> None:

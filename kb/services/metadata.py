@@ -10,11 +10,11 @@ from sqlalchemy import select
 from kb import taxonomy
 from kb.errors import ValidationError
 from kb.extensions import db
-from kb.models import Agency
+from kb.models import Agency, Group
 
 FIELDS = ("title", "summary", "type", "countries", "agencies", "themes", "language", "year",
-          "phase", "access")
-MULTI = ("countries", "agencies", "themes")
+          "phase", "access", "groups")
+MULTI = ("countries", "agencies", "themes", "groups")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Metadata:
     year: int | None = None
     phase: str | None = None
     access: str = "public"
+    group_ids: tuple[int, ...] = ()
 
 
 def split_values(values: Sequence[str]) -> list[str]:
@@ -48,8 +49,15 @@ def agency_codes() -> dict[str, str]:
     return {code.upper(): code for code in db.session.scalars(select(Agency.code))}
 
 
+def group_ids_by_name() -> dict[str, int]:
+    """Group names, case-folded, to their ids."""
+    rows = db.session.execute(select(Group.name, Group.group_id))
+    return {name.casefold(): group_id for name, group_id in rows}
+
+
 def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
-             agencies: dict[str, str] | None = None) -> Metadata:
+             agencies: dict[str, str] | None = None,
+             groups: dict[str, int] | None = None) -> Metadata:
     """Check every field and name each one that is wrong, all at once."""
     errors: dict[str, str] = {}
     unknown = sorted(set(raw) - set(FIELDS))
@@ -119,6 +127,17 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
     if not taxonomy.is_valid("access", access):
         errors["access"] = f"unknown access level {access!r}"
 
+    group_list: list[int] = []
+    if access == "restricted":
+        known_groups = groups if groups is not None else group_ids_by_name()
+        names = split_values(raw.get("groups", ()))
+        bad = [n for n in names if n.casefold() not in known_groups]
+        if bad:
+            errors["groups"] = "unknown group " + ", ".join(repr(b) for b in bad)
+        elif not names:
+            errors["groups"] = "A restricted document needs at least one group."
+        group_list = [known_groups[n.casefold()] for n in names if n.casefold() in known_groups]
+
     if errors:
         first = next(iter(errors.values()))
         raise ValidationError(f"Please correct the metadata: {first}", fields=errors)
@@ -126,5 +145,5 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
         title=title, summary=one("summary"), doc_type=doc_type,
         countries=_dedupe(countries), agencies=_dedupe(agency_list),
         themes=_dedupe([t for t in themes if t]), language=language, year=year,
-        phase=phase, access=access,
+        phase=phase, access=access, group_ids=tuple(dict.fromkeys(group_list)),
     )

@@ -83,6 +83,7 @@ def record_for(doc: Document) -> search.IndexRecord:
         doc_type=doc.doc_type, countries=tuple(doc.countries), agencies=tuple(doc.agencies),
         themes=tuple(doc.themes), language=doc.language, year=doc.year, phase=doc.phase,
         access=doc.access, created_ts=int(doc.created_at.timestamp()), pages=pages,
+        workflow=doc.workflow, uploader_id=doc.uploader_id, group_ids=tuple(doc.group_ids),
     )
 
 

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from kb import policy
 from kb.errors import KbError
 from kb.extensions import db
-from kb.forms import AgencyForm, RoleForm, UserForm
+from kb.forms import AgencyForm, ConfirmForm, RoleForm, UserForm
 from kb.models import User
 from kb.services import accounts
 
@@ -32,8 +32,11 @@ def users() -> str | BaseResponse | tuple[str, int]:
     if form.validate_on_submit():
         try:
             accounts.create_user(form.email.data or "", form.password.data or "",
-                                 form.role.data or "reader")
+                                 form.role.data or "reader", actor=current_user)
         except KbError as e:
+            for name in e.fields:
+                if name in form:
+                    form[name].errors = [*form[name].errors, e.message]
             flash(e.message, "error")
             status = 400
         else:
@@ -54,8 +57,29 @@ def change_role(user_id: int) -> BaseResponse:
     if user is None:
         abort(404)
     if form.validate_on_submit():
-        accounts.set_role(user, form.role.data or "reader")
+        accounts.set_role(user, form.role.data or "reader", actor=current_user)
         flash(f"{user.email} is now {user.role}.", "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/disable")
+def disable_user(user_id: int) -> BaseResponse:
+    """Disable an account: it cannot sign in, and its sessions and tokens stop at once."""
+    return _set_active(user_id, False)
+
+
+@bp.post("/users/<int:user_id>/enable")
+def enable_user(user_id: int) -> BaseResponse:
+    """Let a disabled account sign in again (its old sessions stay ended)."""
+    return _set_active(user_id, True)
+
+
+def _set_active(user_id: int, active: bool) -> BaseResponse:
+    form = ConfirmForm()
+    user = accounts.get_user(user_id)
+    if form.validate_on_submit():
+        accounts.set_active(user, active, actor=current_user)
+        flash(f"{user.email} is now {'enabled' if active else 'disabled'}.", "ok")
     return redirect(url_for("admin.users"))
 
 

@@ -10,7 +10,7 @@ from kb import context, policy, search, serialize
 from kb.auth import bearer_token
 from kb.errors import Forbidden, IndexBusy, Unauthorized, ValidationError
 from kb.extensions import csrf, db
-from kb.services import documents, searching
+from kb.services import documents, searching, workflow
 from kb.services.accounts import user_for_token
 from kb.services.metadata import FIELDS
 
@@ -63,6 +63,13 @@ def api_document(doc_id: int) -> Response:
     return jsonify(serialize.document(documents.get_visible(doc_id, current_user)))
 
 
+@bp.post("/api/v1/documents/<int:doc_id>/<any(publish, return, withdraw, restore):action>")
+def api_workflow(doc_id: int, action: str) -> Response:
+    """Publish, return (with ``comment``), withdraw or restore a document (editors)."""
+    doc = workflow.change(doc_id, action, current_user, request.form.get("comment", ""))
+    return jsonify(serialize.document(doc))
+
+
 @bp.get("/api/v1/taxonomy")
 def api_taxonomy() -> Response:
     """The controlled lists, with codes and labels."""
@@ -75,7 +82,7 @@ def healthz() -> Response:
     db.session.execute(text("SELECT 1"))
     try:
         search.search(context.index_dir(), search.SearchRequest(per_page=1),
-                      search.Visibility(access_levels=frozenset()), lambda _: "")
+                      search.Visibility(), lambda _: "")
     except Exception as e:  # any failure to open the index is an unhealthy service
         raise IndexBusy(f"The search index does not answer: {e}") from e
     return jsonify({"status": "ok"})

@@ -5,10 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from kb.forms import LoginForm
+from kb.security import LOGIN_FAILED, limit_login
 from kb.services import accounts
 
 bp = Blueprint("auth", __name__)
@@ -26,16 +27,18 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit_login
 def login() -> str | BaseResponse | tuple[str, int]:
-    """Sign in with email and password."""
+    """Sign in with email and password (failures are rate-limited per account and address)."""
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data or "", form.password.data or "")
+        user = accounts.sign_in(form.email.data or "", form.password.data or "")
         if user is not None:
             login_user(user)
             return redirect(safe_next(request.args.get("next")))
+        # One answer for an unknown email, a wrong password and a disabled account.
         flash("Wrong email or password.", "error")
-        return render_template("auth/login.html", form=form), 401
+        return render_template("auth/login.html", form=form), LOGIN_FAILED
     return render_template("auth/login.html", form=form), (400 if form.is_submitted() else 200)
 
 
@@ -43,6 +46,7 @@ def login() -> str | BaseResponse | tuple[str, int]:
 @login_required
 def logout() -> BaseResponse:
     """Sign out (a POST with the CSRF token, so no other site can sign you out)."""
+    accounts.record_sign_out(current_user)
     logout_user()
     flash("Signed out.", "ok")
     return redirect(url_for("search.index"))

@@ -17,10 +17,11 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from kb import context, policy, taxonomy
-from kb.errors import DuplicateError, KbError, QueryError
-from kb.forms import MetadataForm, UploadForm
+from kb.errors import DuplicateError, KbError, QueryError, ValidationError
+from kb.forms import MetadataForm, UploadForm, WorkflowForm
 from kb.search import SearchRequest, Snippet
-from kb.services import accounts, documents, searching
+from kb.services import accounts, documents, searching, workflow
+from kb.services import groups as groups_service
 
 bp = Blueprint("documents", __name__)
 
@@ -41,7 +42,10 @@ def detail(doc_id: int) -> str:
             snippets = page.found[0].hit.snippets
     return render_template("documents/detail.html", doc=doc, label=taxonomy.label,
                            agency_labels=agency_labels, q=q, snippets=snippets,
-                           can_edit=policy.can_edit(current_user, doc))
+                           can_edit=policy.can_edit(current_user, doc),
+                           can_review=policy.can_review(current_user),
+                           can_download=policy.can_download(current_user, doc),
+                           transitions=workflow.TRANSITIONS)
 
 
 @bp.route("/upload", methods=["GET", "POST"])
@@ -77,7 +81,7 @@ def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
     doc = documents.get_visible(doc_id, current_user)
     if not policy.can_edit(current_user, doc):
         abort(403, "Your account may not edit this document.")
-    form = MetadataForm(obj=None)
+    form = MetadataForm()
     if request.method == "GET":
         form.title.data, form.summary.data = doc.title, doc.summary
         form.type.data, form.language.data = doc.doc_type or "", doc.language or ""
@@ -85,9 +89,10 @@ def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
         form.themes.data = "; ".join(doc.themes)
         form.year.data = str(doc.year or "")
         form.phase.data, form.access.data = doc.phase or "", doc.access
+        form.groups.data = [g.name for g in groups_service.groups() if g.group_id in doc.group_ids]
     elif form.validate_on_submit():
         try:
-            documents.update_metadata(doc, form.raw_metadata())
+            documents.update_metadata(doc, form.raw_metadata(), current_user)
         except KbError as e:
             flash(e.message, "error")
             return render_template("documents/edit.html", form=form, doc=doc), e.status_code
@@ -101,14 +106,14 @@ def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
 @bp.get("/documents/<int:doc_id>/download")
 def download(doc_id: int) -> Response:
     """The original bytes, unchanged, with the original file name; ranges and ETag honoured."""
-    doc = documents.get_visible(doc_id, current_user)
+    doc = documents.get_downloadable(doc_id, current_user)
     stored = doc.current_file
     if stored is None:
         abort(404)
     path = context.store().local_path(stored.sha256)
     # A reader fetching later parts of the same file is not a new download.
     if request.range is None or (request.range.ranges and request.range.ranges[0][0] == 0):
-        documents.count_download(doc)
+        documents.record_download(doc, current_user)
     response = send_file(
         path, mimetype=stored.content_type, as_attachment=True,
         download_name=stored.filename, etag=stored.sha256, conditional=True,
@@ -116,3 +121,22 @@ def download(doc_id: int) -> Response:
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.post("/documents/<int:doc_id>/workflow")
+@login_required
+def change_workflow(doc_id: int) -> BaseResponse:
+    """Publish, return (with a comment), withdraw or restore a document (editors)."""
+    form = WorkflowForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    action = form.action.data or ""
+    try:
+        workflow.change(doc_id, action, current_user, form.comment.data or "")
+    except ValidationError as e:
+        flash(e.message, "error")
+    else:
+        flash({"publish": "Published.", "return": "Returned to the uploader.",
+               "withdraw": "Withdrawn: it no longer appears in search or downloads.",
+               "restore": "Restored and published again."}[action], "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id))

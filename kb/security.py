@@ -1,0 +1,145 @@
+"""Answer-wide protections: security headers, safe downloads, secure cookies, sign-in limits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Flask, Request, Response, current_app, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from kb.auth import bearer_token
+from kb.errors import Unauthorized
+
+# No inline scripts or styles anywhere: the templates link kb.css and nothing else.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+# A stored file is the uploader's bytes, not ours: no scripts, no same-origin rights.
+DOWNLOAD_CSP = "sandbox"
+DOWNLOAD_ENDPOINTS = frozenset({"documents.download"})
+# Types a browser would run as a page (or as script-capable markup) if served as such.
+ACTIVE_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
+                          "application/xml"})
+LOGIN_FAILED = 401
+View = TypeVar("View", bound=Callable[..., Any])
+
+# Bound to the app in init_app; counters live in RATELIMIT_STORAGE_URI.
+limiter = Limiter(key_func=get_remote_address)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if app.config["SESSION_COOKIE_SECURE"]:
+            return True
+        return has_request_context() and request.is_secure
+
+
+def init_app(app: Flask) -> None:
+    """Install the proxy fix, the session interface, the limiter and the header hooks."""
+    proxies = int(app.config.get("TRUST_PROXY") or 0)
+    if proxies:
+        # Behind that many proxies, request.is_secure and remote_addr follow their headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+    app.session_interface = SessionInterface()
+    # Flask's own default is None, so a setdefault would never take: Lax unless configured.
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    limiter.init_app(app)
+    app.before_request(refuse_invalid_token)
+    app.after_request(add_security_headers)
+
+
+def login_account_key() -> str:
+    """The rate-limit key of a sign-in attempt's account: the submitted email, case-folded."""
+    return "account:" + request.form.get("email", "").strip().casefold()[:254]
+
+
+def login_address_key() -> str:
+    return "address:" + get_remote_address()
+
+
+def login_failed(response: Response) -> bool:
+    """Only failed sign-ins count against the limits."""
+    return response.status_code == LOGIN_FAILED
+
+
+def login_limit_account() -> str:
+    return str(current_app.config["LOGIN_LIMIT_ACCOUNT"])
+
+
+def login_limit_address() -> str:
+    return str(current_app.config["LOGIN_LIMIT_ADDRESS"])
+
+
+LOGIN_LIMIT_MESSAGE = ("Too many failed sign-in attempts. Wait a minute, then try again "
+                       "(or ask an administrator to check your account).")
+
+
+def limit_login(view: View) -> View:
+    """Limit failed sign-ins per account and per address (the view answers 401 on failure)."""
+    limited: Callable[..., Any] = view
+    for limit, key in ((login_limit_account, login_account_key),
+                       (login_limit_address, login_address_key)):
+        limited = limiter.limit(limit, key_func=key, methods=["POST"], deduct_when=login_failed,
+                                error_message=LOGIN_LIMIT_MESSAGE)(limited)
+    return cast(View, limited)
+
+
+def refuse_invalid_token() -> None:
+    """A request that presents a bearer token must present a valid one, on every route."""
+    token = bearer_token(request)
+    if token is None:
+        return
+    from kb.services.accounts import user_for_token
+
+    if user_for_token(token) is None:
+        raise Unauthorized("The API token is not valid or was revoked.")
+
+
+def add_security_headers(response: Response) -> Response:
+    """Headers for every answer; stored files additionally get a sandbox and a safe type."""
+    headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["X-Frame-Options"] = "DENY"
+    if is_download(request, response):
+        _harden_download(response)
+    else:
+        headers["Content-Security-Policy"] = PAGE_CSP
+    if response.status_code == 429:
+        _add_retry_after(response)
+    return response
+
+
+def is_download(req: Request, response: Response) -> bool:
+    """A stored file (or any other attachment) rather than one of our pages or assets."""
+    if req.endpoint in DOWNLOAD_ENDPOINTS:
+        return response.status_code < 400
+    disposition = response.headers.get("Content-Disposition", "")
+    return disposition.lower().startswith("attachment")
+
+
+def _harden_download(response: Response) -> None:
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
+    if response.mimetype in ACTIVE_TYPES:
+        response.headers["Content-Type"] = "application/octet-stream"
+    # PDFs open in the browser's viewer; everything else is saved, never rendered.
+    disposition = "inline" if response.mimetype == "application/pdf" else "attachment"
+    current = response.headers.get("Content-Disposition")
+    if current is None:
+        if response.status_code < 300:
+            response.headers["Content-Disposition"] = disposition
+        return
+    _kind, sep, params = current.partition(";")
+    response.headers["Content-Disposition"] = disposition + sep + params
+
+
+def _add_retry_after(response: Response) -> None:
+    limit = limiter.current_limit
+    if limit is not None and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(max(1, limit.reset_at - int(time.time())))

@@ -1,0 +1,59 @@
+"""Admin pages for groups and their members."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response as BaseResponse
+
+from kb import policy
+from kb.errors import KbError
+from kb.forms import GroupForm, MemberForm
+from kb.services import groups as service
+
+bp = Blueprint("groups", __name__, url_prefix="/admin/groups")
+
+
+@bp.before_request
+@login_required
+def require_admin() -> None:
+    if not policy.can_admin(current_user):
+        abort(403, "Only administrators may manage groups.")
+
+
+@bp.route("", methods=["GET", "POST"])
+def index() -> str | BaseResponse | tuple[str, int]:
+    """List groups with their members; create a group."""
+    form = GroupForm()
+    if form.validate_on_submit():
+        try:
+            service.create_group(form.name.data or "", current_user)
+        except KbError as e:
+            flash(e.message, "error")
+            return render_template("groups/index.html", form=form, groups=service.groups(),
+                                   member_form=MemberForm()), 400
+        flash(f"Group {form.name.data} created.", "ok")
+        return redirect(url_for("groups.index"))
+    return render_template("groups/index.html", form=form, groups=service.groups(),
+                           member_form=MemberForm()), (400 if form.is_submitted() else 200)
+
+
+@bp.post("/<int:group_id>/members")
+def add_member(group_id: int) -> BaseResponse:
+    """Add an account to a group by its email."""
+    form = MemberForm()
+    if form.validate_on_submit():
+        try:
+            service.add_member(group_id, form.email.data or "", current_user)
+        except KbError as e:
+            flash(e.message, "error")
+    else:
+        flash("Give the email of an account.", "error")
+    return redirect(url_for("groups.index"))
+
+
+@bp.post("/<int:group_id>/members/<int:user_id>/remove")
+def remove_member(group_id: int, user_id: int) -> BaseResponse:
+    """Take an account out of a group (CSRFProtect has checked the form's token)."""
+    service.remove_member(group_id, user_id, current_user)
+    return redirect(url_for("groups.index"))

@@ -1,0 +1,29 @@
+"""The review queue: documents waiting for an editor."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from kb import policy, taxonomy
+from kb.extensions import db
+from kb.models import Document
+
+bp = Blueprint("review", __name__)
+
+
+@bp.get("/review")
+@login_required
+def queue() -> str:
+    """Submitted documents first, then returned and withdrawn ones (editors and admins)."""
+    if not policy.can_review(current_user):
+        abort(403, "Only editors and admins review documents.")
+    rows = db.session.scalars(
+        select(Document).where(Document.workflow != "published")
+        .order_by(Document.workflow, Document.created_at)
+    ).all()
+    by_state: dict[str, list[Document]] = {"submitted": [], "returned": [], "withdrawn": []}
+    for doc in rows:
+        by_state.setdefault(doc.workflow, []).append(doc)
+    return render_template("review/queue.html", by_state=by_state, label=taxonomy.label)
