@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Request
+from flask import Request, has_request_context, request
 from flask_login import LoginManager
 
 from kb.extensions import db
@@ -21,6 +21,8 @@ def bearer_token(request: Request) -> str | None:
 def register_loaders(manager: LoginManager) -> None:
     @manager.user_loader
     def load_user(session_id: str) -> User | None:
+        if has_request_context() and bearer_token(request) is not None:
+            return None  # an explicit API token wins over a browser session
         # "user_id:session_version": a session from before "sign out everywhere" is void.
         user_part, _, version = session_id.partition(":")
         try:

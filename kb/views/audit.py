@@ -48,7 +48,7 @@ def index() -> tuple[str, int]:
                            error=error, args=request.args.to_dict()), (400 if error else 200)
 
 
-@bp.get(".csv")
+@bp.get("/export.csv")
 def export() -> Response:
     """The filtered trail as CSV."""
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
