@@ -160,3 +160,23 @@ def test_internal_documents_need_a_signed_in_user(client, upload, process, make_
     assert client.get(f"/api/v1/documents/{doc_id}", headers=reader.headers).status_code == 200
     with client.get(f"/documents/{doc_id}/download", headers=reader.headers) as res:
         assert res.data == b"internal planning notes"
+
+
+def test_review_queue_lists_submissions_for_editors(client, make_user, upload, process):
+    contributor = make_user("contributor")
+    doc_id = upload(b"a draft to review", "draft.txt", title="Draft for review",
+                    account=contributor).json["id"]
+    process()
+    login(client, contributor)
+    assert client.get("/review").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))})
+    login(client, make_user("editor"))
+    html = client.get("/review").get_data(as_text=True)
+    assert "Draft for review" in html
+    detail = client.get(f"/documents/{doc_id}").get_data(as_text=True)
+    assert 'data-workflow="submitted"' in detail
+    res = client.post(f"/documents/{doc_id}/workflow", data={
+        "csrf_token": csrf_from(detail), "action": "publish"})
+    assert res.status_code == 302
+    assert "Draft for review" not in client.get("/review").get_data(as_text=True)
+    assert 'data-workflow' not in client.get(f"/documents/{doc_id}").get_data(as_text=True)
