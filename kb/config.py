@@ -41,8 +41,8 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_LIMIT_ADDRESS": "20 per minute",
     # Where Flask-Limiter keeps its counters. With "memory://" each gunicorn worker
     # process counts separately (so the real limit is the number above times WEB_WORKERS)
-    # and counters reset on restart; set a shared storage, e.g. "redis://host:6379", to
-    # count across workers.
+    # and counters reset on restart; set a shared storage, e.g. "redis://host:6379" (with
+    # the `redis` package installed), to count across workers.
     "RATELIMIT_STORAGE_URI": "memory://",
     # Number of reverse proxies in front of kb whose X-Forwarded-For and
     # X-Forwarded-Proto headers are trusted (werkzeug ProxyFix); 0 trusts none. Only set

@@ -148,6 +148,7 @@ def test_tokens_are_created_listed_and_revoked_in_the_profile(app, client, make_
     assert res.headers["Cache-Control"] == "no-store"
     page = res.get_data(as_text=True)
     token = re.search(r'id="new-token"[^>]*value="(kb_[^"]+)"', page).group(1)
+    assert re.search(r'id="name"[^>]*value=""', page)  # the form is ready for another
     assert client.get("/api/v1/search", headers={"Authorization": f"Bearer {token}"}
                       ).status_code == 200
 

@@ -98,10 +98,6 @@ def get_user(user_id: int) -> User:
     return user
 
 
-def all_users() -> list[User]:
-    return list(db.session.scalars(select(User).order_by(User.email)))
-
-
 @dataclass(frozen=True)
 class SignIn:
     """The outcome of a sign-in attempt; ``reason`` is for the audit trail only."""

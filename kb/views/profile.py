@@ -29,9 +29,10 @@ def no_store(response: Response) -> Response:
 def _page(status: int = 200, *, password_form: PasswordChangeForm | None = None,
           token_form: TokenForm | None = None, new_token: str | None = None,
           new_token_name: str | None = None) -> Response:
+    # formdata=None: a form that was not the one submitted starts empty.
     html = render_template(
-        "profile/index.html", password_form=password_form or PasswordChangeForm(),
-        token_form=token_form or TokenForm(), confirm_form=ConfirmForm(),
+        "profile/index.html", password_form=password_form or PasswordChangeForm(formdata=None),
+        token_form=token_form or TokenForm(formdata=None),
         tokens=accounts.tokens_of(current_user), new_token=new_token,
         new_token_name=new_token_name)
     return make_response(html, status)
