@@ -223,3 +223,32 @@ def test_a_revoked_token_is_refused_everywhere_at_once(client, runner, make_user
     with client.get(f"/documents/{doc_id}/download", headers=account.headers) as download:
         assert download.status_code == 401
     assert client.get("/api/v1/search", headers=account.headers).status_code == 401
+
+
+def test_every_state_changing_route_refuses_a_session_without_csrf(app, client, make_user):
+    """Walk the URL map: each POST/PUT/PATCH/DELETE route, reached with a signed-in admin's
+    session but no CSRF token, is refused before it changes anything."""
+    from tests.conftest import login
+
+    login(client, make_user("admin"))
+    values = {"doc_id": 1, "user_id": 1, "group_id": 1, "token_id": 1, "action": "publish"}
+    checked = []
+    for rule in app.url_map.iter_rules():
+        methods = rule.methods - {"GET", "HEAD", "OPTIONS"}
+        if not methods or rule.endpoint == "static":
+            continue
+        path = rule.build(values, append_unknown=False)[1]
+        for method in methods:
+            res = client.open(path, method=method, data={"title": "x", "email": "a@b.org"})
+            body = res.get_data(as_text=True)
+            assert res.status_code == 400, (rule.rule, method, res.status_code)
+            assert "form expired" in body, (rule.rule, method)
+            checked.append(rule.rule)
+    assert len(checked) >= 12, checked
+    from kb.extensions import db
+    from kb.models import AuditEvent
+
+    with app.app_context():
+        changed = db.session.query(AuditEvent).filter(
+            AuditEvent.action.notin_(["sign-in", "account-create", "token-create"])).count()
+    assert changed == 0
