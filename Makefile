@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint unit browser-deps bench clean
+.PHONY: run test install lint unit browser-deps ocr-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,19 @@ browser-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is missing and we are not root: the browser test will be skipped"; fi
 
+## ocr-deps: Debian's ocrmypdf and tesseract with the programme's languages (installed when root)
+OCR_LANGS    := eng fra spa rus ron srp srp_latn ara
+OCR_PACKAGES := ocrmypdf tesseract-ocr $(foreach l,$(OCR_LANGS),tesseract-ocr-$(subst _,-,$(l)))
+ocr-deps:
+	@missing=; for l in $(OCR_LANGS); do \
+	  tesseract --list-langs 2>/dev/null | grep -qx "$$l" || missing="$$missing $$l"; done; \
+	if command -v ocrmypdf >/dev/null 2>&1 && [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(OCR_PACKAGES) >/dev/null; \
+	else echo "ocrmypdf or tesseract languages ($$missing) are missing and we are not root:" \
+	  "the OCR tests will be skipped"; fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check kb tests bench wsgi.py
 	$(BIN)/mypy
@@ -36,7 +49,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 ## test: install what the tests need, lint, type-check and run every test
-test: $(STAMP) browser-deps lint unit
+test: $(STAMP) browser-deps ocr-deps lint unit
 
 ## bench: the benchmarks at full size (they print figures; they are not tests)
 bench: $(STAMP)

@@ -44,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_security(app)
     register_blueprints(app)
+    register_template_helpers(app)
     register_errors(app)
     register_cli(app)
     return app
@@ -89,6 +90,17 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (search, documents, auth, admin, api, profile, review, groups, audit):
         app.register_blueprint(module.bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from kb.extract import unit_for
+
+    @app.template_global()
+    def page_label(doc: Any, number: int) -> str:
+        """'p. 3', 'slide 3' or 'sheet 3', after the kind of the document's file."""
+        current = getattr(doc, "current_file", None)
+        unit = unit_for(current.content_type) if current is not None else "page"
+        return f"p. {number}" if unit == "page" else f"{unit} {number}"
 
 
 def register_errors(app: Flask) -> None:

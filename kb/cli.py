@@ -235,6 +235,44 @@ def reindex_command() -> None:
     click.echo(f"Indexed {n} documents.")
 
 
+@click.command("reextract")
+@click.argument("doc_ids", nargs=-1, type=int)
+@click.option("--failed", is_flag=True, help="Every document whose extraction failed.")
+@with_appcontext
+def reextract_command(doc_ids: tuple[int, ...], failed: bool) -> None:
+    """Read the stored files of DOC_IDS (or of all failed documents) again, then index them.
+
+    The originals are never modified. Ends with a line counting ready and failed documents.
+    """
+    from sqlalchemy import select
+
+    from kb.models import Document
+    from kb.services import documents, isolation, processing
+
+    query = select(Document)
+    if failed:
+        query = query.where(Document.status == "failed")
+    if doc_ids:
+        query = query.where(Document.doc_id.in_(doc_ids))
+    elif not failed:
+        click.echo("Error: name documents by id, or use --failed.", err=True)
+        sys.exit(2)
+    docs = list(db.session.scalars(query))
+    documents.requeue_extraction(docs)
+    db.session.commit()
+    sandbox = isolation.shared_sandbox(isolation.limits_from(current_app.config))
+    processing.process_pending(
+        documents.worker_name("reextract"), int(current_app.config["WORKER_BATCH"]),
+        extractor=processing.configured_extractor(sandbox.run, current_app.config))
+    ids = [d.doc_id for d in docs]
+    after = list(db.session.scalars(select(Document).where(Document.doc_id.in_(ids))))
+    for doc in after:
+        if doc.status == "failed":
+            click.echo(f"failed: {doc.doc_id} {doc.title}: {doc.error}")
+    ready = sum(d.status == "ready" for d in after)
+    click.echo(f"re-extracted {len(after)}: {ready} ready, {len(after) - ready} failed")
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Stop when the queue is empty.")
 @with_appcontext
@@ -261,6 +299,7 @@ def serve_command(host: str, port: int, workers: int | None) -> None:
 
 
 COMMANDS: list[Any] = [init_command, user_group, token_group, import_command, reindex_command,
+                       reextract_command,
                        worker_command, serve_command]
 
 

@@ -33,6 +33,11 @@ DEFAULTS: dict[str, object] = {
     "ADMIN_EMAIL": "admin@kb.local",
     # Number of gunicorn worker processes for `kb serve`.
     "WEB_WORKERS": 2,
+    # Extraction runs in a child process with these limits (seconds, megabytes of address
+    # space, characters of text); a file over a limit ends in a named failure.
+    "EXTRACT_TIMEOUT": 60.0,
+    "EXTRACT_MEMORY_MB": 1024,
+    "EXTRACT_MAX_CHARS": 20_000_000,
     # Characters of a hit's text analysed around matches for snippets.
     "SNIPPET_SURROUND": 90,
     # Failed sign-ins allowed per account (the submitted email) and per client address
@@ -48,6 +53,16 @@ DEFAULTS: dict[str, object] = {
     # X-Forwarded-Proto headers are trusted (werkzeug ProxyFix); 0 trusts none. Only set
     # it behind a proxy that overwrites these headers, or clients can forge them.
     "TRUST_PROXY": 0,
+    # OCR of PDF pages without a text layer with Debian's ocrmypdf and tesseract: auto|off.
+    # "auto" runs it where both are installed with the languages below, else the document is
+    # found by its metadata only and says so.
+    "OCR": "auto",
+    # Tesseract languages to read scanned pages in, joined with "+" (each needs its Debian
+    # package tesseract-ocr-LANG, with "_" as "-"). Every one added slows OCR down.
+    "OCR_LANGUAGES": "eng+fra+spa+rus+ron+srp+srp_latn+ara",
+    # Seconds OCR of one document may take before it is stopped (about 10 s a dense page
+    # on one core with the languages above).
+    "OCR_TIMEOUT": 300.0,
 }
 
 

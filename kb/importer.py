@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import csv
-import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import select
 
 from kb.errors import DuplicateError, KbError, ValidationError
 from kb.extensions import db
 from kb.models import Document, Job
-from kb.services import documents, processing
+from kb.services import documents, isolation, processing
 from kb.services.metadata import FIELDS, agency_codes, group_ids_by_name, validate
 
 MANIFEST_COLUMNS = ("file", *FIELDS)
@@ -99,13 +100,27 @@ def plan(folder: Path, manifest: Path | None, report: Report) -> list[Item]:
     return items
 
 
-def _extract_in(pool: ProcessPoolExecutor | None, path: str,
-                mime: str) -> Future[processing.Outcome]:
-    if pool is None:
-        done: Future[processing.Outcome] = Future()
-        done.set_result(processing.extract_outcome(path, mime))
-        return done
-    return pool.submit(processing.extract_outcome, path, mime)
+class _Sandboxes:
+    """One extraction sandbox per thread of the pool: each file is read in a child process
+    with the configured limits, ``workers`` files at a time."""
+
+    def __init__(self, limits: isolation.Limits) -> None:
+        self.limits = limits
+        self.local = threading.local()
+        self.all: list[isolation.Sandbox] = []
+        self.lock = threading.Lock()
+
+    def run(self, path: str, mime: str) -> processing.Outcome:
+        box = getattr(self.local, "box", None)
+        if box is None:
+            box = self.local.box = isolation.Sandbox(self.limits)
+            with self.lock:
+                self.all.append(box)
+        return box.run(path, mime)
+
+    def close(self) -> None:
+        for box in self.all:
+            box.close()
 
 
 def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
@@ -118,9 +133,9 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
     iterator: Iterator[Item] = iter(items)
     if progress is not None:
         iterator = progress(iterator, len(items))
-    pool = None
-    if workers > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    sandboxes = _Sandboxes(isolation.limits_from(current_app.config))
+    extractor = processing.configured_extractor(sandboxes.run, current_app.config)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="kb-import")
     pending: list[tuple[int, Future[processing.Outcome]]] = []
     store = None
     try:
@@ -146,15 +161,15 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
                 from kb import context
 
                 store = context.store()
-            pending.append((doc.doc_id, _extract_in(
-                pool, str(store.local_path(current.sha256)), current.content_type)))
+            pending.append((doc.doc_id, pool.submit(
+                extractor, str(store.local_path(current.sha256)), current.content_type)))
             if len(pending) >= INDEX_BATCH:
                 _finish_batch(pending, owner)
                 pending = []
         _finish_batch(pending, owner)
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        pool.shutdown(cancel_futures=True)
+        sandboxes.close()
     failed = db.session.scalars(
         select(Document).where(Document.doc_id.in_(new_docs), Document.status == "failed")
     ).all()

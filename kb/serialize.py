@@ -30,7 +30,7 @@ def document_summary(doc: Document) -> dict[str, Any]:
 
 def document(doc: Document) -> dict[str, Any]:
     """The API's answer for one document."""
-    return {
+    answer = {
         **document_summary(doc),
         "phase": doc.phase,
         "access": doc.access,
@@ -49,6 +49,11 @@ def document(doc: Document) -> dict[str, Any]:
         ],
         "downloads": doc.downloads,
     }
+    # Only in the answer to an upload: the file's name and its content disagree.
+    warning = getattr(doc, "upload_warning", None)
+    if warning:
+        answer["warning"] = warning
+    return answer
 
 
 def search_page(page: Page) -> dict[str, Any]:

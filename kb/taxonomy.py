@@ -146,3 +146,23 @@ def normalise_country(raw: str) -> str | None:
 def normalise_theme(raw: str) -> str:
     """Trim, fold case and collapse inner whitespace of a free tag."""
     return " ".join(raw.split()).casefold()
+
+
+# What each extraction outcome means for the person looking at the document.
+EXTRACTION_HELP = {
+    "encrypted": "The PDF is protected by a password. Upload a copy saved without one.",
+    "no-text-layer": "The file holds images of pages but no text (a scan). It is found by its "
+                     "metadata; a version with text, or OCR, makes its content searchable.",
+    "corrupt": "The file is damaged or not what its type says. Open it in the program that "
+               "made it, save a new copy and upload that.",
+    "too-large": "The file holds more text or data than one document may. Split it into "
+                 "parts, or save it without embedded material, and upload again.",
+    "timed-out": "Reading the file took too long. It may be damaged or very complex: save a "
+                 "new copy, or split it, and upload again.",
+    "too-much-memory": "Reading the file needed too much memory (it may be a compressed "
+                       "bomb or damaged). Save a new copy and upload that.",
+    "unsupported": "Files of this kind cannot be read yet; the file is kept and downloadable.",
+    "missing": "The stored file is missing from the file store: tell an administrator.",
+    "index-failed": "The document could not be added to the search index; an administrator "
+                    "can run `kb reindex`.",
+}

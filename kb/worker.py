@@ -10,7 +10,7 @@ from types import FrameType
 from flask import Flask
 
 from kb.extensions import db
-from kb.services import documents, processing
+from kb.services import documents, isolation, processing
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,9 @@ def run(app: Flask, *, once: bool = False) -> int:
     while not stopping:
         with app.app_context():
             try:
-                ran = processing.process_pending(name, batch)
+                sandbox = isolation.shared_sandbox(isolation.limits_from(app.config))
+                extractor = processing.configured_extractor(sandbox.run, app.config)
+                ran = processing.process_pending(name, batch, extractor=extractor)
             except Exception:  # the worker loop is a process boundary: log, keep going
                 log.exception("worker: a batch failed; its jobs will be retried")
                 db.session.rollback()

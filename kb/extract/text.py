@@ -1,4 +1,5 @@
-"""Plain text: UTF-8 (with or without BOM), UTF-16 with BOM, else the detected encoding."""
+"""Plain text and Markdown: UTF-8 (with or without BOM), UTF-16/32 with BOM, else the
+detected encoding."""
 
 from __future__ import annotations
 
@@ -19,9 +20,17 @@ _BOMS = (
 )
 
 
+def bom_encoding(data: bytes) -> str | None:
+    """The encoding a byte order mark at the start names (the codec consumes the mark)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding
+    return None
+
+
 def looks_like_text(head: bytes) -> bool:
     """Whether the first bytes of a file read as text in some encoding."""
-    if any(head.startswith(bom) for bom, _ in _BOMS):
+    if bom_encoding(head):
         return True
     if b"\x00" in head:
         return False
@@ -38,9 +47,15 @@ def looks_like_text(head: bytes) -> bool:
 
 def decode(data: bytes) -> str:
     """Decode text bytes, trusting a BOM, then strict UTF-8, then detection."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
+    encoding = bom_encoding(data)
+    if encoding is not None:
+        try:
             return data.decode(encoding)
+        except UnicodeDecodeError as e:
+            raise ExtractionError(
+                f"The text starts with a {encoding.upper()} byte order mark but is not valid "
+                f"{encoding.upper()}; save it as UTF-8 and upload again.", code="corrupt",
+            ) from e
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

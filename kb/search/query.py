@@ -229,7 +229,7 @@ def _snippets(hit: Hit_, body: str, surround: int, count: int) -> list[Snippet]:
     chosen: list[highlight.Fragment] = []
     pages: set[int] = set()
     for fragment in ranked:  # first the best fragment of each page
-        page = bisect_right(starts, fragment.startchar)
+        page = _page_of(fragment, starts)
         if page not in pages and len(chosen) < count:
             chosen.append(fragment)
             pages.add(page)
@@ -239,8 +239,14 @@ def _snippets(hit: Hit_, body: str, surround: int, count: int) -> list[Snippet]:
         if fragment not in chosen:
             chosen.append(fragment)
     chosen.sort(key=lambda f: f.startchar)
-    return [Snippet(page=bisect_right(starts, f.startchar), html=formatter.render(f))
-            for f in chosen]
+    return [Snippet(page=_page_of(f, starts), html=formatter.render(f)) for f in chosen]
+
+
+def _page_of(fragment: highlight.Fragment, starts: list[int]) -> int:
+    """The page of a fragment's first match: its surrounding text may begin on the page
+    before (short pages such as slides and sheets)."""
+    first = min((m.startchar for m in fragment.matches), default=fragment.startchar)
+    return bisect_right(starts, first)
 
 
 def search(

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from kb import audit, context, policy
 from kb.errors import DuplicateError, Forbidden, NotFound, UnsupportedType
 from kb.extensions import db
-from kb.extract import sniff
+from kb.extract import ACCEPTED_KINDS, sniff
 from kb.models import (
     Document,
     DocumentAgency,
@@ -81,12 +81,13 @@ def ingest(
     store = context.store()
     max_bytes = int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     staged = store.stage(stream, max_bytes)
-    mime = sniff(staged.head)
+    sniffed = sniff(staged.path, filename)
+    mime = sniffed.mime
     if mime is None:
         store.discard(staged)
-        raise UnsupportedType(
-            "This kind of file cannot be read: upload a PDF or a plain text file."
-        )
+        raise UnsupportedType(" ".join(filter(None, (
+            "This kind of file cannot be read.", sniffed.detail,
+            f"Upload {ACCEPTED_KINDS}."))))
     existing = existing_by_sha(staged.sha256)
     if existing is not None:
         store.discard(staged)
@@ -97,6 +98,8 @@ def ingest(
     doc = Document(status="processing", uploader_id=getattr(user, "user_id", None),
                    workflow=workflow)
     apply_metadata(doc, meta)
+    # Not stored: said once, in the answer to this upload (see kb.serialize.document).
+    doc.upload_warning = sniffed.mismatch
     doc.files = [StoredFile(version=1, filename=clean_filename(filename), size=staged.size,
                             sha256=staged.sha256, content_type=mime)]
     db.session.add(doc)
@@ -104,7 +107,9 @@ def ingest(
         db.session.flush()
         db.session.add(_job(doc.doc_id, "extract", job_owner))
         audit.record("upload", actor=user, target_type="document", target_id=doc.doc_id,
-                     detail=f"{doc.files[0].filename} ({staged.size} bytes, {workflow})",
+                     detail=" ".join(filter(None, (
+                         f"{doc.files[0].filename} ({staged.size} bytes, {workflow})",
+                         sniffed.mismatch))),
                      commit=False)
         db.session.commit()
     except IntegrityError as e:
@@ -142,6 +147,26 @@ def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
                  commit=False)
     db.session.commit()
     return doc
+
+
+def queue_extraction(doc_id: int, user: object) -> Document:
+    """Read the stored file again (after a failure, or with a newer extractor): editors."""
+    doc = get_visible(doc_id, user)
+    if not policy.can_review(user):
+        raise Forbidden("Only editors and admins can retry an extraction.")
+    requeue_extraction([doc])
+    audit.record("reextract", actor=user, target_type="document", target_id=doc.doc_id,
+                 detail=f"was {doc.status}" + (f" ({doc.error_code})" if doc.error_code else ""),
+                 commit=False)
+    db.session.commit()
+    return doc
+
+
+def requeue_extraction(docs: Sequence[Document]) -> None:
+    """Mark documents processing again and queue their extraction (no commit)."""
+    for doc in docs:
+        doc.status, doc.error, doc.error_code = "processing", None, None
+        db.session.add(_job(doc.doc_id, "extract", None))
 
 
 def queue_index(doc: Document) -> None:

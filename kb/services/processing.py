@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
@@ -31,17 +33,60 @@ class Outcome:
     error_code: str | None = None
     notice: str | None = None
     notice_code: str | None = None
+    # The language the file declares, else the one detected in its text (ISO 639-1).
+    language: str | None = None
 
 
 def extract_outcome(path: str, mime: str) -> Outcome:
     """Extract one file, turning a named failure into an outcome (picklable for pools)."""
-    from pathlib import Path
+    from kb.extract import language
 
     try:
         result: Extracted = extract(Path(path), mime)
     except ExtractionError as e:
         return Outcome(error=e.message, error_code=e.code)
-    return Outcome(pages=result.pages, notice=result.notice, notice_code=result.notice_code)
+    declared = result.language or result.metadata.get("language")
+    detected = declared or language.detect("\n".join(result.pages)[:20_000])
+    return Outcome(pages=result.pages, notice=result.notice, notice_code=result.notice_code,
+                   language=detected)
+
+
+Extractor = Callable[[str, str], Outcome]
+
+
+def with_ocr(extractor: Extractor, mode: str, languages: str, timeout: float) -> Extractor:
+    """Wrap an extractor: a PDF without a text layer goes through OCR when it is installed
+    (``mode`` auto), and its OCR'd copy is read instead; the stored original is untouched."""
+    from kb.extract import ocr
+
+    def run(path: str, mime: str) -> Outcome:
+        outcome = extractor(path, mime)
+        if outcome.notice_code != "no-text-layer" or mime != "application/pdf" or mode == "off":
+            return outcome
+        installed, notice = ocr.available(languages)
+        if not installed:
+            return replace(outcome, notice=f"{outcome.notice} {notice}")
+        try:
+            copy = ocr.ocr_pdf(Path(path), languages, timeout)
+        except ExtractionError as e:
+            return replace(outcome, notice=f"{outcome.notice} OCR did not succeed: {e.message}")
+        try:
+            second = extractor(str(copy), mime)
+        finally:
+            copy.unlink(missing_ok=True)
+        if second.error is not None or not any(p.strip() for p in second.pages):
+            return outcome
+        return replace(second, notice_code=None, notice=(
+            "The text was read from scanned pages by OCR (optical character recognition) "
+            "and may contain errors."))
+
+    return run
+
+
+def configured_extractor(extractor: Extractor, config: Mapping[str, Any]) -> Extractor:
+    """The extractor with the app's OCR settings applied."""
+    return with_ocr(extractor, str(config["OCR"]), str(config["OCR_LANGUAGES"]),
+                    float(config["OCR_TIMEOUT"]))
 
 
 def claim(worker: str, limit: int) -> list[Job]:
@@ -114,6 +159,8 @@ def save_outcome(doc: Document, outcome: Outcome) -> None:
         doc.error, doc.error_code = outcome.error, outcome.error_code
     else:
         doc.error, doc.error_code = outcome.notice, outcome.notice_code
+    if doc.language is None and outcome.language:
+        doc.language = outcome.language  # what the user set always wins
 
 
 def finish(jobs: list[Job], docs: list[Document]) -> None:
@@ -176,14 +223,15 @@ def run_jobs(jobs: list[Job], extractor: Callable[[str, str], Outcome] = extract
     finish(jobs, list(docs.values()))
 
 
-def process_pending(worker: str, batch: int = 20) -> int:
+def process_pending(worker: str, batch: int = 20,
+                    extractor: Callable[[str, str], Outcome] = extract_outcome) -> int:
     """Run queued jobs until none is left; returns how many jobs ran."""
     total = 0
     while True:
         jobs = claim(worker, batch)
         if not jobs:
             return total
-        run_jobs(jobs)
+        run_jobs(jobs, extractor)
         total += len(jobs)
 
 

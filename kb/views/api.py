@@ -70,6 +70,12 @@ def api_workflow(doc_id: int, action: str) -> Response:
     return jsonify(serialize.document(doc))
 
 
+@bp.post("/api/v1/documents/<int:doc_id>/reextract")
+def api_reextract(doc_id: int) -> tuple[Response, int]:
+    """Queue a new extraction of the stored file (editors); answers 202 with the document."""
+    return jsonify(serialize.document(documents.queue_extraction(doc_id, current_user))), 202
+
+
 @bp.get("/api/v1/taxonomy")
 def api_taxonomy() -> Response:
     """The controlled lists, with codes and labels."""

@@ -45,7 +45,8 @@ def detail(doc_id: int) -> str:
                            can_edit=policy.can_edit(current_user, doc),
                            can_review=policy.can_review(current_user),
                            can_download=policy.can_download(current_user, doc),
-                           transitions=workflow.TRANSITIONS)
+                           transitions=workflow.TRANSITIONS,
+                           help=taxonomy.EXTRACTION_HELP.get(doc.error_code or ""))
 
 
 @bp.route("/upload", methods=["GET", "POST"])
@@ -69,6 +70,9 @@ def upload() -> str | BaseResponse | tuple[str, int]:
             flash(e.message, "error")
             return render_template("documents/upload.html", form=form), e.status_code
         flash("Stored. Its text is being extracted; this page shows when it is ready.", "ok")
+        warning = getattr(doc, "upload_warning", None)
+        if warning:
+            flash(warning, "info")
         return redirect(url_for("documents.detail", doc_id=doc.doc_id))
     status = 400 if form.is_submitted() else 200
     return render_template("documents/upload.html", form=form), status
@@ -139,4 +143,13 @@ def change_workflow(doc_id: int) -> BaseResponse:
         flash({"publish": "Published.", "return": "Returned to the uploader.",
                "withdraw": "Withdrawn: it no longer appears in search or downloads.",
                "restore": "Restored and published again."}[action], "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id))
+
+
+@bp.post("/documents/<int:doc_id>/reextract")
+@login_required
+def reextract(doc_id: int) -> BaseResponse:
+    """Read the stored file again (editors), e.g. after a fix or with OCR installed."""
+    documents.queue_extraction(doc_id, current_user)
+    flash("The file will be read again; this page shows when it is done.", "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))

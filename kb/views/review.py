@@ -26,4 +26,12 @@ def queue() -> str:
     by_state: dict[str, list[Document]] = {"submitted": [], "returned": [], "withdrawn": []}
     for doc in rows:
         by_state.setdefault(doc.workflow, []).append(doc)
-    return render_template("review/queue.html", by_state=by_state, label=taxonomy.label)
+    problems = db.session.scalars(
+        select(Document).where(Document.error_code.is_not(None))
+        .order_by(Document.error_code, Document.doc_id)
+    ).all()
+    by_code: dict[str, list[Document]] = {}
+    for doc in problems:
+        by_code.setdefault(doc.error_code or "", []).append(doc)
+    return render_template("review/queue.html", by_state=by_state, by_code=by_code,
+                           label=taxonomy.label, help=taxonomy.EXTRACTION_HELP)

@@ -1,0 +1,165 @@
+"""Extraction in a separate process, with a wall-clock limit, a memory limit and a cap on
+extracted characters: a hostile or broken file ends in a named failure, never in a dead
+or stuck worker.
+
+Each `Sandbox` keeps one child process (started with "spawn": no inherited database
+connections or locks) and lends it one file at a time. A child that overruns its time
+is killed and replaced; one that runs out of memory answers with a MemoryError or dies,
+and is replaced too.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from kb.services.processing import Outcome
+
+log = logging.getLogger(__name__)
+_CTX = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = 60.0
+    memory_bytes: int = 1024 * 1024 * 1024
+    max_chars: int = 20_000_000
+
+
+def _child(conn: Connection, memory_bytes: int) -> None:
+    """The child's loop: extract what it is sent, answer an Outcome, until told to stop."""
+    import resource
+
+    # Address space, not resident size: generous, but a decompression bomb hits it.
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    from kb.services.processing import extract_outcome
+
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if task is None:
+            return
+        path, mime, max_chars = task
+        try:
+            outcome = extract_outcome(path, mime)
+            if sum(len(p) for p in outcome.pages) > max_chars:
+                outcome = Outcome(
+                    error=f"The file holds more than {max_chars:,} characters of text, the "
+                          "limit for one document; split it into parts and upload those.",
+                    error_code="too-large")
+        except MemoryError:
+            outcome = _too_much_memory(memory_bytes)
+        except RecursionError:
+            outcome = Outcome(error="The file's structure is nested too deeply to be read; "
+                                    "it may be damaged or hostile. Save a new copy and upload "
+                                    "that.", error_code="corrupt")
+        except Exception as e:  # a library bug must not take the child down: report it
+            if isinstance(e.__context__, MemoryError) or isinstance(e.__cause__, MemoryError):
+                conn.send(_too_much_memory(memory_bytes))
+                continue
+            outcome = Outcome(error=f"The file could not be read ({type(e).__name__}); it may "
+                                    "be damaged. Save a new copy and upload that.",
+                              error_code="corrupt")
+        try:
+            conn.send(outcome)
+        except MemoryError:
+            conn.send(_too_much_memory(memory_bytes))
+
+
+def _too_much_memory(memory_bytes: int) -> Outcome:
+    return Outcome(
+        error=f"Reading the file needed more than {memory_bytes // (1024 * 1024)} MB of memory; "
+              "it may be a compressed bomb or damaged. Save a new copy and upload that.",
+        error_code="too-much-memory")
+
+
+class Sandbox:
+    """One extraction child process, used by one thread at a time."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> Connection:
+        parent, child = _CTX.Pipe()
+        proc = _CTX.Process(target=_child, args=(child, self.limits.memory_bytes),
+                            name="kb-extract", daemon=True)
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+        return parent
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._proc.join(timeout=5)
+            self._proc.close()
+        if self._conn is not None:
+            self._conn.close()
+        self._proc, self._conn = None, None
+
+    def run(self, path: str, mime: str) -> Outcome:
+        """Extract one file within the limits; always returns an Outcome."""
+        with self._lock:
+            conn = self._conn if self._proc is not None and self._proc.is_alive() else None
+            if conn is None:
+                self._kill()
+                conn = self._start()
+            try:
+                conn.send((path, mime, self.limits.max_chars))
+                if conn.poll(self.limits.seconds):
+                    outcome: Outcome = conn.recv()
+                    if outcome.error_code == "too-much-memory":
+                        self._kill()  # a fresh child after an exhausted heap
+                    return outcome
+            except (EOFError, OSError, BrokenPipeError):
+                exitcode = self._proc.exitcode if self._proc is not None else None
+                self._kill()
+                log.warning("extraction child died (exit code %s) on %s", exitcode, path)
+                return _too_much_memory(self.limits.memory_bytes)
+            self._kill()
+            return Outcome(
+                error=f"Reading the file took longer than {self.limits.seconds:g} seconds, the "
+                      "limit; it may be damaged or hostile. Save a new copy and upload that.",
+                error_code="timed-out")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._proc is not None and self._proc.is_alive():
+                try:
+                    self._conn.send(None)
+                    self._proc.join(timeout=2)
+                except OSError:
+                    pass
+            self._kill()
+
+
+def limits_from(config: Mapping[str, Any]) -> Limits:
+    """The limits set in the app's configuration."""
+    return Limits(seconds=float(config["EXTRACT_TIMEOUT"]),
+                  memory_bytes=int(config["EXTRACT_MEMORY_MB"]) * 1024 * 1024,
+                  max_chars=int(config["EXTRACT_MAX_CHARS"]))
+
+
+_shared: dict[Limits, Sandbox] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_sandbox(limits: Limits) -> Sandbox:
+    """The process's sandbox for these limits (its child ends with the process)."""
+    with _shared_lock:
+        box = _shared.get(limits)
+        if box is None:
+            box = _shared[limits] = Sandbox(limits)
+        return box
