@@ -19,7 +19,9 @@ from kb.services import documents, isolation, processing
 from kb.services.metadata import FIELDS, agency_codes, group_ids_by_name, validate
 
 MANIFEST_COLUMNS = ("file", *FIELDS)
-INDEX_BATCH = 100
+# Documents per index commit: each commit makes Whoosh merge segments, so few and large
+# (measured on the UNGDC import: 100 per commit spent twice the time of 500).
+INDEX_BATCH = 500
 
 
 @dataclass(frozen=True)

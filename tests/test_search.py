@@ -152,3 +152,12 @@ def test_document_page_shows_snippets_for_the_query(client, corpus):
     assert "<mark>policy</mark>" in html
     assert "p. 1" in html
     assert "Ready" in html
+
+
+def test_inflected_english_forms_meet(client, upload, process):
+    doc_id = upload(b"The government's commitment to the organization of labour migration.",
+                    "c.txt", title="Pledges").json["id"]
+    process()
+    for q in ("committed", "organized", "organizations"):
+        found = client.get("/api/v1/search", query_string={"q": q}).json
+        assert [r["id"] for r in found["results"]] == [doc_id], q

@@ -11,7 +11,7 @@ from pathlib import Path
 from whoosh import highlight, qparser, sorting
 from whoosh import query as wq
 from whoosh.searching import Hit as Hit_
-from whoosh.searching import Results
+from whoosh.searching import Results, Searcher
 
 from kb.errors import QueryError
 from kb.search.index import searchers
@@ -249,11 +249,26 @@ def _page_of(fragment: highlight.Fragment, starts: list[int]) -> int:
     return bisect_right(starts, first)
 
 
+# Filters that a searcher has already turned into sets of document numbers: Whoosh
+# rebuilds a query filter's bitset on every search otherwise (see WHOOSH.md).
+_FILTER_CACHE_SIZE = 64
+
+
+def _cached_filter(searcher: Searcher, filt: wq.Query) -> set[int]:
+    cache: dict[wq.Query, set[int]] = searcher.__dict__.setdefault("_kb_filters", {})
+    docs = cache.get(filt)
+    if docs is None:
+        if len(cache) >= _FILTER_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        docs = cache[filt] = set(searcher.docs_for_query(filt))
+    return docs
+
+
 def search(
     index_dir: Path,
     req: SearchRequest,
     visibility: Visibility,
-    load_body: Callable[[int], str],
+    load_bodies: Callable[[list[int]], dict[int, str]],
     *,
     snippets: int = 3,
     surround: int = 90,
@@ -266,7 +281,7 @@ def search(
         raise QueryError(f"unknown filter: {', '.join(sorted(unknown))}")
     q = parse_query(req.q)
     searcher = searchers.get(index_dir)
-    filt = _filter_query(req, visibility, skip=None)
+    filt = _cached_filter(searcher, _filter_query(req, visibility, skip=None))
     sortedby = _sort_facet(req.sort)
     # Counts of a facet in use are taken without its own filter, so that the other values
     # stay on offer (several values in one facet mean OR); the others come with the page.
@@ -279,20 +294,25 @@ def search(
     for name in FACET_FIELDS:
         if req.filters.get(name):
             others = searcher.search(
-                q, filter=_filter_query(req, visibility, skip=name),
+                q, filter=_cached_filter(searcher, _filter_query(req, visibility, skip=name)),
                 groupedby=_facets([name]), limit=1,
             )
             facets.update(_counts(others, [name]))
     total = results.total
     relevance = sortedby is None
     hits: list[Hit] = []
+    wanted = [
+        hit for hit in results
+        if snippets and results.results.has_matched_terms()
+        and any(fname == "body" for fname, _ in hit.matched_terms())
+    ]
+    # One database round trip for the texts of the page's hits, not one per hit.
+    bodies = load_bodies([int(hit["doc_id"]) for hit in wanted]) if wanted else {}
     for hit in results:
         doc_id = int(hit["doc_id"])
         found: list[Snippet] = []
-        if snippets and results.results.has_matched_terms() and any(
-            fname == "body" for fname, _ in hit.matched_terms()
-        ):
-            found = _snippets(hit, load_body(doc_id), surround, snippets)
+        if doc_id in bodies:
+            found = _snippets(hit, bodies[doc_id], surround, snippets)
         score = float(hit.score) if relevance and hit.score is not None else None
         hits.append(Hit(doc_id=doc_id, score=score, snippets=tuple(found)))
     return SearchResult(

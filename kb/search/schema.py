@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from whoosh import columns, fields
 from whoosh.analysis import StemmingAnalyzer
+from whoosh.lang import porter2
 
 # Bump when the schema or analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Facet name -> column field counted for it.
 FACET_FIELDS = {
@@ -29,7 +30,9 @@ def _facet_column() -> fields.COLUMN:
 
 def build_schema() -> fields.Schema:
     """The index schema: searchable text, filter terms, facet columns and sort keys."""
-    text = StemmingAnalyzer()
+    # Porter2: Whoosh's Porter stemmer never applies its step-1b rules ("committed" would
+    # not meet "commitment"), measured on the UNGDC speeches.
+    text = StemmingAnalyzer(stemfn=porter2.stem)
     return fields.Schema(
         doc_id=fields.NUMERIC(int, bits=64, stored=True, unique=True, signed=False),
         title=fields.TEXT(analyzer=text),

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from kb import context, search
 from kb.errors import ExtractionError, IndexBusy
@@ -132,18 +132,22 @@ def record_for(doc: Document) -> search.IndexRecord:
     )
 
 
-def body_text(doc_id: int) -> str:
-    """The indexed body of a document, rebuilt from stored pages, for snippets."""
-    file_id = db.session.scalar(
-        select(StoredFile.file_id).where(StoredFile.doc_id == doc_id)
-        .order_by(StoredFile.version.desc()).limit(1)
+def body_texts(doc_ids: list[int]) -> dict[int, str]:
+    """The indexed bodies of documents, rebuilt from their current files' pages, in one
+    query (for the snippets of a page of hits)."""
+    latest = (select(StoredFile.doc_id, func.max(StoredFile.version).label("version"))
+              .where(StoredFile.doc_id.in_(doc_ids)).group_by(StoredFile.doc_id).subquery())
+    rows = db.session.execute(
+        select(StoredFile.doc_id, PageText.text)
+        .join(latest, (latest.c.doc_id == StoredFile.doc_id)
+              & (latest.c.version == StoredFile.version))
+        .join(PageText, PageText.file_id == StoredFile.file_id)
+        .order_by(StoredFile.doc_id, PageText.page)
     )
-    if file_id is None:
-        return ""
-    pages = db.session.scalars(
-        select(PageText.text).where(PageText.file_id == file_id).order_by(PageText.page)
-    )
-    return search.PAGE_SEPARATOR.join(pages)
+    pages: dict[int, list[str]] = {doc_id: [] for doc_id in doc_ids}
+    for doc_id, text in rows:
+        pages[doc_id].append(text)
+    return {doc_id: search.PAGE_SEPARATOR.join(texts) for doc_id, texts in pages.items()}
 
 
 def save_outcome(doc: Document, outcome: Outcome) -> None:

@@ -12,7 +12,7 @@ from kb import context, policy, search, taxonomy
 from kb.errors import QueryError
 from kb.extensions import db
 from kb.models import Agency, Document
-from kb.services.processing import body_text
+from kb.services.processing import body_texts
 
 MAX_PER_PAGE = 100
 FILTER_PARAMS = ("country", "agency", "type", "theme", "language", "phase", "year")
@@ -94,7 +94,7 @@ def facet_labels(result: search.SearchResult) -> dict[str, dict[str, str]]:
 def run(user: object, req: search.SearchRequest) -> Page:
     """Search what this user may see."""
     result = search.search(
-        context.index_dir(), req, policy.visibility(user), body_text,
+        context.index_dir(), req, policy.visibility(user), body_texts,
         surround=int(current_app.config["SNIPPET_SURROUND"]),
     )
     ids = [h.doc_id for h in result.hits]

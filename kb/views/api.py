@@ -88,7 +88,7 @@ def healthz() -> Response:
     db.session.execute(text("SELECT 1"))
     try:
         search.search(context.index_dir(), search.SearchRequest(per_page=1),
-                      search.Visibility(), lambda _: "")
+                      search.Visibility(), lambda _: {})
     except Exception as e:  # any failure to open the index is an unhealthy service
         raise IndexBusy(f"The search index does not answer: {e}") from e
     return jsonify({"status": "ok"})
