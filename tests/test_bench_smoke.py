@@ -13,10 +13,11 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 LIMIT = 30
 
 
-def run_bench(script: str, workdir: Path) -> str:
+def run_bench(script: str, workdir: Path, *extra: str) -> str:
     need_corpora(UNGDC_TAR)
     proc = subprocess.run(
-        [sys.executable, str(BENCH / script), "--limit", str(LIMIT), "--workdir", str(workdir)],
+        [sys.executable, str(BENCH / script), "--limit", str(LIMIT), "--workdir", str(workdir),
+         *extra],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout}\n{proc.stderr}"
@@ -55,3 +56,15 @@ def test_search_benchmark_prints_its_figures(tmp_path):
     assert re.match(latency, figure(out, "FTS5 latency"))
     assert re.match(NUMBER, figure(out, "FTS5 mean total hits"))
     assert re.match(rf"p50 {NUMBER}x, p95 {NUMBER}x", figure(out, "kb/FTS5"))
+
+
+def test_extract_benchmark_prints_its_figures(tmp_path):
+    out = run_bench("extract.py", tmp_path, "--pdfs", "4", "--samples", "4")
+    assert re.match(r"nproc \d+", figure(out, "machine"))
+    assert "4 UNGDC speeches typeset" in figure(out, "corpus")
+    for label in ("samples", "speeches"):
+        assert re.match(rf"\d+ pages in {NUMBER} s = {NUMBER} pages/s, child peak RSS "
+                        rf"{NUMBER} MB", figure(out, f"{label}: kb sandbox"))
+        assert re.match(rf"\d+ pages in {NUMBER} s = {NUMBER} pages/s",
+                        figure(out, f"{label}: raw pypdf"))
+        assert re.match(rf"{NUMBER} of the raw rate", figure(out, f"{label}: kb/raw"))
