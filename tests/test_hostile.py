@@ -180,3 +180,20 @@ def test_editors_retry_a_failed_extraction_from_the_page_api_and_cli(
     page = client.get(f"/documents/{second}").get_data(as_text=True)
     client.post(f"/documents/{second}/reextract", data={"csrf_token": csrf_from(page)})
     assert outcome(client, second)[0] == "processing"
+
+
+def test_an_html_file_of_one_50_mb_line_ends_by_name_within_the_limits(app, client, upload,
+                                                                   process):
+    line = b"<html><body><p>" + b"migration " * 5_000_000 + b"xylocarpous</p></body></html>"
+    assert len(line) > 50_000_000 and b"\n" not in line
+    doc_id = upload(line, "one-line.html", title="One line").json["id"]
+    started = time.monotonic()
+    process()
+    assert time.monotonic() - started < app.config["EXTRACT_TIMEOUT"] + 30
+    status, code, error = outcome(client, doc_id)
+    # 50 million characters of visible text: past the cap of 20 million, named as such.
+    assert (status, code) == ("failed", "too-large"), error
+    found = client.get("/api/v1/search", query_string={"q": "line"}).json
+    assert [r["id"] for r in found["results"]] == [doc_id]  # by its title
+    still_serves(client, doc_id, line)
+    worker_lives_on(client, upload, process)
