@@ -141,7 +141,8 @@ class Document(db.Model):  # type: ignore[name-defined]
         cascade="all, delete-orphan", lazy="selectin"
     )
     files: Mapped[list[StoredFile]] = relationship(
-        back_populates="document", order_by="StoredFile.version", lazy="selectin"
+        back_populates="document", order_by="StoredFile.version", lazy="selectin",
+        cascade="all, delete-orphan"
     )
     uploader: Mapped[User | None] = relationship()
 

@@ -94,6 +94,11 @@ def can_edit(user: object, doc: object) -> bool:
             and getattr(doc, "workflow", None) in ("submitted", "returned"))
 
 
+def can_delete(user: object) -> bool:
+    """Deleting a (withdrawn) document for good is for admins."""
+    return role_of(user) == "admin"
+
+
 def can_admin(user: object) -> bool:
     """Admins manage users, groups, the controlled lists and read the audit trail."""
     return role_of(user) == "admin"

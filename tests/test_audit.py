@@ -98,3 +98,25 @@ def test_admins_browse_filter_and_export_the_trail_and_nobody_edits_it(
     for method in ("post", "put", "delete"):
         res = getattr(client, method)("/admin/audit", data={"csrf_token": token})
         assert res.status_code == 405
+
+
+def test_admins_delete_withdrawn_documents_for_good_and_it_is_recorded(
+        app, client, make_user, upload, process):
+    admin, editor = make_user("admin"), make_user("editor")
+    doc_id = upload(b"an outdated tool", "old.txt", title="Outdated tool",
+                    account=editor).json["id"]
+    process()
+    not_withdrawn = client.delete(f"/api/v1/documents/{doc_id}", headers=admin.headers)
+    assert not_withdrawn.status_code == 400 and "Withdraw" in not_withdrawn.json["error"]
+    client.post(f"/api/v1/documents/{doc_id}/withdraw", headers=editor.headers)
+    assert client.delete(f"/api/v1/documents/{doc_id}",
+                         headers=editor.headers).status_code == 403
+    assert client.delete(f"/api/v1/documents/{doc_id}", headers=admin.headers).status_code == 204
+    assert client.get(f"/api/v1/documents/{doc_id}", headers=admin.headers).status_code == 404
+    assert client.get("/api/v1/search", query_string={"q": "outdated"},
+                      headers=admin.headers).json["total"] == 0
+    (deleted,) = events(app, "delete")
+    assert deleted[:5] == ("delete", admin.email, "document", str(doc_id), "success")
+    assert deleted[5].startswith("Outdated tool (")
+    # The same bytes can be uploaded again afterwards.
+    assert upload(b"an outdated tool", "old.txt", account=editor).status_code == 201

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from kb import audit, context, policy
-from kb.errors import DuplicateError, Forbidden, NotFound, UnsupportedType
+from kb.errors import DuplicateError, Forbidden, NotFound, UnsupportedType, ValidationError
 from kb.extensions import db
 from kb.extract import ACCEPTED_KINDS, sniff
 from kb.models import (
@@ -167,6 +167,29 @@ def requeue_extraction(docs: Sequence[Document]) -> None:
     for doc in docs:
         doc.status, doc.error, doc.error_code = "processing", None, None
         db.session.add(_job(doc.doc_id, "extract", None))
+
+
+def delete_document(doc_id: int, user: object) -> None:
+    """Remove a withdrawn document's record and index entry for good (admins).
+
+    The stored bytes stay in the file store (content-addressed, unreferenced): a later
+    trash and purge step decides about them; nothing here can lose a file by mistake.
+    """
+    doc = get_visible(doc_id, user)
+    if not policy.can_delete(user):
+        raise Forbidden("Only administrators delete documents; editors can withdraw them.")
+    if doc.workflow != "withdrawn":
+        raise ValidationError("Withdraw the document first; only withdrawn documents can be "
+                              "deleted.")
+    from kb import search
+
+    search.delete_documents(context.index_dir(), [doc.doc_id], context.lock_timeout())
+    current = doc.current_file
+    audit.record("delete", actor=user, target_type="document", target_id=doc.doc_id,
+                 detail=f"{doc.title} ({current.sha256 if current else 'no file'})",
+                 commit=False)
+    db.session.delete(doc)
+    db.session.commit()
 
 
 def queue_index(doc: Document) -> None:

@@ -70,6 +70,13 @@ def api_workflow(doc_id: int, action: str) -> Response:
     return jsonify(serialize.document(doc))
 
 
+@bp.delete("/api/v1/documents/<int:doc_id>")
+def api_delete(doc_id: int) -> tuple[str, int]:
+    """Delete a withdrawn document for good (admins): 204."""
+    documents.delete_document(doc_id, current_user)
+    return "", 204
+
+
 @bp.post("/api/v1/documents/<int:doc_id>/reextract")
 def api_reextract(doc_id: int) -> tuple[Response, int]:
     """Queue a new extraction of the stored file (editors); answers 202 with the document."""

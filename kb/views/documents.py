@@ -46,7 +46,9 @@ def detail(doc_id: int) -> str:
                            can_review=policy.can_review(current_user),
                            can_download=policy.can_download(current_user, doc),
                            transitions=workflow.TRANSITIONS,
-                           help=taxonomy.EXTRACTION_HELP.get(doc.error_code or ""))
+                           help=taxonomy.EXTRACTION_HELP.get(doc.error_code or ""),
+                           can_delete=policy.can_delete(current_user)
+                           and doc.workflow == "withdrawn")
 
 
 @bp.route("/upload", methods=["GET", "POST"])
@@ -153,3 +155,16 @@ def reextract(doc_id: int) -> BaseResponse:
     documents.queue_extraction(doc_id, current_user)
     flash("The file will be read again; this page shows when it is done.", "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
+
+
+@bp.post("/documents/<int:doc_id>/delete")
+@login_required
+def delete(doc_id: int) -> BaseResponse:
+    """Delete a withdrawn document for good (admins)."""
+    try:
+        documents.delete_document(doc_id, current_user)
+    except ValidationError as e:
+        flash(e.message, "error")
+        return redirect(url_for("documents.detail", doc_id=doc_id))
+    flash("Deleted.", "ok")
+    return redirect(url_for("review.queue"))
