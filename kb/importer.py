@@ -29,6 +29,8 @@ class Item:
     path: Path
     meta: dict[str, list[str]]
     label: str  # how the summary names it
+    # Fields the manifest left empty, to be filled from what the file says about itself.
+    prefill: frozenset[str] = frozenset({"title", "year"})
 
 
 @dataclass
@@ -75,6 +77,7 @@ def read_manifest(manifest: Path) -> list[Item]:
             problems.append(f"line {line}: the 'file' cell is empty")
             continue
         meta = {k: [v] for k, v in row.items() if k != "file" and v}
+        prefill = frozenset(name for name in ("title", "year") if name not in meta)
         meta.setdefault("title", [Path(row["file"]).stem])
         try:
             validate(meta, agencies=agencies, groups=groups)
@@ -83,7 +86,7 @@ def read_manifest(manifest: Path) -> list[Item]:
                 problems.append(f"line {line}, column {name!r}: {message}")
             continue
         items.append(Item(path=(manifest.parent / row["file"]).resolve(), meta=meta,
-                          label=row["file"]))
+                          label=row["file"], prefill=prefill))
     if problems:
         raise ValidationError("The manifest has errors; nothing was imported:\n"
                               + "\n".join(problems))
@@ -94,7 +97,7 @@ def plan(folder: Path, manifest: Path | None, report: Report) -> list[Item]:
     """The files to import: those the manifest lists, or every file in the folder."""
     if manifest is None:
         return [Item(path=p, meta={"title": [p.stem]}, label=str(p.relative_to(folder)))
-                for p in _files(folder)]
+                for p in _files(folder)]  # title and year prefilled from the file
     items = read_manifest(manifest)
     listed = {i.path for i in items} | {manifest.resolve()}
     report.not_listed = [str(p.relative_to(folder)) for p in _files(folder)
@@ -139,6 +142,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
     extractor = processing.configured_extractor(sandboxes.run, current_app.config)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="kb-import")
     pending: list[tuple[int, Future[processing.Outcome]]] = []
+    prefills: dict[int, frozenset[str]] = {}
     store = None
     try:
         for item in iterator:
@@ -157,6 +161,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
                 continue
             report.imported += 1
             new_docs.append(doc.doc_id)
+            prefills[doc.doc_id] = item.prefill
             current = doc.current_file
             assert current is not None
             if store is None:
@@ -166,9 +171,9 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
             pending.append((doc.doc_id, pool.submit(
                 extractor, str(store.local_path(current.sha256)), current.content_type)))
             if len(pending) >= INDEX_BATCH:
-                _finish_batch(pending, owner)
+                _finish_batch(pending, owner, prefills)
                 pending = []
-        _finish_batch(pending, owner)
+        _finish_batch(pending, owner, prefills)
     finally:
         pool.shutdown(cancel_futures=True)
         sandboxes.close()
@@ -183,14 +188,30 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
     return report
 
 
-def _finish_batch(pending: list[tuple[int, Future[processing.Outcome]]], owner: str) -> None:
+def prefill(doc: Document, outcome: processing.Outcome, fields: frozenset[str]) -> None:
+    """Fill fields the manifest left empty from the file's own metadata (title, year)."""
+    said = dict(outcome.metadata)
+    title = " ".join(said.get("title", "").split())
+    if "title" in fields and title and len(title) <= 500:
+        doc.title = title
+    created = said.get("created", "")
+    if "year" in fields and doc.year is None and created[:4].isdigit():
+        year = int(created[:4])
+        if 1900 <= year <= 2100:
+            doc.year = year
+
+
+def _finish_batch(pending: list[tuple[int, Future[processing.Outcome]]], owner: str,
+                  prefills: dict[int, frozenset[str]]) -> None:
     if not pending:
         return
     ids = [doc_id for doc_id, _ in pending]
     docs = {d.doc_id: d for d in db.session.scalars(
         select(Document).where(Document.doc_id.in_(ids)))}
     for doc_id, fut in pending:
-        processing.save_outcome(docs[doc_id], fut.result())
+        outcome = fut.result()
+        processing.save_outcome(docs[doc_id], outcome)
+        prefill(docs[doc_id], outcome, prefills.get(doc_id, frozenset()))
     jobs = list(db.session.scalars(
         select(Job).where(Job.doc_id.in_(ids), Job.locked_by == owner, Job.state == "running")))
     db.session.flush()

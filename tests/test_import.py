@@ -133,3 +133,19 @@ def test_import_without_manifest_takes_every_file(runner, client, tmp_path):
     assert res.output.strip().splitlines()[-1] == "imported 2, skipped 0 as duplicates, failed 0"
     titles = {r["title"] for r in client.get("/api/v1/search?q=paper").json["results"]}
     assert titles == {"one", "two"}
+
+
+def test_import_fills_empty_fields_from_the_files_own_metadata(runner, client, tmp_path):
+    from tests.test_formats import docx_bytes
+
+    (tmp_path / "review.docx").write_bytes(
+        docx_bytes("Findings on circular migration", title="Annual migration review 2016"))
+    (tmp_path / "named.docx").write_bytes(
+        docx_bytes("Findings on seasonal work", title="What the file says"))
+    manifest = write_manifest(tmp_path, "file,title,year",
+                              "review.docx,,", "named.docx,What the manifest says,2012")
+    res = runner.invoke(args=["import", str(tmp_path), "--manifest", str(manifest)])
+    assert res.output.strip().splitlines()[-1] == "imported 2, skipped 0 as duplicates, failed 0"
+    titles = {r["title"]: r["year"] for r in client.get("/api/v1/search").json["results"]}
+    assert "Annual migration review 2016" in titles  # the manifest left it empty
+    assert titles["What the manifest says"] == 2012  # the user's values always win

@@ -35,6 +35,8 @@ class Outcome:
     notice_code: str | None = None
     # The language the file declares, else the one detected in its text (ISO 639-1).
     language: str | None = None
+    # What the file says about itself: title, author, created, modified (ISO dates).
+    metadata: tuple[tuple[str, str], ...] = ()
 
 
 def extract_outcome(path: str, mime: str) -> Outcome:
@@ -48,7 +50,7 @@ def extract_outcome(path: str, mime: str) -> Outcome:
     declared = result.language or result.metadata.get("language")
     detected = declared or language.detect("\n".join(result.pages)[:20_000])
     return Outcome(pages=result.pages, notice=result.notice, notice_code=result.notice_code,
-                   language=detected)
+                   language=detected, metadata=tuple(sorted(result.metadata.items())))
 
 
 Extractor = Callable[[str, str], Outcome]
