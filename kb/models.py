@@ -227,9 +227,18 @@ class StoredFile(db.Model):  # type: ignore[name-defined]
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     content_type: Mapped[str] = mapped_column(String(100))
     pages: Mapped[int | None]
+    # What the file says about itself (title, author, created, modified), as JSON.
+    file_metadata: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     document: Mapped[Document] = relationship(back_populates="files")
+
+    @property
+    def said(self) -> dict[str, str]:
+        """The file's own metadata, as extraction found it."""
+        import json
+
+        return dict(json.loads(self.file_metadata)) if self.file_metadata else {}
 
 
 class PageText(db.Model):  # type: ignore[name-defined]

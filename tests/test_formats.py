@@ -589,3 +589,18 @@ def test_pages_name_slides_and_sheets_where_they_apply(upload, client, process):
     detail = client.get(f"/documents/{deck}", query_string={"q": "quixotrope"})
     assert '<span class="page">slide 2</span>' in detail.get_data(as_text=True)
     assert book
+
+
+def test_the_files_own_title_is_offered_after_upload(client, upload, process, editor):
+    from tests.conftest import login
+
+    doc_id = upload(docx_bytes("Text of the review", title="Annual migration review"),
+                    "scan0001.docx", title="scan0001").json["id"]
+    process()
+    login(client, editor)
+    page = client.get(f"/documents/{doc_id}").get_data(as_text=True)
+    assert "The file calls itself “Annual migration review”" in page
+    form = client.get(f"/documents/{doc_id}/edit", query_string={"from_file": 1})
+    assert 'value="Annual migration review"' in form.get_data(as_text=True)
+    # Offered, not applied: the title changes only when the user saves.
+    assert client.get(f"/api/v1/documents/{doc_id}").json["title"] == "scan0001"

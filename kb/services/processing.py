@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -161,6 +162,7 @@ def save_outcome(doc: Document, outcome: Outcome) -> None:
     for number, text in enumerate(outcome.pages, start=1):
         db.session.add(PageText(file_id=current.file_id, page=number, text=text))
     current.pages = len(outcome.pages) if outcome.error is None else None
+    current.file_metadata = json.dumps(dict(outcome.metadata)) if outcome.metadata else None
     if outcome.error is not None:
         doc.error, doc.error_code = outcome.error, outcome.error_code
     else:

@@ -48,7 +48,8 @@ def detail(doc_id: int) -> str:
                            transitions=workflow.TRANSITIONS,
                            help=taxonomy.EXTRACTION_HELP.get(doc.error_code or ""),
                            can_delete=policy.can_delete(current_user)
-                           and doc.workflow == "withdrawn")
+                           and doc.workflow == "withdrawn",
+                           said=doc.current_file.said if doc.current_file else {})
 
 
 @bp.route("/upload", methods=["GET", "POST"])
@@ -96,6 +97,13 @@ def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
         form.year.data = str(doc.year or "")
         form.phase.data, form.access.data = doc.phase or "", doc.access
         form.groups.data = [g.name for g in groups_service.groups() if g.group_id in doc.group_ids]
+        if request.args.get("from_file") and doc.current_file is not None:
+            # Offer what the file says about itself; nothing changes until the user saves.
+            said = doc.current_file.said
+            form.title.data = said.get("title") or form.title.data
+            created = said.get("created", "")
+            if created[:4].isdigit():
+                form.year.data = created[:4]
     elif form.validate_on_submit():
         try:
             documents.update_metadata(doc, form.raw_metadata(), current_user)
