@@ -221,3 +221,13 @@ def test_contributor_resubmits_a_returned_document_by_editing_it(client, world, 
     client.post("/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))})
     login(client, other)
     assert client.get(f"/documents/{ids['public']}/edit").status_code == 403
+
+
+def test_a_visitor_who_may_see_nothing_finds_nothing(client, upload, process):
+    """Whoosh treats an empty filter as no filter at all: kb must not fall into that."""
+    upload(b"internal planning notes", "n.txt", title="Plan", access="internal")
+    process()
+    found = client.get("/api/v1/search").json
+    assert found["total"] == 0 and found["results"] == []
+    assert all(not values for values in found["facets"].values())
+    assert client.get("/api/v1/search?q=planning").json["total"] == 0

@@ -260,7 +260,9 @@ def _cached_filter(searcher: Searcher, filt: wq.Query) -> set[int]:
     if docs is None:
         if len(cache) >= _FILTER_CACHE_SIZE:
             cache.pop(next(iter(cache)))
-        docs = cache[filt] = set(searcher.docs_for_query(filt))
+        # Never an empty set: Whoosh's collector tests the filter's truth, so an empty one
+        # means "no filter" and would show every document. -1 is no document number.
+        docs = cache[filt] = set(searcher.docs_for_query(filt)) or {-1}
     return docs
 
 

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from kb import policy
 from kb.errors import KbError
 from kb.extensions import db
 from kb.forms import AgencyForm, ConfirmForm, RoleForm, UserForm
 from kb.models import User
 from kb.services import accounts
+from kb.views.guards import admins_only
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-
-@bp.before_request
-@login_required
-def require_admin() -> None:
-    if not policy.can_admin(current_user):
-        abort(403, "Only administrators may open this page.")
+admins_only(bp, "Only administrators may open this page.")
 
 
 @bp.route("/users", methods=["GET", "POST"])

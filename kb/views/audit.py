@@ -5,23 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
-from flask_login import current_user, login_required
 
 from kb import audit as audit_actions
-from kb import policy
 from kb.errors import QueryError
 from kb.forms import AuditFilterForm
 from kb.models import utcnow
 from kb.services import audit_log
+from kb.views.guards import admins_only
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
-
-@bp.before_request
-@login_required
-def require_admin() -> None:
-    if not policy.can_admin(current_user):
-        abort(403, "Only administrators may read the audit trail.")
+admins_only(bp, "Only administrators may read the audit trail.")
 
 
 def _filter() -> audit_log.AuditFilter:

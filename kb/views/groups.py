@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from kb import policy
 from kb.errors import KbError
 from kb.forms import GroupForm, MemberForm
 from kb.services import groups as service
+from kb.views.guards import admins_only
 
 bp = Blueprint("groups", __name__, url_prefix="/admin/groups")
 
-
-@bp.before_request
-@login_required
-def require_admin() -> None:
-    if not policy.can_admin(current_user):
-        abort(403, "Only administrators may manage groups.")
+admins_only(bp, "Only administrators may manage groups.")
 
 
 @bp.route("", methods=["GET", "POST"])
