@@ -106,11 +106,6 @@ class SignIn:
     reason: str
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The active account with these credentials, else None (same answer for every failure)."""
-    return check_credentials(email, password).user
-
-
 def check_credentials(email: str, password: str) -> SignIn:
     """Check a sign-in attempt; every failure takes the same time and gives no user."""
     user = find_user(email)

@@ -14,7 +14,6 @@ from kb.models import Agency, Group
 
 FIELDS = ("title", "summary", "type", "countries", "agencies", "themes", "language", "year",
           "phase", "access", "groups")
-MULTI = ("countries", "agencies", "themes", "groups")
 
 
 @dataclass(frozen=True)
