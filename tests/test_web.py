@@ -173,6 +173,7 @@ def test_review_queue_lists_submissions_for_editors(client, make_user, upload, p
     login(client, make_user("editor"))
     html = client.get("/review").get_data(as_text=True)
     assert "Draft for review" in html
+    assert "<title>Review · " in html  # the page's title is just that
     detail = client.get(f"/documents/{doc_id}").get_data(as_text=True)
     assert 'data-workflow="submitted"' in detail
     res = client.post(f"/documents/{doc_id}/workflow", data={
