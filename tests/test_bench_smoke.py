@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import UNGDC_TAR, need_corpora
+from tests.conftest import CORPORA, UNGDC_TAR, need_corpora
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 LIMIT = 30
@@ -68,3 +68,21 @@ def test_extract_benchmark_prints_its_figures(tmp_path):
         assert re.match(rf"\d+ pages in {NUMBER} s = {NUMBER} pages/s",
                         figure(out, f"{label}: raw pypdf"))
         assert re.match(rf"{NUMBER} of the raw rate", figure(out, f"{label}: kb/raw"))
+
+
+def test_relevance_benchmark_prints_its_figures(tmp_path):
+    need_corpora(CORPORA / "cisi" / "CISI.ALL")
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "relevance.py"), "--queries", "5", "--workdir",
+         str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, f"relevance.py failed:\n{proc.stdout}\n{proc.stderr}"
+    out = proc.stdout
+    assert re.match(r"nproc \d+, \w+ 3\.\d+", figure(out, "machine"))
+    assert "1460 documents" in figure(out, "corpus")
+    assert "5 judged queries" in figure(out, "corpus")
+    scores = rf"nDCG@10 {NUMBER}, MAP@100 {NUMBER}, recall@100 {NUMBER}"
+    for label in ("kb (current)", "kb index, OR parser (candidate)", "FTS5 baseline"):
+        assert re.match(scores, figure(out, label))
+    assert re.match(rf"{NUMBER} s", figure(out, "kb index time"))

@@ -1,0 +1,279 @@
+"""Relevance benchmark: the CISI collection through kb's own index and query code, vs FTS5.
+
+Indexes the 1,460 CISI abstracts (title as the title, text as the one page) with
+kb.search.create / write_records, then runs each judged query (76 of the 112 have
+judgments in CISI.REL) as a natural-language search: the query text (.W) reduced to its
+words (``\\w+``, joined by spaces, as a user-facing layer would neutralise query syntax).
+
+Measured, in the same run, with binary relevance from CISI.REL:
+- kb (current): kb.search.search(...) as the product runs it (its parser ANDs the words);
+- kb index, OR parser (candidate): the same index, queried with Whoosh's MultifieldParser
+  over the same fields and FIELD_BOOSTS but group=OrGroup (not product code);
+- FTS5 baseline: SQLite FTS5 (tokenize='porter unicode61') over title + text, the query
+  as an OR of its quoted words, ranked by bm25().
+
+nDCG@10 (binary gains, ideal = min(relevant, 10) hits), MAP over the top 100 (average
+precision truncated at rank 100, divided by all relevant documents of the query) and
+recall@100, each the mean over the judged queries.
+
+    .venv/bin/python bench/relevance.py [--queries N] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import _common as c
+
+CISI = c.CORPORA / "cisi"
+DEPTH = 100  # hits taken per query: MAP and recall are over the top 100
+NDCG_AT = 10
+WORDS = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Doc:
+    doc_id: int
+    title: str
+    text: str
+
+
+def _records(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """``.I n`` records of a SMART-format file: (id, {field letter: text})."""
+    out: list[tuple[int, dict[str, str]]] = []
+    current: dict[str, list[str]] | None = None
+    key = ""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = re.match(r"^\.([A-Z])(?:\s+(\d+))?\s*$", line)
+        if m and m.group(1) == "I":
+            current = {}
+            out.append((int(m.group(2)), current))  # type: ignore[arg-type]
+            key = ""
+        elif m and current is not None:
+            key = m.group(1)
+            current.setdefault(key, [])
+        elif current is not None and key:
+            current[key].append(line)
+    return [(i, {k: "\n".join(v).strip() for k, v in f.items()}) for i, f in out]
+
+
+def read_docs() -> list[Doc]:
+    return [Doc(i, f.get("T", ""), f.get("W", "")) for i, f in _records(CISI / "CISI.ALL")]
+
+
+def read_queries() -> dict[int, str]:
+    return {i: f.get("W", "") for i, f in _records(CISI / "CISI.QRY")}
+
+
+def read_qrels() -> dict[int, set[int]]:
+    rel: dict[int, set[int]] = {}
+    for line in (CISI / "CISI.REL").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            rel.setdefault(int(parts[0]), set()).add(int(parts[1]))
+    return rel
+
+
+def plain_words(text: str) -> str:
+    return " ".join(WORDS.findall(text))
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+def ndcg(ranked: Sequence[int], relevant: set[int], k: int = NDCG_AT) -> float:
+    dcg = sum(1 / math.log2(r + 2) for r, d in enumerate(ranked[:k]) if d in relevant)
+    ideal = sum(1 / math.log2(r + 2) for r in range(min(len(relevant), k)))
+    return dcg / ideal if ideal else 0.0
+
+
+def average_precision(ranked: Sequence[int], relevant: set[int], k: int = DEPTH) -> float:
+    found, total = 0, 0.0
+    for r, d in enumerate(ranked[:k]):
+        if d in relevant:
+            found += 1
+            total += found / (r + 1)
+    return total / len(relevant) if relevant else 0.0
+
+
+def recall(ranked: Sequence[int], relevant: set[int], k: int = DEPTH) -> float:
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+@dataclass(frozen=True)
+class Scores:
+    ndcg: float
+    map: float
+    recall: float
+    empty: int  # queries with no hit at all
+    mean_hits: float  # hits returned, at most DEPTH
+    seconds: float
+
+
+def evaluate(run: Callable[[str], list[int]], queries: dict[int, str],
+             qrels: dict[int, set[int]]) -> Scores:
+    n, m, r, empty, hits = [], [], [], 0, 0
+    start = time.perf_counter()
+    for qid, text in queries.items():
+        ranked = run(text)[:DEPTH]
+        rel = qrels[qid]
+        n.append(ndcg(ranked, rel))
+        m.append(average_precision(ranked, rel))
+        r.append(recall(ranked, rel))
+        empty += not ranked
+        hits += len(ranked)
+    seconds = time.perf_counter() - start
+    k = len(queries)
+    return Scores(sum(n) / k, sum(m) / k, sum(r) / k, empty, hits / k, seconds)
+
+
+# --- the three systems -----------------------------------------------------------------
+
+def index_kb(index_dir: Path, docs: Sequence[Doc]) -> float:
+    from kb.search import create, write_records
+    from kb.search.schema import IndexRecord
+
+    start = time.perf_counter()
+    create(index_dir, fresh=True)  # a kept --workdir may hold a previous run's index
+    write_records(index_dir, [
+        IndexRecord(doc_id=d.doc_id, title=d.title, summary="", doc_type=None, countries=(),
+                    agencies=(), themes=(), language="en", year=None, phase=None,
+                    access="public", created_ts=0, pages=(d.text,))
+        for d in docs
+    ], timeout=30)
+    return time.perf_counter() - start
+
+
+def kb_runner(index_dir: Path) -> Callable[[str], list[int]]:
+    from kb.search import search
+    from kb.search.query import SearchRequest, Visibility
+
+    def run(text: str) -> list[int]:
+        res = search(index_dir, SearchRequest(q=plain_words(text), per_page=DEPTH),
+                     Visibility(all_states=True), lambda ids: {}, snippets=0)
+        return [h.doc_id for h in res.hits]
+
+    return run
+
+
+def or_runner(index_dir: Path) -> tuple[Callable[[str], list[int]], Callable[[], None]]:
+    from whoosh import index as whoosh_index
+    from whoosh import qparser
+
+    from kb.search.query import FIELD_BOOSTS
+
+    ix = whoosh_index.open_dir(str(index_dir))
+    parser = qparser.MultifieldParser(list(FIELD_BOOSTS), ix.schema, fieldboosts=FIELD_BOOSTS,
+                                      group=qparser.OrGroup)
+    searcher = ix.searcher()
+
+    def run(text: str) -> list[int]:
+        results = searcher.search(parser.parse(plain_words(text)), limit=DEPTH)
+        return [int(hit["doc_id"]) for hit in results]
+
+    return run, searcher.close
+
+
+def index_fts(db_path: Path, docs: Sequence[Doc]) -> tuple[sqlite3.Connection, float]:
+    db_path.unlink(missing_ok=True)
+    start = time.perf_counter()
+    con = sqlite3.connect(db_path)
+    con.execute("CREATE VIRTUAL TABLE docs USING fts5(title, text, "
+                "tokenize='porter unicode61')")
+    con.executemany("INSERT INTO docs(rowid, title, text) VALUES (?, ?, ?)",
+                    [(d.doc_id, d.title, d.text) for d in docs])
+    con.commit()
+    return con, time.perf_counter() - start
+
+
+def fts_runner(con: sqlite3.Connection) -> Callable[[str], list[int]]:
+    def run(text: str) -> list[int]:
+        words = WORDS.findall(text)
+        if not words:
+            return []
+        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+        rows = con.execute("SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) "
+                           "LIMIT ?", (match, DEPTH)).fetchall()
+        return [r[0] for r in rows]
+
+    return run
+
+
+# --- main ------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=None, metavar="N",
+                        help="run only the first N judged queries (default: all)")
+    parser.add_argument("--workdir", type=Path, default=None, metavar="DIR",
+                        help="work in DIR and keep it (default: a temporary folder)")
+    args = parser.parse_args()
+    if not all((CISI / name).is_file() for name in ("CISI.ALL", "CISI.QRY", "CISI.REL")):
+        print(f"skipped: {CISI} is absent (the shared corpora live in ../shared/corpora "
+              "beside the repository, only on the team's machines); nothing was measured.")
+        sys.exit(0)
+    c.clean_environment()
+
+    docs = read_docs()
+    all_queries = read_queries()
+    qrels = read_qrels()
+    judged = {q: all_queries[q] for q in sorted(qrels) if q in all_queries}
+    if args.queries is not None:
+        if args.queries < 1:
+            raise SystemExit("--queries must be at least 1")
+        judged = dict(list(judged.items())[:args.queries])
+    qrels = {q: qrels[q] for q in judged}
+    scope = "all" if args.queries is None else f"--queries {args.queries}"
+
+    with c.workdir(args.workdir) as work:
+        index_dir = work / "index"
+        kb_index_s = index_kb(index_dir, docs)
+        con, fts_index_s = index_fts(work / "fts.sqlite3", docs)
+        try:
+            kb = evaluate(kb_runner(index_dir), judged, qrels)
+            run_or, close = or_runner(index_dir)
+            try:
+                kb_or = evaluate(run_or, judged, qrels)
+            finally:
+                close()
+            fts = evaluate(fts_runner(con), judged, qrels)
+        finally:
+            con.close()
+
+    def line(s: Scores) -> str:
+        return (f"nDCG@{NDCG_AT} {s.ndcg:.3f}, MAP@{DEPTH} {s.map:.3f}, "
+                f"recall@{DEPTH} {s.recall:.3f}")
+
+    def volume(s: Scores) -> str:
+        return (f"{s.mean_hits:.1f} hits/query (max {DEPTH}), {s.empty} queries with none; "
+                f"{len(judged)} queries in {s.seconds:.2f} s")
+
+    rel_total = sum(len(v) for v in qrels.values())
+    c.print_block("Relevance: CISI, kb index vs SQLite FTS5 (binary relevance from CISI.REL)", [
+        ("machine", c.machine_line()),
+        ("corpus", f"CISI, {len(docs)} documents (title + text), {len(judged)} judged queries "
+                   f"({scope}), {rel_total} relevant judgments"),
+        ("queries", "query text (.W) as words (\\w+) joined by spaces; "
+                    f"top {DEPTH} per query; MAP = AP truncated at {DEPTH}"),
+        ("kb index time", f"{kb_index_s:.2f} s (kb.search.create + write_records)"),
+        ("FTS5 index time", f"{fts_index_s:.2f} s"),
+        ("kb (current)", line(kb)),
+        ("kb (current) hits", volume(kb)),
+        ("kb index, OR parser (candidate)", line(kb_or)),
+        ("kb index, OR parser hits", volume(kb_or)),
+        ("FTS5 baseline", line(fts)),
+        ("FTS5 baseline hits", volume(fts)),
+        ("kb/FTS5 nDCG@10", f"{kb.ndcg / fts.ndcg:.2f} (current), "
+                            f"{kb_or.ndcg / fts.ndcg:.2f} (OR parser)" if fts.ndcg else "n/a"),
+    ])
+
+
+if __name__ == "__main__":
+    main()
