@@ -53,9 +53,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from kb.extensions import csrf, db, login_manager
 
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # WAL lets the web server read while the worker writes; wait instead of failing.
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -73,6 +70,7 @@ def register_extensions(app: Flask) -> None:
             @event.listens_for(db.engine, "connect")
             def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
                 cur = dbapi_conn.cursor()
+                # WAL lets the web server read while the worker writes; wait, don't fail.
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA busy_timeout=30000")

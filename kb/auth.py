@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Request, has_request_context, request
+from flask import Request, g, has_request_context, request
 from flask_login import LoginManager
 
 from kb.extensions import db
@@ -38,6 +38,8 @@ def register_loaders(manager: LoginManager) -> None:
         token = bearer_token(request)
         if token is None:
             return None
+        if "token_user" in g:  # kb.security already looked the token up
+            return g.token_user
         from kb.services.accounts import user_for_token
 
         return user_for_token(token)

@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from kb import context
 from kb.errors import DuplicateError, KbError, ValidationError
 from kb.extensions import db
 from kb.models import Document, Job
@@ -143,7 +144,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
     pool = ThreadPoolExecutor(workers, thread_name_prefix="kb-import")
     pending: list[tuple[int, Future[processing.Outcome]]] = []
     prefills: dict[int, frozenset[str]] = {}
-    store = None
+    store = context.store()
     try:
         for item in iterator:
             try:
@@ -164,10 +165,6 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
             prefills[doc.doc_id] = item.prefill
             current = doc.current_file
             assert current is not None
-            if store is None:
-                from kb import context
-
-                store = context.store()
             pending.append((doc.doc_id, pool.submit(
                 extractor, str(store.local_path(current.sha256)), current.content_type)))
             if len(pending) >= INDEX_BATCH:

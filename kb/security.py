@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Request, Response, current_app, has_request_context, request
+from flask import Flask, Request, Response, current_app, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -97,8 +97,10 @@ def refuse_invalid_token() -> None:
         return
     from kb.services.accounts import user_for_token
 
-    if user_for_token(token) is None:
+    user = user_for_token(token)
+    if user is None:
         raise Unauthorized("The API token is not valid or was revoked.")
+    g.token_user = user  # Flask-Login's request loader takes it from here
 
 
 def add_security_headers(response: Response) -> Response:

@@ -22,6 +22,7 @@ from kb.models import (
     DocumentTheme,
     Job,
     StoredFile,
+    utcnow,
 )
 from kb.services.metadata import Metadata, validate
 
@@ -125,8 +126,6 @@ def ingest(
 def _job(doc_id: int, kind: str, owner: str | None) -> Job:
     if owner is None:
         return Job(doc_id=doc_id, kind=kind)
-    from kb.models import utcnow
-
     return Job(doc_id=doc_id, kind=kind, state="running", locked_by=owner, locked_at=utcnow())
 
 
