@@ -1,6 +1,7 @@
 """The search engine behind kb: every Whoosh import lives in this package."""
 
 from kb.search.index import create, delete_documents, needs_rebuild, rebuild, write_records
+from kb.search.parsing import is_query_language
 from kb.search.query import (
     SORTS,
     Hit,
@@ -8,6 +9,7 @@ from kb.search.query import (
     SearchResult,
     Snippet,
     Visibility,
+    more_like,
     parse_query,
     search,
 )
@@ -25,6 +27,8 @@ __all__ = [
     "Visibility",
     "create",
     "delete_documents",
+    "is_query_language",
+    "more_like",
     "needs_rebuild",
     "parse_query",
     "rebuild",

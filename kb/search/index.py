@@ -14,6 +14,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import CLEAR, IndexWriter
 
 from kb.errors import IndexBusy
+from kb.search.ranking import Ranking
 from kb.search.schema import SCHEMA_VERSION, IndexRecord, build_schema, to_fields
 
 VERSION_FILE = "kb-schema-version"
@@ -107,7 +108,7 @@ class SearcherCache:
             # A fresh searcher rather than refresh(): Whoosh's reader reuse kept segments of
             # an index rebuilt in place (seen after `kb reindex`), doubling documents.
             searcher.close()
-        searcher = open_index(index_dir).searcher()
+        searcher = open_index(index_dir).searcher(weighting=Ranking())
         cache[key] = searcher
         return searcher
 

@@ -3,24 +3,44 @@
 from __future__ import annotations
 
 import html
+import re
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from whoosh import highlight, qparser, sorting
+from whoosh import highlight, sorting
 from whoosh import query as wq
 from whoosh.searching import Hit as Hit_
 from whoosh.searching import Results, Searcher
 
 from kb.errors import QueryError
+from kb.search.analysis import OTHER, WORD_PATTERN
 from kb.search.index import searchers
-from kb.search.schema import FACET_FIELDS, build_schema
+from kb.search.parsing import (
+    Understood,
+    expansion_query,
+    natural_weights,
+    understand,
+    weighted_query,
+)
+from kb.search.ranking import (
+    FEEDBACK_DOCS,
+    FEEDBACK_FIELDS,
+    FEEDBACK_WEIGHT,
+    FeedbackDoc,
+    feedback_weights,
+)
+from kb.search.schema import (
+    FACET_FIELDS,
+    SPELL_FIELD,
+    TEXT_FIELDS,
+    TEXT_LANGUAGES,
+    VECTOR_FIELDS,
+    text_field,
+)
 
 SORTS = ("relevance", "newest", "oldest", "title")
-
-# Query-time boosts: metadata written by people says more than a match deep in the text.
-FIELD_BOOSTS = {"title": 3.0, "summary": 2.0, "themes_text": 2.0, "body": 1.0}
 
 # Filter parameters -> (index field, how several values combine inside the facet: OR).
 FILTER_FIELDS = {
@@ -80,6 +100,10 @@ class SearchRequest:
     per_page: int = 20
     # Restrict to these documents (a document page showing its own snippets).
     doc_ids: tuple[int, ...] = ()
+    # Thesaurus labels to search as well, below the user's own words (kb.services.thesaurus).
+    also: tuple[str, ...] = ()
+    # Offer a corrected query when this one finds little.
+    spelling: bool = True
 
 
 @dataclass(frozen=True)
@@ -102,40 +126,15 @@ class SearchResult:
     per_page: int
     hits: tuple[Hit, ...]
     facets: dict[str, list[tuple[str, int]]]
+    # A corrected query built from the index's words that finds more, or None.
+    did_you_mean: str | None = None
+    # True when the query held nothing to search for (only common words, punctuation).
+    nothing_to_search: bool = False
 
 
-_schema = build_schema()
-
-
-def _parser() -> qparser.QueryParser:
-    parser = qparser.MultifieldParser(
-        list(FIELD_BOOSTS), _schema, fieldboosts=FIELD_BOOSTS, group=qparser.AndGroup
-    )
-    parser.add_plugin(qparser.GtLtPlugin())
-    return parser
-
-
-_PARSER = _parser()
-
-
-def _errors(q: wq.Query) -> list[str]:
-    found = [str(q.error)] if getattr(q, "error", None) else []
-    for child in q.children():
-        found.extend(_errors(child))
-    return found
-
-
-def parse_query(text: str) -> wq.Query:
+def parse_query(text: str, langs: Sequence[str] = TEXT_LANGUAGES) -> wq.Query:
     """The user's query as a Whoosh query; an empty one matches every document."""
-    text = text.strip()
-    if not text:
-        return wq.Every()
-    q = _PARSER.parse(text)
-    problems = _errors(q)
-    if problems:
-        raise QueryError(f"The query could not be understood ({problems[0]}). "
-                         "Check field names, numbers and ranges, e.g. year:[2014 TO 2018].")
-    return q
+    return understand(text, langs).query
 
 
 def _any_of(fieldname: str, values: tuple[str, ...]) -> wq.Query:
@@ -210,21 +209,31 @@ class _Fragments(highlight.Formatter):
         return str(self.format_fragment(fragment, replace=False))
 
 
+class _TextFragmenter(highlight.PinpointFragmenter):
+    """Fragments of the text alone: the body field also indexes the metadata after it."""
+
+    def fragment_matches(self, text: str, tokens: list[object]) -> object:
+        end = len(text)
+        return super().fragment_matches(text, [t for t in tokens
+                                               if t.endchar <= end])  # type: ignore[attr-defined]
+
+
 # Fragments considered per hit before choosing the ones shown.
 _CANDIDATES = 50
 
 
-def _snippets(hit: Hit_, body: str, surround: int, count: int) -> list[Snippet]:
+def _snippets(hit: Hit_, fieldname: str, body: str, surround: int,
+              count: int) -> list[Snippet]:
     """The best fragments of a hit, earlier pages first on ties, one per page where possible."""
     formatter = _Fragments()
     hl = highlight.Highlighter(
-        fragmenter=highlight.PinpointFragmenter(
+        fragmenter=_TextFragmenter(
             maxchars=2 * surround + 60, surround=surround, autotrim=True, charlimit=None
         ),
         formatter=formatter,
     )
     starts = hit.get("page_starts") or [0]
-    fragments = hl.highlight_hit(hit, "body", text=body, top=_CANDIDATES)
+    fragments = hl.highlight_hit(hit, fieldname, text=body, top=_CANDIDATES)
     ranked = sorted(fragments, key=lambda f: (-len(f.matches), f.startchar))
     chosen: list[highlight.Fragment] = []
     pages: set[int] = set()
@@ -266,6 +275,31 @@ def _cached_filter(searcher: Searcher, filt: wq.Query) -> set[int]:
     return docs
 
 
+def languages(searcher: Searcher) -> tuple[str, ...]:
+    """The analysis languages the index holds text in (all of them when it is empty)."""
+    cache = searcher.__dict__
+    found = cache.get("_kb_languages")
+    if found is None:
+        reader = searcher.reader()
+        found = tuple(
+            lang for lang in TEXT_LANGUAGES
+            if any(reader.field_length(text_field(name, lang)) for name in TEXT_FIELDS)
+        ) or TEXT_LANGUAGES
+        cache["_kb_languages"] = found
+    return found
+
+
+def _with_feedback(searcher: Searcher, understood: Understood, q: wq.Query,
+                   filt: set[int]) -> wq.Query:
+    """The query with the words its first results share (kb.search.ranking) added."""
+    first = searcher.search(q, limit=FEEDBACK_DOCS, filter=filt)
+    docs = [FeedbackDoc(hit.docnum, float(hit.score or 0), hit.get("text_lang") or OTHER)
+            for hit in first]
+    weight = FEEDBACK_WEIGHT * max(sum(terms.values()) for terms in understood.weights.values())
+    extra = feedback_weights(searcher, docs, weight, VECTOR_FIELDS)
+    return wq.AndMaybe(q, weighted_query(extra, FEEDBACK_FIELDS)) if extra else q
+
+
 def search(
     index_dir: Path,
     req: SearchRequest,
@@ -281,16 +315,28 @@ def search(
     unknown = set(req.filters) - set(FILTER_FIELDS)
     if unknown:
         raise QueryError(f"unknown filter: {', '.join(sorted(unknown))}")
-    q = parse_query(req.q)
     searcher = searchers.get(index_dir)
+    langs = languages(searcher)
+    understood = understand(req.q, langs)
+    q = understood.query
+    if req.also and not understood.empty:
+        extra = expansion_query(req.also, langs)
+        q = wq.Or([q, extra]) if extra is not None else q
+    elif req.also:
+        q = expansion_query(req.also, langs) or q
     filt = _cached_filter(searcher, _filter_query(req, visibility, skip=None))
     sortedby = _sort_facet(req.sort)
+    relevance = sortedby is None
+    # The user's words decide what matches; feedback only reorders (wq.AndMaybe).
+    ranked = q
+    if understood.weights and relevance and not req.doc_ids:
+        ranked = _with_feedback(searcher, understood, q, filt)
     # Counts of a facet in use are taken without its own filter, so that the other values
     # stay on offer (several values in one facet mean OR); the others come with the page.
     plain = [n for n in FACET_FIELDS if not req.filters.get(n)]
     results = searcher.search_page(
-        q, req.page, pagelen=req.per_page, filter=filt, sortedby=sortedby,
-        reverse=False, terms=True, groupedby=_facets(plain) or None,
+        ranked, req.page, pagelen=req.per_page, filter=filt, sortedby=sortedby,
+        reverse=False, terms=ranked is q, groupedby=_facets(plain) or None,
     )
     facets = _counts(results.results, plain)
     for name in FACET_FIELDS:
@@ -300,24 +346,110 @@ def search(
                 groupedby=_facets([name]), limit=1,
             )
             facets.update(_counts(others, [name]))
-    total = results.total
-    relevance = sortedby is None
-    hits: list[Hit] = []
+    page_hits = list(results)
+    found = _page_snippets(searcher, q, ranked is not q, page_hits, load_bodies,
+                           surround, snippets)
+    hits = tuple(
+        Hit(doc_id=int(hit["doc_id"]),
+            score=float(hit.score) if relevance and hit.score is not None else None,
+            snippets=tuple(found.get(hit.docnum, ())))
+        for hit in page_hits
+    )
+    suggestion = None
+    if req.spelling and req.q.strip() and results.total < _FEW and not req.doc_ids:
+        suggestion = did_you_mean(searcher, req.q, langs, filt, results.total)
+    return SearchResult(
+        total=results.total, page=req.page, per_page=req.per_page, hits=hits,
+        facets={name: facets[name] for name in FACET_FIELDS},
+        did_you_mean=suggestion, nothing_to_search=understood.empty,
+    )
+
+
+def _page_snippets(searcher: Searcher, q: wq.Query, again: bool, page_hits: list[Hit_],
+                   load_bodies: Callable[[list[int]], dict[int, str]],
+                   surround: int, count: int) -> dict[int, list[Snippet]]:
+    """Snippets of the page's hits, keyed by document number, from the user's words only.
+
+    With ``again`` (the page was ranked with feedback words) the user's query is run once
+    more over the page's documents alone, so that only the user's words are marked.
+    """
+    if not count or not page_hits:
+        return {}
+    hits = page_hits
+    if again:
+        rerun = searcher.search(q, filter={h.docnum for h in page_hits}, terms=True,
+                                limit=len(page_hits))
+        hits = list(rerun)
     wanted = [
-        hit for hit in results
-        if snippets and results.results.has_matched_terms()
-        and any(fname == "body" for fname, _ in hit.matched_terms())
+        hit for hit in hits
+        if hit.results.has_matched_terms()
+        and any(fname.startswith("body_") for fname, _ in hit.matched_terms())
     ]
     # One database round trip for the texts of the page's hits, not one per hit.
     bodies = load_bodies([int(hit["doc_id"]) for hit in wanted]) if wanted else {}
-    for hit in results:
-        doc_id = int(hit["doc_id"])
-        found: list[Snippet] = []
-        if doc_id in bodies:
-            found = _snippets(hit, bodies[doc_id], surround, snippets)
-        score = float(hit.score) if relevance and hit.score is not None else None
-        hits.append(Hit(doc_id=doc_id, score=score, snippets=tuple(found)))
-    return SearchResult(
-        total=total, page=req.page, per_page=req.per_page, hits=tuple(hits),
-        facets={name: facets[name] for name in FACET_FIELDS},
-    )
+    out: dict[int, list[Snippet]] = {}
+    for hit in wanted:
+        body = bodies.get(int(hit["doc_id"]))
+        if body is not None:
+            fieldname = text_field("body", hit.get("text_lang") or "xx")
+            out[hit.docnum] = _snippets(hit, fieldname, body, surround, count)
+    return out
+
+
+# Fewer hits than this and a corrected query is looked for.
+_FEW = 3
+_WORDS = re.compile(WORD_PATTERN)
+
+
+def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], filt: set[int],
+                 total: int) -> str | None:
+    """The query with unknown words replaced by the nearest indexed ones, if it finds more.
+
+    Only words the user may find are offered: the corrected query is run under the user's
+    filter, so a word that only occurs in documents hidden from them is never suggested.
+    """
+    from kb.search.parsing import is_query_language
+
+    if is_query_language(text):
+        return None
+    reader = searcher.reader()
+    corrector = searcher.corrector(SPELL_FIELD)
+    changed = False
+    out: list[str] = []
+    for word in _WORDS.findall(text):
+        lower = word.lower()
+        if len(lower) > 3 and not lower.isdigit() and not reader.doc_frequency(SPELL_FIELD, lower):
+            found = corrector.suggest(lower, limit=1, maxdist=2, prefix=1)
+            if found and found[0] != lower:
+                out.append(found[0])
+                changed = True
+                continue
+        out.append(word)
+    if not changed:
+        return None
+    corrected = " ".join(out)
+    weights = natural_weights(corrected, langs)
+    if not weights:
+        return None
+    better = searcher.search(weighted_query(weights), filter=filt, limit=1)
+    return corrected if len(better) > total else None
+
+
+def more_like(index_dir: Path, doc_id: int, visibility: Visibility, limit: int = 5) -> list[int]:
+    """The documents nearest to one, by the words that characterise its text, that the
+    user may see (the document itself excluded)."""
+    searcher = searchers.get(index_dir)
+    docnum = searcher.document_number(doc_id=doc_id)
+    if docnum is None:
+        return []
+    stored = searcher.stored_fields(docnum)
+    fieldname = text_field("body", stored.get("text_lang") or "xx")
+    if not searcher.has_vector(docnum, fieldname):
+        return []
+    keys = searcher.key_terms([docnum], fieldname, numterms=25)
+    if not keys:
+        return []
+    q = wq.Or([wq.Term(fieldname, word, boost=weight) for word, weight in keys])
+    filt = _cached_filter(searcher, _filter_query(SearchRequest(), visibility, skip=None))
+    results = searcher.search(q, limit=limit, filter=filt, mask={docnum})
+    return [int(hit["doc_id"]) for hit in results]

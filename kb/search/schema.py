@@ -4,12 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from whoosh import columns, fields
-from whoosh.analysis import StemmingAnalyzer
-from whoosh.lang import porter2
+from whoosh import columns, fields, formats
+from whoosh.analysis import LowercaseFilter, RegexTokenizer
+
+from kb.search.analysis import LANGUAGES, OTHER, WORD_PATTERN, analyzer, field_language
 
 # Bump when the schema or analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+# Every text field exists once per analysis language ("title_fr", "body_ru", ...): a
+# document's text goes to the fields of its language, analysed with that language's
+# stemmer, and a query is analysed for every language the index holds.
+TEXT_LANGUAGES: tuple[str, ...] = (*LANGUAGES, OTHER)
+TEXT_FIELDS: tuple[str, ...] = ("title", "summary", "themes", "body")
+# The body field also holds the title, summary and themes, after the text: it ranks the
+# whole document as one (BM25 saturates each field apart, and measured on CISI, one field
+# for everything plus boosts for the metadata fields ranked best), and its offsets still
+# point into the text itself for snippets. Its term vector (frequencies only) feeds
+# relevance feedback and "more like this" (kb.search.ranking).
+VECTOR_FIELDS: tuple[str, ...] = ("body",)
+
+# The words of a document as written (lower-cased, not stemmed), for "did you mean":
+# taken from the metadata and the first characters of the text, which hold most of a
+# collection's vocabulary at a fraction of the cost of analysing every text twice.
+SPELL_FIELD = "spell"
+SPELL_CHARS = 20_000
+
+
+def text_field(name: str, lang: str) -> str:
+    """The index field holding text field ``name`` of documents in ``lang``."""
+    return f"{name}_{lang}"
 
 # Facet name -> column field counted for it.
 FACET_FIELDS = {
@@ -30,16 +54,23 @@ def _facet_column() -> fields.COLUMN:
 
 def build_schema() -> fields.Schema:
     """The index schema: searchable text, filter terms, facet columns and sort keys."""
-    # Porter2: Whoosh's Porter stemmer never applies its step-1b rules ("committed" would
-    # not meet "commitment"), measured on the UNGDC speeches.
-    text = StemmingAnalyzer(stemfn=porter2.stem)
+    texts: dict[str, fields.FieldType] = {}
+    for lang in TEXT_LANGUAGES:
+        words = analyzer(lang)
+        for name in TEXT_FIELDS:
+            texts[text_field(name, lang)] = fields.TEXT(
+                analyzer=words,
+                # Character offsets: snippets need no re-analysis of the text.
+                chars=name == "body",
+                vector=formats.Frequency() if name in VECTOR_FIELDS else None,
+            )
     return fields.Schema(
         doc_id=fields.NUMERIC(int, bits=64, stored=True, unique=True, signed=False),
-        title=fields.TEXT(analyzer=text),
-        summary=fields.TEXT(analyzer=text),
-        themes_text=fields.TEXT(analyzer=text),
-        # chars=True stores character offsets: snippets need no re-analysis of the text.
-        body=fields.TEXT(analyzer=text, chars=True),
+        # The analysis language of the document's text fields (stored: snippets need it).
+        text_lang=fields.ID(stored=True),
+        **texts,
+        spell=fields.TEXT(analyzer=RegexTokenizer(WORD_PATTERN) | LowercaseFilter(),
+                          phrase=False),
         country=fields.KEYWORD(commas=True, lowercase=False),
         agency=fields.KEYWORD(commas=True, lowercase=False),
         theme=fields.KEYWORD(commas=True, lowercase=False),
@@ -109,12 +140,17 @@ def to_fields(rec: IndexRecord) -> dict[str, object]:
         "f_year": str(rec.year) if rec.year else None,
         "f_phase": rec.phase,
     }
+    lang = field_language(rec.language)
+    body = rec.body()
     out: dict[str, object] = {
         "doc_id": rec.doc_id,
-        "title": rec.title,
-        "summary": rec.summary,
-        "themes_text": " ".join(rec.themes),
-        "body": rec.body(),
+        "text_lang": lang,
+        text_field("title", lang): rec.title,
+        text_field("summary", lang): rec.summary,
+        text_field("themes", lang): " ".join(rec.themes),
+        text_field("body", lang): PAGE_SEPARATOR.join(
+            (body, rec.title, rec.summary, " ".join(rec.themes))),
+        SPELL_FIELD: " ".join((rec.title, rec.summary, *rec.themes, body[:SPELL_CHARS])),
         "country": ",".join(rec.countries),
         "agency": ",".join(rec.agencies),
         "theme": ",".join(rec.themes),

@@ -1,0 +1,104 @@
+"""Ranking: BM25 as measured on test collections, and relevance feedback for plain-word queries.
+
+Tuned on CISI with bench/relevance.py (nDCG@10, MAP, recall@100), by principles that
+carry over to other collections, never by per-query rules:
+- Lucene's BM25 idf, log(1 + (N - n + 0.5) / (n + 0.5)), instead of Whoosh's
+  log(N / (n + 1)) + 1, which gives words found in most documents too much weight;
+- K1 = 2.0: term frequency saturates later, which suits long reports (CISI nDCG@10
+  0.377 at K1 1.5, 0.383 at 2.0, the same order as bm25s and FTS5 with their defaults);
+- relevance feedback (RM3): the words that weigh most in the first results, each by its
+  share of those documents' text and its idf, are added to the query with half the weight
+  of the user's own words (CISI nDCG@10 0.385 without, 0.422 with). It ranks documents
+  that talk about the same thing in other words higher; it never adds documents (the
+  user's words still decide what matches, so totals and facets do not change).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from math import log
+
+from whoosh import scoring
+from whoosh.searching import Searcher
+
+K1 = 2.0
+B = 0.75
+
+# Feedback: how many of the first results are read, and how many of their words are added.
+FEEDBACK_DOCS = 10
+FEEDBACK_TERMS = 20
+# Words of the first results whose idf is looked up (the most frequent ones).
+CANDIDATES = 200
+# The feedback words together weigh this many times the user's words (CISI nDCG@10 at
+# 0 / 0.5 / 1.0: 0.385 / 0.422 / 0.416).
+FEEDBACK_WEIGHT = 0.5
+# The fields the feedback words are looked for in (the body holds all text, see schema).
+FEEDBACK_FIELDS = ("body",)
+
+
+class Ranking(scoring.BM25F):
+    """BM25F with Lucene's idf (see the module's docstring for the measurements)."""
+
+    def __init__(self) -> None:
+        super().__init__(B=B, K1=K1)
+
+    def idf(self, searcher: Searcher, fieldname: str, text: bytes) -> float:
+        parent = searcher.get_parent()
+        n = parent.doc_frequency(fieldname, text)
+        total = parent.doc_count_all()
+        return log(1 + (total - n + 0.5) / (n + 0.5))
+
+
+def idf(searcher: Searcher, fieldname: str, text: str) -> float:
+    n = searcher.doc_frequency(fieldname, text)
+    total = searcher.doc_count_all()
+    return log(1 + (total - n + 0.5) / (n + 0.5))
+
+
+@dataclass(frozen=True)
+class FeedbackDoc:
+    """One of the first results: its document number, score and the language of its text."""
+
+    docnum: int
+    score: float
+    lang: str
+
+
+def feedback_weights(searcher: Searcher, docs: Iterable[FeedbackDoc], total: float,
+                     fields: Iterable[str]) -> dict[str, dict[str, float]]:
+    """The words the first results share, weighted RM3-style, summing to ``total``.
+
+    A word weighs by its share of each document's text (``fields``: the text fields that
+    keep a term vector), the document's share of the scores, and the word's idf.
+    """
+    docs = [d for d in docs if d.score > 0]
+    total_score = sum(d.score for d in docs)
+    if not docs or total_score <= 0:
+        return {}
+    names = tuple(fields)
+    weights: dict[tuple[str, str], float] = {}
+    for doc in docs:
+        counts: Counter[str] = Counter()
+        for name in names:
+            fieldname = f"{name}_{doc.lang}"
+            if searcher.has_vector(doc.docnum, fieldname):
+                counts.update(dict(searcher.vector_as("weight", doc.docnum, fieldname)))
+        length = sum(counts.values())
+        share = doc.score / total_score
+        for term, tf in counts.items():
+            key = (doc.lang, term)
+            weights[key] = weights.get(key, 0.0) + tf / length * share
+    ranked = sorted(
+        ((key, w * idf(searcher, f"body_{key[0]}", key[1]))
+         for key, w in heapq.nlargest(CANDIDATES, weights.items(), key=lambda kv: kv[1])),
+        key=lambda kv: -kv[1],
+    )[:FEEDBACK_TERMS]
+    norm = sum(w for _, w in ranked)
+    out: dict[str, dict[str, float]] = {}
+    for (lang, term), w in ranked:
+        if w > 0:
+            out.setdefault(lang, {})[term] = total * w / norm
+    return out
