@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, url_for
 
 from kb import config as kb_config
 
@@ -99,6 +99,14 @@ def register_template_helpers(app: Flask) -> None:
         current = getattr(doc, "current_file", None)
         unit = unit_for(current.content_type) if current is not None else "page"
         return f"p. {number}" if unit == "page" else f"{unit} {number}"
+
+    @app.template_global()
+    def page_href(doc: Any, number: int) -> str | None:
+        """A link that opens a PDF at one page in the browser's viewer (None otherwise)."""
+        current = getattr(doc, "current_file", None)
+        if current is None or current.content_type != "application/pdf":
+            return None
+        return url_for("documents.download", doc_id=doc.doc_id) + f"#page={number}"
 
 
 def register_errors(app: Flask) -> None:

@@ -13,7 +13,7 @@ ACTIONS = frozenset({
     "download-restricted", "sign-in", "sign-out", "sign-out-everywhere", "password-change",
     "role-change", "account-create", "account-disable", "account-enable",
     "group-create", "group-member-add", "group-member-remove",
-    "token-create", "token-revoke", "agency-save", "reextract",
+    "token-create", "token-revoke", "agency-save", "reextract", "thesaurus-import",
 })
 
 

@@ -273,6 +273,56 @@ def reextract_command(doc_ids: tuple[int, ...], failed: bool) -> None:
     click.echo(f"re-extracted {len(after)}: {ready} ready, {len(after) - ready} failed")
 
 
+@click.group("thesaurus")
+def thesaurus_group() -> None:
+    """Manage the multilingual thesaurus behind cross-language search and theme choices."""
+
+
+@thesaurus_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", default=None,
+              help="Name of this thesaurus (default: the file name without its extension). "
+                   "Importing a source again replaces its earlier import.")
+@with_appcontext
+def thesaurus_import(file: Path, source: str | None) -> None:
+    """Import a thesaurus FILE: UTF-8, tab-separated, one concept a line.
+
+    The header names each column's language by its ISO 639-1 code (e.g. "ar zh en fr ru
+    es"); a cell holds the concept's label in that language and may be empty. A line
+    whose number of columns differs from the header's stops the import before anything
+    changes. Searches in every running process use the new labels from their next query.
+    """
+    from kb.services import thesaurus
+
+    try:
+        report = thesaurus.import_file(file, source=source)
+    except KbError as e:
+        _fail(e)
+    if report.skipped:
+        lines = "line" if report.skipped == 1 else "lines"
+        click.echo(f"skipped {report.skipped:,} {lines} with no label")
+    if report.replaced:
+        click.echo(f"replaced the {report.replaced:,} concepts of the previous import")
+    click.echo(report.summary())
+
+
+@thesaurus_group.command("stats")
+@with_appcontext
+def thesaurus_stats() -> None:
+    """Show the thesaurus version, the concepts of each source and labels per language."""
+    from kb.services import thesaurus
+
+    stats = thesaurus.stats()
+    if not stats.sources:
+        click.echo("No thesaurus imported yet: see `kb thesaurus import --help`.")
+        return
+    when = f"{stats.changed_at:%Y-%m-%d %H:%M} UTC" if stats.changed_at else "unknown"
+    click.echo(f"version {stats.version}, last import {when}")
+    for name, count in stats.sources:
+        click.echo(f"source {name}: {count:,} concepts")
+    click.echo("labels: " + ", ".join(f"{lang} {count:,}" for lang, count in stats.labels_by_lang))
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Stop when the queue is empty.")
 @with_appcontext
@@ -299,7 +349,7 @@ def serve_command(host: str, port: int, workers: int | None) -> None:
 
 
 COMMANDS: list[Any] = [init_command, user_group, token_group, import_command, reindex_command,
-                       reextract_command,
+                       reextract_command, thesaurus_group,
                        worker_command, serve_command]
 
 

@@ -270,3 +270,51 @@ class Job(db.Model):  # type: ignore[name-defined]
     locked_by: Mapped[str | None] = mapped_column(String(100))
     locked_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Concept(db.Model):  # type: ignore[name-defined]
+    """A concept of an imported multilingual thesaurus (e.g. UNBIS): its labels name it."""
+
+    __tablename__ = "concept"
+    __table_args__ = (Index("ix_concept_source", "source"),)
+
+    concept_id: Mapped[int] = mapped_column(primary_key=True)
+    # What it was imported as (the file's stem by default); a new import of the same
+    # source replaces the old one.
+    source: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    labels: Mapped[list[ConceptLabel]] = relationship(
+        back_populates="concept", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ConceptLabel(db.Model):  # type: ignore[name-defined]
+    """One concept's label in one language, with the folded form that queries match."""
+
+    __tablename__ = "concept_label"
+    __table_args__ = (Index("ix_concept_label_folded", "folded"),
+                      Index("ix_concept_label_lang_folded", "lang", "folded"),
+                      Index("ix_concept_label_concept", "concept_id"))
+
+    label_id: Mapped[int] = mapped_column(primary_key=True)
+    concept_id: Mapped[int] = mapped_column(
+        ForeignKey("concept.concept_id", ondelete="CASCADE")
+    )
+    lang: Mapped[str] = mapped_column(String(2))  # ISO 639-1
+    label: Mapped[str] = mapped_column(String(500))  # as written in the thesaurus
+    # Case-folded, accents stripped, Serbian Cyrillic in Latin, words joined by one space.
+    folded: Mapped[str] = mapped_column(String(500))
+
+    concept: Mapped[Concept] = relationship(back_populates="labels")
+
+
+class ThesaurusState(db.Model):  # type: ignore[name-defined]
+    """One row: bumped by every thesaurus import, so that each process (web workers, the
+    background worker) notices a new import at its next query, without a restart."""
+
+    __tablename__ = "thesaurus_state"
+
+    state_id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,6 +8,9 @@ a document they can see but may not act on is forbidden (403).
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, and_, false, or_
+
+from kb.models import Document, DocumentGroup
 from kb.search import Visibility
 
 REVIEWERS = ("admin", "editor")
@@ -42,6 +45,27 @@ def visibility(user: object) -> Visibility:
         return Visibility(access_levels=frozenset({"public"}))
     return Visibility(access_levels=frozenset({"public", "internal"}),
                       group_ids=_group_ids(user), uploader_id=_user_id(user))
+
+
+def visible_documents_clause(user: object) -> ColumnElement[bool]:
+    """``visibility`` as a SQL condition on Document: the same documents, for queries that
+    list titles or themes outside the search index (suggestions)."""
+    seen = visibility(user)
+    not_withdrawn = Document.workflow != "withdrawn"
+    if seen.all_states:
+        return not_withdrawn
+    allowed: list[ColumnElement[bool]] = []
+    if seen.access_levels:
+        allowed.append(Document.access.in_(sorted(seen.access_levels)))
+    if seen.group_ids:
+        allowed.append(and_(Document.access == "restricted", Document.group_rows.any(
+            DocumentGroup.group_id.in_(sorted(seen.group_ids)))))
+    visible: list[ColumnElement[bool]] = []
+    if allowed:
+        visible.append(and_(Document.workflow == "published", or_(*allowed)))
+    if seen.uploader_id is not None:
+        visible.append(and_(Document.uploader_id == seen.uploader_id, not_withdrawn))
+    return or_(*visible) if visible else false()
 
 
 def can_view(user: object, doc: object) -> bool:

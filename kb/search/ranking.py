@@ -4,13 +4,14 @@ Tuned on CISI with bench/relevance.py (nDCG@10, MAP, recall@100), by principles 
 carry over to other collections, never by per-query rules:
 - Lucene's BM25 idf, log(1 + (N - n + 0.5) / (n + 0.5)), instead of Whoosh's
   log(N / (n + 1)) + 1, which gives words found in most documents too much weight;
-- K1 = 2.0: term frequency saturates later, which suits long reports (CISI nDCG@10
-  0.377 at K1 1.5, 0.383 at 2.0, the same order as bm25s and FTS5 with their defaults);
-- relevance feedback (RM3): the words that weigh most in the first results, each by its
-  share of those documents' text and its idf, are added to the query with half the weight
-  of the user's own words (CISI nDCG@10 0.385 without, 0.422 with). It ranks documents
-  that talk about the same thing in other words higher; it never adds documents (the
-  user's words still decide what matches, so totals and facets do not change).
+- K1 = 1.5, B = 0.75: between Lucene's 1.2 and the 2.0 long reports may like (CISI
+  nDCG@10 with everything else as below: 0.417 at 1.2, 0.428 at 1.5, 0.423 at 2.0);
+- relevance feedback (RM3, with the usual settings: 10 documents, 10 words): the words
+  that weigh most in the first results, each by its share of those documents' text and
+  its idf, are added to the query with half the weight of the user's own words (CISI
+  nDCG@10 about 0.40 without, 0.42-0.43 with; see bench/relevance.py --tune). It ranks
+  documents that talk about the same thing in other words higher; it never adds
+  documents (the user's words still decide what matches: totals and facets stay).
 """
 
 from __future__ import annotations
@@ -24,16 +25,15 @@ from math import log
 from whoosh import scoring
 from whoosh.searching import Searcher
 
-K1 = 2.0
+K1 = 1.5
 B = 0.75
 
 # Feedback: how many of the first results are read, and how many of their words are added.
 FEEDBACK_DOCS = 10
-FEEDBACK_TERMS = 20
+FEEDBACK_TERMS = 10
 # Words of the first results whose idf is looked up (the most frequent ones).
 CANDIDATES = 200
-# The feedback words together weigh this many times the user's words (CISI nDCG@10 at
-# 0 / 0.5 / 1.0: 0.385 / 0.422 / 0.416).
+# The feedback words together weigh this many times the user's words.
 FEEDBACK_WEIGHT = 0.5
 # The fields the feedback words are looked for in (the body holds all text, see schema).
 FEEDBACK_FIELDS = ("body",)

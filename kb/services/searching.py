@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import current_app
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from kb import context, policy, search, taxonomy
 from kb.errors import QueryError
 from kb.extensions import db
 from kb.models import Agency, Document
+from kb.services import thesaurus
 from kb.services.processing import body_texts
 
 MAX_PER_PAGE = 100
@@ -30,6 +31,10 @@ class Page:
     result: search.SearchResult
     found: tuple[Found, ...]
     facet_labels: dict[str, dict[str, str]]
+    # Thesaurus concepts found in the query and searched in their other languages too.
+    expansions: tuple[thesaurus.Expansion, ...] = ()
+    # False when the user turned expansion off (expand=0).
+    expand: bool = True
 
     @property
     def pages(self) -> int:
@@ -45,6 +50,16 @@ def _int(args: Mapping[str, Sequence[str]], name: str, default: int | None) -> i
         return int(values[-1])
     except ValueError as e:
         raise QueryError(f"{name} must be a whole number, not {values[-1]!r}") from e
+
+
+def expand_wanted(args: Mapping[str, Sequence[str]]) -> bool:
+    """False when the request says expand=0 (or false, no, off)."""
+    value = (args.get("expand") or ["1"])[-1].strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value in ("", "1", "true", "yes", "on"):
+        return True
+    raise QueryError(f"expand must be 1 or 0, not {value!r}")
 
 
 def parse_request(args: Mapping[str, Sequence[str]], *, per_page: int = 20) -> search.SearchRequest:
@@ -91,8 +106,14 @@ def facet_labels(result: search.SearchResult) -> dict[str, dict[str, str]]:
     return labels
 
 
-def run(user: object, req: search.SearchRequest) -> Page:
-    """Search what this user may see."""
+def run(user: object, req: search.SearchRequest, *, expand: bool = True) -> Page:
+    """Search what this user may see; plain-word queries also in the thesaurus's other
+    languages unless ``expand`` is off."""
+    found_concepts: tuple[thesaurus.Expansion, ...] = ()
+    if expand and req.q.strip() and not search.is_query_language(req.q):
+        found_concepts = tuple(thesaurus.expansions(req.q))
+        labels = tuple(dict.fromkeys(label for e in found_concepts for _, label in e.labels))
+        req = replace(req, also=labels)
     result = search.search(
         context.index_dir(), req, policy.visibility(user), body_texts,
         surround=int(current_app.config["SNIPPET_SURROUND"]),
@@ -105,4 +126,13 @@ def run(user: object, req: search.SearchRequest) -> Page:
         Found(hit=h, doc=rows[h.doc_id]) for h in result.hits
         if h.doc_id in rows and policy.can_view(user, rows[h.doc_id])
     )
-    return Page(request=req, result=result, found=found, facet_labels=facet_labels(result))
+    return Page(request=req, result=result, found=found, facet_labels=facet_labels(result),
+                expansions=found_concepts, expand=expand)
+
+
+def similar(user: object, doc: Document, limit: int = 5) -> list[Document]:
+    """The documents nearest to ``doc`` by the words of its text, that this user may see."""
+    ids = search.more_like(context.index_dir(), doc.doc_id, policy.visibility(user), limit)
+    rows = {d.doc_id: d for d in db.session.scalars(
+        select(Document).where(Document.doc_id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows and policy.can_view(user, rows[i])]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import IO, Any
+
 from flask import Blueprint, Response, jsonify, request
 from flask_login import current_user
 from sqlalchemy import text
+from werkzeug.datastructures import MultiDict
+from werkzeug.http import parse_options_header
 
 from kb import context, policy, search, serialize
 from kb.auth import bearer_token
-from kb.errors import Forbidden, IndexBusy, Unauthorized, ValidationError
+from kb.errors import Forbidden, IndexBusy, QueryError, Unauthorized, ValidationError
 from kb.extensions import csrf, db
-from kb.services import documents, searching, workflow
+from kb.services import documents, searching, suggestions, thesaurus, workflow
 from kb.services.metadata import FIELDS
 
 bp = Blueprint("api", __name__)
@@ -27,30 +31,67 @@ def check_credentials() -> None:
         csrf.protect()
 
 
+@bp.get("/api/v1/documents/<int:doc_id>/similar")
+def api_similar(doc_id: int) -> Response:
+    """The documents nearest to one ("more like this") that the caller may see."""
+    doc = documents.get_visible(doc_id, current_user)
+    limit = min(max(request.args.get("limit", 5, type=int) or 5, 1), 50)
+    found = searching.similar(current_user, doc, limit)
+    return jsonify({"results": [serialize.document_summary(d) for d in found]})
+
+
 @bp.get("/api/v1/search")
 def api_search() -> Response:
     """Full-text search with filters, facets and snippets."""
-    req = searching.parse_request(request.args.to_dict(flat=False))
-    return jsonify(serialize.search_page(searching.run(current_user, req)))
+    args = request.args.to_dict(flat=False)
+    req = searching.parse_request(args)
+    page = searching.run(current_user, req, expand=searching.expand_wanted(args))
+    return jsonify(serialize.search_page(page))
 
 
 @bp.post("/api/v1/documents")
 def api_upload() -> tuple[Response, int]:
-    """Upload one file with its metadata; answers once the file is stored and recorded."""
+    """Upload one file with its metadata; answers once the file is stored and recorded.
+
+    Multipart (``file`` and metadata fields), or the bytes as the body itself
+    (``Content-Type: application/octet-stream``, ``filename`` and metadata in the query
+    string). Either way the file is copied to the store in chunks while it is hashed:
+    Werkzeug spools a multipart file over 500 KB to a temporary file, and a raw body is
+    read straight from the connection, so no upload is ever held in memory whole.
+    """
     if not current_user.is_authenticated:
         raise Unauthorized("Sign in or send an API token to upload.")
     if not policy.can_upload(current_user):
         raise Forbidden("Your account may not upload documents.")
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ValidationError("Choose a file to upload.", fields={"file": "required"})
-    meta = {k: request.form.getlist(k) for k in request.form if k in FIELDS}
-    unknown = sorted(k for k in request.form if k not in FIELDS and k != "csrf_token")
+    if request.mimetype == "application/octet-stream":
+        stream, filename, fields = _raw_upload()
+        other = ("filename",)
+    else:
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise ValidationError("Choose a file to upload.", fields={"file": "required"})
+        stream, filename, fields = upload.stream, upload.filename, request.form
+        other = ("csrf_token",)
+    meta = {k: fields.getlist(k) for k in fields if k in FIELDS}
+    unknown = sorted(k for k in fields if k not in FIELDS and k not in other)
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]!r}",
                               fields={k: "unknown field" for k in unknown})
-    doc = documents.ingest(upload.stream, upload.filename, meta, current_user)
+    doc = documents.ingest(stream, filename, meta, current_user)
     return jsonify(serialize.document(doc)), 201
+
+
+def _raw_upload() -> tuple[IO[bytes], str, MultiDict[str, str]]:
+    """The body stream, the file name (``filename`` parameter or Content-Disposition) and
+    the metadata (query string) of an upload sent as raw bytes."""
+    filename = request.args.get("filename", "").strip()
+    if not filename:
+        _, options = parse_options_header(request.headers.get("Content-Disposition", ""))
+        filename = options.get("filename", "").strip()
+    if not filename:
+        raise ValidationError("Name the file: ?filename=report.pdf (or a Content-Disposition "
+                              "header).", fields={"filename": "required"})
+    return request.stream, filename, request.args
 
 
 @bp.get("/api/v1/documents/<int:doc_id>")
@@ -83,6 +124,45 @@ def api_reextract(doc_id: int) -> tuple[Response, int]:
 def api_taxonomy() -> Response:
     """The controlled lists, with codes and labels."""
     return jsonify(serialize.taxonomy_lists())
+
+
+def _limit(default: int, maximum: int) -> int:
+    """The ``limit`` parameter, kept between 1 and ``maximum``."""
+    raw = request.args.get("limit", "").strip()
+    if not raw:
+        return default
+    try:
+        return max(1, min(int(raw), maximum))
+    except ValueError as e:
+        raise QueryError(f"limit must be a whole number, not {raw!r}") from e
+
+
+@bp.get("/api/v1/suggest")
+def api_suggest() -> Response:
+    """Search-as-you-type: titles and themes of documents you may see, thesaurus labels."""
+    q = request.args.get("q", "")
+    found = suggestions.suggest(current_user, q, _limit(suggestions.DEFAULT_LIMIT,
+                                                        suggestions.MAX_LIMIT))
+    return jsonify({"q": q, "suggestions": [_suggestion(s) for s in found]})
+
+
+def _suggestion(s: suggestions.Suggestion) -> dict[str, Any]:
+    answer: dict[str, Any] = {"text": s.text, "kind": s.kind}
+    if s.doc_id is not None:
+        answer["doc_id"] = s.doc_id
+    if s.lang is not None:
+        answer["lang"] = s.lang
+    return answer
+
+
+@bp.get("/api/v1/themes")
+def api_themes() -> Response:
+    """Thesaurus labels for a theme picker, in ``lang`` (default: the browser's language)."""
+    q = request.args.get("q", "")
+    lang = request.args.get("lang", "").strip().lower() or (
+        request.accept_languages.best_match(thesaurus.label_languages()) or "en")
+    return jsonify({"q": q, "lang": lang,
+                    "themes": thesaurus.theme_choices(q, lang, _limit(20, 50))})
 
 
 @bp.get("/healthz")

@@ -49,7 +49,9 @@ def detail(doc_id: int) -> str:
                            help=taxonomy.EXTRACTION_HELP.get(doc.error_code or ""),
                            can_delete=policy.can_delete(current_user)
                            and doc.workflow == "withdrawn",
-                           said=doc.current_file.said if doc.current_file else {})
+                           said=doc.current_file.said if doc.current_file else {},
+                           similar=searching.similar(current_user, doc)
+                           if doc.status == "ready" else [])
 
 
 @bp.route("/upload", methods=["GET", "POST"])

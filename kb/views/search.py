@@ -32,6 +32,17 @@ def toggle_url(args: dict[str, list[str]], name: str, value: str) -> str:
     return url_for("search.index", **params)
 
 
+def with_args(args: dict[str, list[str]], **changes: str | None) -> str:
+    """The search URL with some parameters replaced (None removes one), first page."""
+    params: dict[str, Any] = {k: v for k, v in args.items() if k != "page"}
+    for name, value in changes.items():
+        if value is None:
+            params.pop(name, None)
+        else:
+            params[name] = [value]
+    return url_for("search.index", **params)
+
+
 def page_url(args: dict[str, list[str]], page: int) -> str:
     params: dict[str, Any] = {**args, "page": [str(page)]}
     return url_for("search.index", **params)
@@ -44,7 +55,7 @@ def index() -> tuple[str, int]:
     error = None
     try:
         req = searching.parse_request(args)
-        page = searching.run(current_user, req)
+        page = searching.run(current_user, req, expand=searching.expand_wanted(args))
     except QueryError as e:
         error = e.message
         req = engine.SearchRequest(q=(args.get("q") or [""])[-1])
@@ -52,5 +63,11 @@ def index() -> tuple[str, int]:
     return render_template(
         "search/index.html", req=req, page=page, error=error, facet_titles=FACET_TITLES,
         args=args, label=taxonomy.label, sorts=engine.SORTS, toggle_url=toggle_url,
-        page_url=page_url,
+        page_url=page_url, with_args=with_args,
     ), (400 if error else 200)
+
+
+@bp.get("/help/search")
+def help_page() -> str:
+    """How to search: plain words, the query language, translations."""
+    return render_template("search/help.html")
