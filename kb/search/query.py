@@ -5,19 +5,20 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from whoosh import highlight, sorting
 from whoosh import query as wq
-from whoosh.searching import Hit as Hit_
+from whoosh.analysis import Token
 from whoosh.searching import Results, Searcher
 
 from kb.errors import QueryError
 from kb.search.analysis import OTHER, WORD_PATTERN
 from kb.search.index import searchers
 from kb.search.parsing import (
+    FIELD_BOOSTS,
     Understood,
     expansion_query,
     natural_weights,
@@ -28,8 +29,10 @@ from kb.search.ranking import (
     FEEDBACK_DOCS,
     FEEDBACK_FIELDS,
     FEEDBACK_WEIGHT,
+    RERANK_DEPTH,
     FeedbackDoc,
     feedback_weights,
+    score_terms,
 )
 from kb.search.schema import (
     FACET_FIELDS,
@@ -212,28 +215,21 @@ class _Fragments(highlight.Formatter):
 class _TextFragmenter(highlight.PinpointFragmenter):
     """Fragments of the text alone: the body field also indexes the metadata after it."""
 
-    def fragment_matches(self, text: str, tokens: list[object]) -> object:
+    def fragment_matches(self, text: str,
+                         tokens: list[Token]) -> Iterator[highlight.Fragment]:
         end = len(text)
-        return super().fragment_matches(text, [t for t in tokens
-                                               if t.endchar <= end])  # type: ignore[attr-defined]
+        matches = [t for t in tokens if t.endchar <= end]
+        return super().fragment_matches(text, matches)
 
 
-# Fragments considered per hit before choosing the ones shown.
-_CANDIDATES = 50
-
-
-def _snippets(hit: Hit_, fieldname: str, body: str, surround: int,
+def _snippets(tokens: list[Token], starts: list[int], body: str, surround: int,
               count: int) -> list[Snippet]:
-    """The best fragments of a hit, earlier pages first on ties, one per page where possible."""
+    """The best fragments around the matched words ``tokens`` of one text: earlier pages
+    first on ties, one per page where possible."""
     formatter = _Fragments()
-    hl = highlight.Highlighter(
-        fragmenter=_TextFragmenter(
-            maxchars=2 * surround + 60, surround=surround, autotrim=True, charlimit=None
-        ),
-        formatter=formatter,
-    )
-    starts = hit.get("page_starts") or [0]
-    fragments = hl.highlight_hit(hit, fieldname, text=body, top=_CANDIDATES)
+    fragmenter = _TextFragmenter(maxchars=2 * surround + 60, surround=surround,
+                                 autotrim=True, charlimit=None)
+    fragments = list(fragmenter.fragment_matches(body, tokens))
     ranked = sorted(fragments, key=lambda f: (-len(f.matches), f.startchar))
     chosen: list[highlight.Fragment] = []
     pages: set[int] = set()
@@ -249,6 +245,59 @@ def _snippets(hit: Hit_, fieldname: str, body: str, surround: int,
             chosen.append(fragment)
     chosen.sort(key=lambda f: f.startchar)
     return [Snippet(page=_page_of(f, starts), html=formatter.render(f)) for f in chosen]
+
+
+# At most this many of a query's words are looked up in a hit's text (a short prefix can
+# stand for thousands of words).
+_MAX_HIGHLIGHT_TERMS = 200
+
+
+def _query_words(searcher: Searcher, q: wq.Query) -> dict[str, list[bytes]]:
+    """The indexed words of the query in each body field, prefixes and fuzzy words
+    expanded to the words they match."""
+    # Not Query.existing_terms: it reuses its ``fieldname`` argument as a loop variable and
+    # so drops the leaves of every field but the first one it meets.
+    reader = searcher.reader()
+    schema = searcher.schema
+    words: dict[str, list[bytes]] = {}
+    for leaf in q.leaves():
+        if not (leaf.field() or "").startswith("body_"):
+            continue
+        for fieldname, text in leaf.expanded_terms(reader, phrases=True):
+            bucket = words.setdefault(fieldname, [])
+            btext = schema[fieldname].to_bytes(text)
+            if len(bucket) < _MAX_HIGHLIGHT_TERMS and btext not in bucket \
+                    and (fieldname, btext) in reader:
+                bucket.append(btext)
+    return words
+
+
+def _match_tokens(searcher: Searcher, docnums: dict[str, list[int]],
+                  words: dict[str, list[bytes]]) -> dict[int, list[Token]]:
+    """Where the query's words occur in each document's body field, from the stored
+    character offsets (TEXT(chars=True)): no re-analysis of the text, and each word's
+    postings read once, skipping to the page's documents only."""
+    found: dict[int, list[Token]] = {}
+    for fieldname, wanted in docnums.items():
+        wanted = sorted(wanted)
+        for btext in words.get(fieldname, ()):
+            m = searcher.postings(fieldname, btext)
+            word = btext.decode("utf-8")
+            for docnum in wanted:
+                if m.is_active() and m.id() < docnum:
+                    m.skip_to(docnum)
+                if not m.is_active():
+                    break
+                if m.id() == docnum:
+                    found.setdefault(docnum, []).extend(
+                        Token(text=word, pos=pos, startchar=start, endchar=end)
+                        for pos, start, end in m.value_as("characters"))
+    for docnum, tokens in found.items():
+        tokens.sort(key=lambda t: (t.startchar, -(t.endchar - t.startchar)))
+        # The unaccented twin of a word shares its place: keep one token per place.
+        found[docnum] = [t for i, t in enumerate(tokens)
+                         if i == 0 or tokens[i - 1].startchar != t.startchar]
+    return found
 
 
 def _page_of(fragment: highlight.Fragment, starts: list[int]) -> int:
@@ -289,15 +338,43 @@ def languages(searcher: Searcher) -> tuple[str, ...]:
     return found
 
 
-def _with_feedback(searcher: Searcher, understood: Understood, q: wq.Query,
-                   filt: set[int]) -> wq.Query:
-    """The query with the words its first results share (kb.search.ranking) added."""
-    first = searcher.search(q, limit=FEEDBACK_DOCS, filter=filt)
-    docs = [FeedbackDoc(hit.docnum, float(hit.score or 0), hit.get("text_lang") or OTHER)
-            for hit in first]
+@dataclass
+class _Ranked:
+    """A hit by document number and score; stored fields are read only when needed."""
+
+    docnum: int
+    score: float | None
+    _searcher: Searcher
+    _stored: dict[str, object] | None = None
+
+    def get(self, name: str) -> object:
+        if self._stored is None:
+            self._stored = self._searcher.stored_fields(self.docnum)
+        return self._stored.get(name)
+
+
+def _reranked(searcher: Searcher, understood: Understood,
+              top: list[tuple[float, int]]) -> list[_Ranked]:
+    """The first results reordered with the words the best of them share (relevance
+    feedback, kb.search.ranking): the user's words decided what matches and the order
+    beyond RERANK_DEPTH; the feedback words only add to the scores of the first ones."""
+    hits = [_Ranked(docnum, float(score), searcher) for score, docnum in top]
+    head = hits[:RERANK_DEPTH]
+    docs = [FeedbackDoc(hit.docnum, hit.score or 0.0, str(hit.get("text_lang") or OTHER))
+            for hit in head[:FEEDBACK_DOCS]]
     weight = FEEDBACK_WEIGHT * max(sum(terms.values()) for terms in understood.weights.values())
     extra = feedback_weights(searcher, docs, weight, VECTOR_FIELDS)
-    return wq.AndMaybe(q, weighted_query(extra, FEEDBACK_FIELDS)) if extra else q
+    if not extra:
+        return hits
+    bonus = score_terms(searcher, [h.docnum for h in head], [
+        (text_field(name, lang), term, w * FIELD_BOOSTS[name])
+        for lang, terms in extra.items() for term, w in terms.items()
+        for name in FEEDBACK_FIELDS
+    ])
+    for hit in head:
+        hit.score = (hit.score or 0.0) + bonus.get(hit.docnum, 0.0)
+    head.sort(key=lambda h: -(h.score or 0.0))
+    return head + hits[RERANK_DEPTH:]
 
 
 def search(
@@ -327,18 +404,25 @@ def search(
     filt = _cached_filter(searcher, _filter_query(req, visibility, skip=None))
     sortedby = _sort_facet(req.sort)
     relevance = sortedby is None
-    # The user's words decide what matches; feedback only reorders (wq.AndMaybe).
-    ranked = q
-    if understood.weights and relevance and not req.doc_ids:
-        ranked = _with_feedback(searcher, understood, q, filt)
     # Counts of a facet in use are taken without its own filter, so that the other values
     # stay on offer (several values in one facet mean OR); the others come with the page.
     plain = [n for n in FACET_FIELDS if not req.filters.get(n)]
-    results = searcher.search_page(
-        ranked, req.page, pagelen=req.per_page, filter=filt, sortedby=sortedby,
-        reverse=False, terms=ranked is q, groupedby=_facets(plain) or None,
-    )
-    facets = _counts(results.results, plain)
+    groups = _facets(plain) or None
+    first = (req.page - 1) * req.per_page
+    if understood.weights and relevance and not req.doc_ids:
+        # One pass gives the total, the facets and the first results; feedback then
+        # reorders the first RERANK_DEPTH of them.
+        depth = max(RERANK_DEPTH, first + req.per_page)
+        results = searcher.search(q, limit=depth, filter=filt, groupedby=groups)
+        ranked = _reranked(searcher, understood, list(results.top_n))
+        page_hits = ranked[first:first + req.per_page]
+    else:
+        paged = searcher.search_page(q, req.page, pagelen=req.per_page, filter=filt,
+                                     sortedby=sortedby, reverse=False, groupedby=groups)
+        results = paged.results
+        page_hits = [_Ranked(hit.docnum, hit.score, searcher) for hit in paged]
+    total = len(results)
+    facets = _counts(results, plain)
     for name in FACET_FIELDS:
         if req.filters.get(name):
             others = searcher.search(
@@ -346,53 +430,44 @@ def search(
                 groupedby=_facets([name]), limit=1,
             )
             facets.update(_counts(others, [name]))
-    page_hits = list(results)
-    found = _page_snippets(searcher, q, ranked is not q, page_hits, load_bodies,
-                           surround, snippets)
+    found = _page_snippets(searcher, q, page_hits, load_bodies, surround, snippets)
     hits = tuple(
-        Hit(doc_id=int(hit["doc_id"]),
+        Hit(doc_id=int(str(hit.get("doc_id"))),
             score=float(hit.score) if relevance and hit.score is not None else None,
             snippets=tuple(found.get(hit.docnum, ())))
         for hit in page_hits
     )
     suggestion = None
-    if req.spelling and req.q.strip() and results.total < _FEW and not req.doc_ids:
-        suggestion = did_you_mean(searcher, req.q, langs, filt, results.total)
+    if req.spelling and req.q.strip() and total < _FEW and not req.doc_ids:
+        suggestion = did_you_mean(searcher, req.q, langs, filt, total)
     return SearchResult(
-        total=results.total, page=req.page, per_page=req.per_page, hits=hits,
+        total=total, page=req.page, per_page=req.per_page, hits=hits,
         facets={name: facets[name] for name in FACET_FIELDS},
         did_you_mean=suggestion, nothing_to_search=understood.empty,
     )
 
 
-def _page_snippets(searcher: Searcher, q: wq.Query, again: bool, page_hits: list[Hit_],
+def _page_snippets(searcher: Searcher, q: wq.Query, hits: list[_Ranked],
                    load_bodies: Callable[[list[int]], dict[int, str]],
                    surround: int, count: int) -> dict[int, list[Snippet]]:
-    """Snippets of the page's hits, keyed by document number, from the user's words only.
-
-    With ``again`` (the page was ranked with feedback words) the user's query is run once
-    more over the page's documents alone, so that only the user's words are marked.
-    """
-    if not count or not page_hits:
+    """Snippets of the page's hits (marking the user's words), keyed by document number."""
+    if not count or not hits:
         return {}
-    hits = page_hits
-    if again:
-        rerun = searcher.search(q, filter={h.docnum for h in page_hits}, terms=True,
-                                limit=len(page_hits))
-        hits = list(rerun)
-    wanted = [
-        hit for hit in hits
-        if hit.results.has_matched_terms()
-        and any(fname.startswith("body_") for fname, _ in hit.matched_terms())
-    ]
+    fields: dict[str, list[int]] = {}
+    for hit in hits:
+        fieldname = text_field("body", str(hit.get("text_lang") or OTHER))
+        fields.setdefault(fieldname, []).append(hit.docnum)
+    matched = _match_tokens(searcher, fields, _query_words(searcher, q))
+    wanted = [hit for hit in hits if hit.docnum in matched]
     # One database round trip for the texts of the page's hits, not one per hit.
-    bodies = load_bodies([int(hit["doc_id"]) for hit in wanted]) if wanted else {}
+    bodies = load_bodies([int(str(hit.get("doc_id"))) for hit in wanted]) if wanted else {}
     out: dict[int, list[Snippet]] = {}
     for hit in wanted:
-        body = bodies.get(int(hit["doc_id"]))
+        body = bodies.get(int(str(hit.get("doc_id"))))
         if body is not None:
-            fieldname = text_field("body", hit.get("text_lang") or "xx")
-            out[hit.docnum] = _snippets(hit, fieldname, body, surround, count)
+            starts = hit.get("page_starts") or [0]
+            out[hit.docnum] = _snippets(matched[hit.docnum], starts,  # type: ignore[arg-type]
+                                        body, surround, count)
     return out
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from math import log
 
+from whoosh import query as wq
 from whoosh import scoring
 from whoosh.searching import Searcher
 
@@ -32,11 +33,13 @@ B = 0.75
 FEEDBACK_DOCS = 10
 FEEDBACK_TERMS = 10
 # Words of the first results whose idf is looked up (the most frequent ones).
-CANDIDATES = 200
+CANDIDATES = 100
 # The feedback words together weigh this many times the user's words.
 FEEDBACK_WEIGHT = 0.5
 # The fields the feedback words are looked for in (the body holds all text, see schema).
 FEEDBACK_FIELDS = ("body",)
+# How many of the first results feedback reorders (the rest keep their order, below).
+RERANK_DEPTH = 50
 
 
 class Ranking(scoring.BM25F):
@@ -52,10 +55,21 @@ class Ranking(scoring.BM25F):
         return log(1 + (total - n + 0.5) / (n + 0.5))
 
 
+_IDF_CACHE_SIZE = 50_000
+
+
 def idf(searcher: Searcher, fieldname: str, text: str) -> float:
-    n = searcher.doc_frequency(fieldname, text)
-    total = searcher.doc_count_all()
-    return log(1 + (total - n + 0.5) / (n + 0.5))
+    """Lucene's idf of a term, cached with the searcher (a snapshot of the index)."""
+    cache: dict[tuple[str, str], float] = searcher.__dict__.setdefault("_kb_idf", {})
+    key = (fieldname, text)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _IDF_CACHE_SIZE:
+            cache.clear()
+        n = searcher.doc_frequency(fieldname, text)
+        total = searcher.doc_count_all()
+        found = cache[key] = log(1 + (total - n + 0.5) / (n + 0.5))
+    return found
 
 
 @dataclass(frozen=True)
@@ -101,4 +115,27 @@ def feedback_weights(searcher: Searcher, docs: Iterable[FeedbackDoc], total: flo
     for (lang, term), w in ranked:
         if w > 0:
             out.setdefault(lang, {})[term] = total * w / norm
+    return out
+
+
+def score_terms(searcher: Searcher, docnums: Iterable[int],
+                terms: Iterable[tuple[str, str, float]]) -> dict[int, float]:
+    """The summed scores of weighted (field, term, weight) in each of ``docnums``, read by
+    skipping through each term's postings to those documents only."""
+    wanted = sorted(set(docnums))
+    out: dict[int, float] = {}
+    if not wanted:
+        return out
+    context = searcher.context(weighting=searcher.weighting)
+    for fieldname, text, weight in terms:
+        matcher = wq.Term(fieldname, text, boost=weight).matcher(searcher, context)
+        for docnum in wanted:
+            if not matcher.is_active():
+                break
+            if matcher.id() < docnum:
+                matcher.skip_to(docnum)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == docnum:
+                out[docnum] = out.get(docnum, 0.0) + matcher.score()
     return out
