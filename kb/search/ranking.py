@@ -39,7 +39,7 @@ FEEDBACK_WEIGHT = 0.5
 # The fields the feedback words are looked for in (the body holds all text, see schema).
 FEEDBACK_FIELDS = ("body",)
 # How many of the first results feedback reorders (the rest keep their order, below).
-RERANK_DEPTH = 50
+RERANK_DEPTH = 30
 
 
 class Ranking(scoring.BM25F):
@@ -95,16 +95,10 @@ def feedback_weights(searcher: Searcher, docs: Iterable[FeedbackDoc], total: flo
     names = tuple(fields)
     weights: dict[tuple[str, str], float] = {}
     for doc in docs:
-        counts: Counter[str] = Counter()
-        for name in names:
-            fieldname = f"{name}_{doc.lang}"
-            if searcher.has_vector(doc.docnum, fieldname):
-                counts.update(dict(searcher.vector_as("weight", doc.docnum, fieldname)))
-        length = sum(counts.values())
         share = doc.score / total_score
-        for term, tf in counts.items():
+        for term, part in _profile(searcher, doc, names):
             key = (doc.lang, term)
-            weights[key] = weights.get(key, 0.0) + tf / length * share
+            weights[key] = weights.get(key, 0.0) + part * share
     ranked = sorted(
         ((key, w * idf(searcher, f"body_{key[0]}", key[1]))
          for key, w in heapq.nlargest(CANDIDATES, weights.items(), key=lambda kv: kv[1])),
@@ -116,6 +110,40 @@ def feedback_weights(searcher: Searcher, docs: Iterable[FeedbackDoc], total: flo
         if w > 0:
             out.setdefault(lang, {})[term] = total * w / norm
     return out
+
+
+# A document's most frequent words and their share of its text, kept with the searcher
+# (a snapshot: documents do not change under it) for the next query that ranks it high.
+PROFILE_TERMS = 100
+_PROFILE_CACHE_SIZE = 5_000
+
+
+def _profile(searcher: Searcher, doc: FeedbackDoc,
+             names: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+    cache: dict[tuple[int, str, tuple[str, ...]], tuple[tuple[str, float], ...]] = \
+        searcher.__dict__.setdefault("_kb_profiles", {})
+    key = (doc.docnum, doc.lang, names)
+    found = cache.get(key)
+    if found is None:
+        counts: Counter[str] = Counter()
+        reader = searcher.reader()
+        for name in names:
+            fieldname = f"{name}_{doc.lang}"
+            if not reader.has_vector(doc.docnum, fieldname):
+                continue
+            # The vector's matcher read directly: twice as fast as reader.vector_as.
+            vector = reader.vector(doc.docnum, fieldname)
+            while vector.is_active():
+                term = vector.id()
+                counts[term.decode("utf-8") if isinstance(term, bytes) else term] += \
+                    vector.weight()
+                vector.next()
+        length = sum(counts.values()) or 1.0
+        found = tuple((term, tf / length) for term, tf in counts.most_common(PROFILE_TERMS))
+        if len(cache) >= _PROFILE_CACHE_SIZE:
+            cache.clear()
+        cache[key] = found
+    return found
 
 
 def score_terms(searcher: Searcher, docnums: Iterable[int],
