@@ -90,6 +90,18 @@ def test_direct_matches_rank_above_translations(client, unbis, upload, process):
     assert ids == [spanish["id"], english["id"]]
 
 
+def test_function_words_of_a_recognised_label_are_not_searched(client, unbis, upload, process):
+    war = upload(b"Prisoners of war were released after the talks.", "w.txt", title="Talks",
+                 language="en").json["id"]
+    quoting = upload(b"The Casa de la Cultura de Lima and the Plaza de Armas, de facto.",
+                     "q.txt", title="Lima", language="en").json["id"]
+    process()
+    res = search(client, q="prisioneros de guerra")
+    assert [r["id"] for r in res["results"]] == [war]
+    assert quoting in {r["id"] for r in search(client, q="prisioneros de guerra",
+                                                expand="0")["results"]}
+
+
 def test_bad_expand_is_a_400(client):
     res = client.get("/api/v1/search", query_string={"q": "x", "expand": "maybe"})
     assert res.status_code == 400 and "expand" in res.json["error"]

@@ -1,7 +1,7 @@
 """The search engine behind kb: every Whoosh import lives in this package."""
 
 from kb.search.index import create, delete_documents, needs_rebuild, rebuild, write_records
-from kb.search.parsing import is_query_language
+from kb.search.parsing import function_words, is_query_language
 from kb.search.query import (
     SORTS,
     Hit,
@@ -27,6 +27,7 @@ __all__ = [
     "Visibility",
     "create",
     "delete_documents",
+    "function_words",
     "is_query_language",
     "more_like",
     "needs_rebuild",

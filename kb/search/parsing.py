@@ -22,7 +22,7 @@ from whoosh import query as wq
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 
 from kb.errors import QueryError
-from kb.search.analysis import WORD_PATTERN, analyzer
+from kb.search.analysis import STOP_WORDS, WORD_PATTERN, analyzer
 from kb.search.schema import text_field
 
 # Query-time boosts. The body field holds all of a document's text, metadata included
@@ -224,8 +224,16 @@ def expansion_query(labels: Sequence[str], langs: Sequence[str]) -> wq.Query | N
 NOTHING = wq.Term("workflow", "-nothing-")
 
 
-def understand(text: str, langs: Sequence[str]) -> Understood:
-    """The user's text as a query over the given languages' fields."""
+def function_words(text: str, lang: str) -> list[str]:
+    """The words of ``text`` that are function words ("de", "la") in ``lang``."""
+    stops = STOP_WORDS.get(lang, frozenset())
+    return [w for w in _WORD.findall(text) if w.casefold() in stops]
+
+
+def understand(text: str, langs: Sequence[str],
+               quiet: frozenset[str] = frozenset()) -> Understood:
+    """The user's text as a query over the given languages' fields; plain words in
+    ``quiet`` (case-folded) are not searched for."""
     text = text.strip()
     if not text:
         return Understood(wq.Every(), natural=False, weights={})
@@ -240,7 +248,8 @@ def understand(text: str, langs: Sequence[str]) -> Understood:
         if q is wq.NullQuery:
             return Understood(NOTHING, natural=False, weights={}, empty=True)
         return Understood(q, natural=False, weights={})
-    weights = natural_weights(" ".join(_WORD.findall(text)), langs)
+    words = [w for w in _WORD.findall(text) if w.casefold() not in quiet]
+    weights = natural_weights(" ".join(words), langs)
     if not weights:
         return Understood(NOTHING, natural=True, weights={}, empty=True)
     return Understood(weighted_query(weights), natural=True, weights=weights)

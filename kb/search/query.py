@@ -106,6 +106,8 @@ class SearchRequest:
     doc_ids: tuple[int, ...] = ()
     # Thesaurus labels to search as well, below the user's own words (kb.services.thesaurus).
     also: tuple[str, ...] = ()
+    # Words of the query not to search for (function words of a recognised label).
+    quiet: tuple[str, ...] = ()
     # Offer a corrected query when this one finds little.
     spelling: bool = True
 
@@ -450,7 +452,7 @@ def search(
         raise QueryError(f"unknown filter: {', '.join(sorted(unknown))}")
     searcher = searchers.get(index_dir)
     langs = languages(searcher)
-    understood = understand(req.q, langs)
+    understood = understand(req.q, langs, quiet=frozenset(w.casefold() for w in req.quiet))
     q = understood.query
     if req.also and not understood.empty:
         extra = expansion_query(req.also, langs)

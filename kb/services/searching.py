@@ -106,14 +106,29 @@ def facet_labels(result: search.SearchResult) -> dict[str, dict[str, str]]:
     return labels
 
 
+def expanded(req: search.SearchRequest) -> tuple[search.SearchRequest,
+                                                 tuple[thesaurus.Expansion, ...]]:
+    """The request with the thesaurus's other-language labels of the concepts a plain-word
+    query names (``also``), and the function words of those labels' own language made
+    quiet (``quiet``): Spanish "de" in "migración de retorno" must not find English texts
+    that quote a Spanish name."""
+    if not req.q.strip() or search.is_query_language(req.q):
+        return req, ()
+    found = tuple(thesaurus.expansions(req.q))
+    if not found:
+        return req, ()
+    labels = tuple(dict.fromkeys(label for e in found for _, label in e.labels))
+    quiet = tuple(dict.fromkeys(
+        word for e in found for word in search.function_words(e.matched, e.lang)))
+    return replace(req, also=labels, quiet=quiet), found
+
+
 def run(user: object, req: search.SearchRequest, *, expand: bool = True) -> Page:
     """Search what this user may see; plain-word queries also in the thesaurus's other
     languages unless ``expand`` is off."""
     found_concepts: tuple[thesaurus.Expansion, ...] = ()
-    if expand and req.q.strip() and not search.is_query_language(req.q):
-        found_concepts = tuple(thesaurus.expansions(req.q))
-        labels = tuple(dict.fromkeys(label for e in found_concepts for _, label in e.labels))
-        req = replace(req, also=labels)
+    if expand:
+        req, found_concepts = expanded(req)
     result = search.search(
         context.index_dir(), req, policy.visibility(user), body_texts,
         surround=int(current_app.config["SNIPPET_SURROUND"]),
