@@ -33,6 +33,7 @@ label searched alone as a "phrase" tells whether the engine can find it at all).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import re
 import sys
@@ -42,15 +43,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import _common as c
 
 if TYPE_CHECKING:
     from kb.search import SearchResult
 
-    # (query, also, per_page) -> the product's result
-    Runner = Callable[[str, tuple[str, ...], int], SearchResult]
+    # a SearchRequest -> the product's result
+    Runner = Callable[[Any], SearchResult]
 
 UNBIS = c.CORPORA / "unbis" / "unbis-labels.tsv"
 TOP = 10
@@ -127,6 +128,7 @@ class Outcome:
     expansions: int  # concepts the thesaurus recognised in the Spanish label
     also: tuple[str, ...]
     carries_english: bool  # the English label is among ``also`` (or the query itself)
+    request: Any = None  # the request as the product expands it
     with_hits: list[int] = field(default_factory=list)
     without_hits: list[int] = field(default_factory=list)
     with_ok: bool = False
@@ -255,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                     english = words(k.en)
                     o = Outcome(k, dfs[k.line], len(found), also,
                                 carries_english=any(words(a) == english for a in also)
-                                or words(k.es) == english, expand_s=expand_s)
+                                or words(k.es) == english, expand_s=expand_s,
+                                request=expanded)
 
                     def with_expansion(o: Outcome = o,
                                        req: search.SearchRequest = expanded) -> None:
@@ -364,14 +367,14 @@ def diagnose(o: Outcome, phrases: Phrases, run: Runner) -> None:
     if not o.carries_english:
         o.cause = "concepts recognised lack the English label"
         return
-    deep = run(k.es, o.also, DEEP)
+    deep = run(dataclasses.replace(o.request, per_page=DEEP))
     ranks = [r for r, h in enumerate(deep.hits, start=1) if phrases.holds(h.doc_id - 1, k.en)]
     if ranks:
         # A deeper page is ranked with feedback over more hits: its order may differ a little.
         o.cause = f"English phrase in the top {DEEP}, not the top {TOP}"
         o.note = f"first at rank {ranks[0]} of a {DEEP}-hit search ({deep.total} found)"
         return
-    alone = run('"' + k.en.replace('"', " ") + '"', (), DEEP)
+    alone = run(type(o.request)(q='"' + k.en.replace('"', " ") + '"', per_page=DEEP))
     holding = sum(phrases.holds(h.doc_id - 1, k.en) for h in alone.hits)
     if holding:
         o.cause = f"English phrase below rank {DEEP}"
