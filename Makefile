@@ -51,12 +51,20 @@ unit: $(STAMP)
 ## test: install what the tests need, lint, type-check and run every test
 test: $(STAMP) browser-deps ocr-deps lint unit
 
-## bench: the benchmarks at full size (they print figures; they are not tests)
+## bench: the benchmarks at full size (they print figures; they are not tests). search.py
+## and load.py reuse the instance ingest.py builds in $(BENCH_DIR); load.py adds to it.
+ifndef BENCH_DIR
+BENCH_DIR := $(shell mktemp -d -u /tmp/kb-bench-XXXXXX)
+endif
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/search.py
+	$(BIN)/python bench/ingest.py --workdir $(BENCH_DIR)
+	$(BIN)/python bench/search.py --workdir $(BENCH_DIR)
+	$(BIN)/python bench/load.py --workdir $(BENCH_DIR)
+	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/relevance.py
+	$(BIN)/python bench/crosslang.py
+	rm -rf $(BENCH_DIR)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

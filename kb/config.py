@@ -33,6 +33,10 @@ DEFAULTS: dict[str, object] = {
     "ADMIN_EMAIL": "admin@kb.local",
     # Number of gunicorn worker processes for `kb serve`.
     "WEB_WORKERS": 2,
+    # Threads per gunicorn worker. Each thread keeps its own index searcher (opened and
+    # warmed on its first search, again after each index commit), so more threads cost
+    # memory and warm-up; searching is CPU-bound, so they add little beyond one per core.
+    "WEB_THREADS": 4,
     # Extraction runs in a child process with these limits (seconds, megabytes of address
     # space, characters of text); a file over a limit ends in a named failure.
     "EXTRACT_TIMEOUT": 60.0,

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from typing import Any
 
+from flask import current_app
 from gunicorn.app.base import BaseApplication
 
 from kb import create_app
@@ -24,8 +25,10 @@ class _Server(BaseApplication):
         return create_app()
 
 
-def serve(host: str, port: int, workers: int, threads: int = 4) -> None:
+def serve(host: str, port: int, workers: int, threads: int | None = None) -> None:
     """Serve until interrupted; the worker process is started first and stopped last."""
+    if threads is None:
+        threads = int(current_app.config["WEB_THREADS"])
     worker = subprocess.Popen([sys.executable, "-m", "kb", "worker"])
 
     def on_exit(_server: Any) -> None:

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CORPORA, UNGDC_TAR, need_corpora
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-LIMIT = 30
+LIMIT = 8  # speeches
 
 
-def run_bench(script: str, workdir: Path, *extra: str) -> str:
+def run_bench(script: str, workdir: Path, *extra: str, limit: int | None = LIMIT) -> str:
     need_corpora(UNGDC_TAR)
+    sizes = ["--limit", str(limit)] if limit else []
     proc = subprocess.run(
-        [sys.executable, str(BENCH / script), "--limit", str(LIMIT), "--workdir", str(workdir),
-         *extra],
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, str(BENCH / script), *sizes, "--workdir", str(workdir), *extra],
+        capture_output=True, text=True, timeout=180, check=False,
     )
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
@@ -31,31 +34,86 @@ def figure(out: str, label: str) -> str:
 
 
 NUMBER = r"\d+(?:\.\d+)?"
+LATENCY = rf"p50 {NUMBER} ms, p95 {NUMBER} ms, max {NUMBER} ms, mean {NUMBER} ms"
+VERDICT = r"target .+: (met|NOT MET)"
 
 
-def test_ingest_benchmark_prints_its_figures(tmp_path):
-    out = run_bench("ingest.py", tmp_path)
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """bench/ingest.py run once: its workdir (an instance of LIMIT speeches) and output."""
+    work = tmp_path_factory.mktemp("ingest")
+    return work, run_bench("ingest.py", work, "--pdfs", "2")
+
+
+@pytest.fixture
+def instance(ingested: tuple[Path, str], tmp_path: Path) -> Path:
+    """A copy of the ingest benchmark's instance, for a benchmark that reuses one."""
+    for name in ("instance", "uploads", "ungdc"):
+        shutil.copytree(ingested[0] / name, tmp_path / name)
+    return tmp_path
+
+
+def test_ingest_benchmark_prints_its_figures(ingested):
+    out = ingested[1]
     assert re.match(r"nproc \d+, \w+ 3\.\d+", figure(out, "machine"))
     assert f"{LIMIT} speeches" in figure(out, "corpus")
-    assert re.match(rf"{NUMBER} s ", figure(out, "kb import wall"))
-    assert re.match(rf"{NUMBER} docs/s, {NUMBER} MB/s", figure(out, "kb import rate"))
-    assert re.match(rf"{NUMBER} MB ", figure(out, "kb import peak RSS"))
-    assert figure(out, "kb import checked").startswith(f"{LIMIT} ready, {LIMIT} files stored")
+    for kind, n in (("text", LIMIT), ("pdf", 2)):
+        assert re.match(rf"{NUMBER} s ", figure(out, f"{kind}: kb import wall"))
+        assert re.match(rf"{NUMBER} docs/s, {NUMBER} MB/s", figure(out, f"{kind}: kb import rate"))
+        assert re.match(rf"{NUMBER} MB ", figure(out, f"{kind}: kb import peak RSS"))
+        assert re.match(rf"{NUMBER} MB RSS \({NUMBER} MB PSS\) at peak, summed over the \d+ "
+                        "processes", figure(out, f"{kind}: whole import memory"))
+        assert figure(out, f"{kind}: kb import checked").startswith(f"{n} ready, {n} files stored")
     assert re.match(rf"{NUMBER} docs/s, {NUMBER} MB/s", figure(out, "raw Whoosh rate"))
+    assert re.match(rf"{NUMBER} s = {NUMBER} docs/s", figure(out, "kb index alone"))
     assert re.match(rf"{NUMBER} of the raw throughput", figure(out, "pipeline/raw"))
+    assert re.match(rf"{NUMBER} s = {NUMBER} docs/s, {NUMBER} pages/s",
+                    figure(out, "pdf: raw pypdf+Whoosh"))
+    for label in ("searchable", "pipeline/raw", "memory", "pdf memory"):
+        assert re.search(r"(met|NOT MET)$|the < 60 s target is for all",
+                         figure(out, f"target: {label}"))
 
 
-def test_search_benchmark_prints_its_figures(tmp_path):
-    out = run_bench("search.py", tmp_path)
+def test_search_benchmark_prints_its_figures(instance):
+    out = run_bench("search.py", instance, "--docs", str(2 * LIMIT), "--queries", "20")
     assert re.match(r"nproc \d+, \w+ 3\.\d+", figure(out, "machine"))
     assert f"{LIMIT} speeches" in figure(out, "corpus")
-    assert figure(out, "queries").startswith("200 after 10 warm-up")
-    latency = rf"p50 {NUMBER} ms, p95 {NUMBER} ms, max {NUMBER} ms"
-    assert re.match(latency, figure(out, "kb latency"))
-    assert re.match(NUMBER, figure(out, "kb mean total hits"))
-    assert re.match(latency, figure(out, "FTS5 latency"))
-    assert re.match(NUMBER, figure(out, "FTS5 mean total hits"))
-    assert re.match(rf"p50 {NUMBER}x, p95 {NUMBER}x", figure(out, "kb/FTS5"))
+    assert figure(out, "queries").startswith("20 after 10 warm-up")
+    assert figure(out, "small: collection") == f"{LIMIT} documents, instance reused from " \
+                                               f"--workdir {instance}"
+    assert figure(out, "large: collection").startswith(
+        f"{2 * LIMIT} documents: the {LIMIT} speeches' instance copied, then `kb import` of "
+        f"{LIMIT} variants")
+    for size in ("small", "large"):
+        assert "`kb serve` subprocess on http://127.0.0.1:" in figure(out, f"{size}: server")
+        assert re.match(LATENCY, figure(out, f"{size}: kb latency"))
+        assert re.match(NUMBER, figure(out, f"{size}: kb mean total hits"))
+        assert re.match(LATENCY, figure(out, f"{size}: FTS5 latency"))
+        assert re.match(NUMBER, figure(out, f"{size}: FTS5 mean total hits"))
+        assert re.match(rf"p50 {NUMBER}x, p95 {NUMBER}x", figure(out, f"{size}: kb/FTS5"))
+        assert re.match(VERDICT, figure(out, f"{size}: target"))
+
+
+def test_load_benchmark_prints_its_figures(instance):
+    out = run_bench("load.py", instance, "--clients", "2", "--seconds", "2",
+                    "--import-docs", str(LIMIT))
+    assert re.match(r"nproc \d+, \w+ 3\.\d+", figure(out, "machine"))
+    for phase in ("baseline", "under import"):
+        assert re.match(rf"{NUMBER} requests/s", figure(out, f"{phase}: throughput"))
+        assert re.match(LATENCY, figure(out, f"{phase}: latency"))
+        assert figure(out, f"{phase}: errors").startswith("0;")
+    assert figure(out, "import").startswith(f"`kb import` of {LIMIT} variants")
+    assert re.match(VERDICT, figure(out, "target"))
+
+
+def test_memory_benchmark_prints_its_figures(tmp_path):
+    out = run_bench("memory.py", tmp_path, "--mb", "2", limit=2)
+    assert re.match(r"nproc \d+, \w+ 3\.\d+", figure(out, "machine"))
+    for label in ("1 MB upload (baseline)", "2 MB multipart upload", "2 MB raw-body upload"):
+        assert re.match(rf"server growth {NUMBER} MB; ", figure(out, label))
+    assert re.match(rf"server growth {NUMBER} MB; .*SHA-256 checked",
+                    figure(out, "2 MB download"))
+    assert re.match(VERDICT, figure(out, "target"))
 
 
 def test_extract_benchmark_prints_its_figures(tmp_path):

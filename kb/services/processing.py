@@ -117,15 +117,17 @@ def claim(worker: str, limit: int) -> list[Job]:
     return list(db.session.scalars(select(Job).where(Job.job_id.in_(claimed))))
 
 
-def record_for(doc: Document) -> search.IndexRecord:
-    """The index's view of a document, from database rows and stored page text."""
+def record_for(doc: Document, pages: tuple[str, ...] | None = None) -> search.IndexRecord:
+    """The index's view of a document, from database rows and stored page text (or the
+    ``pages`` just extracted, which saves reading them back)."""
     current = doc.current_file
-    pages: tuple[str, ...] = ()
-    if current is not None:
-        pages = tuple(db.session.scalars(
-            select(PageText.text).where(PageText.file_id == current.file_id)
-            .order_by(PageText.page)
-        ))
+    if pages is None:
+        pages = ()
+        if current is not None:
+            pages = tuple(db.session.scalars(
+                select(PageText.text).where(PageText.file_id == current.file_id)
+                .order_by(PageText.page)
+            ))
     return search.IndexRecord(
         doc_id=doc.doc_id, title=doc.title, summary=doc.summary or "",
         doc_type=doc.doc_type, countries=tuple(doc.countries), agencies=tuple(doc.agencies),
@@ -180,6 +182,11 @@ def finish(jobs: list[Job], docs: list[Document]) -> None:
         db.session.rollback()
         retry(jobs, str(e))
         return
+    mark_indexed(jobs, docs)
+
+
+def mark_indexed(jobs: list[Job], docs: list[Document]) -> None:
+    """Mark indexed documents ready (or failed, after a failed extraction), their jobs done."""
     for doc in docs:
         doc.status = "failed" if doc.error_code and doc.error_code != "no-text-layer" else "ready"
     for job in jobs:
