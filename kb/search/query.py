@@ -233,8 +233,11 @@ def _collect(searcher: Searcher, q: wq.Query, limit: int, filt: set[int], facets
     """The first ``limit`` matches allowed by ``filt``, their total, and facet counts over
     all of them."""
     if sortedby is None:
-        # No block-quality skipping: every match is counted, exactly.
-        inner: collectors.Collector = collectors.TopCollector(limit=limit, usequality=False)
+        # No block-quality skipping and no matcher replacement (replace=0): Whoosh otherwise
+        # drops OR branches that cannot reach the top, and totals and facet counts shrink
+        # (seen at 15,000 documents: 3,837 counted of 13,276 matching).
+        inner: collectors.Collector = collectors.TopCollector(
+            limit=limit, usequality=False, replace=0)
     else:
         inner = collectors.SortingCollector(sortedby, limit=limit)
     counting = _FacetCounting(inner, facets)
