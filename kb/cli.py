@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -197,7 +196,7 @@ def import_command(path: Path, manifest: Path | None, workers: int | None,
     """
     import os
 
-    from kb.importer import Item, run_import
+    from kb.importer import console_progress, run_import
     from kb.services import accounts
 
     user = accounts.find_user(as_email) if as_email else None
@@ -205,14 +204,9 @@ def import_command(path: Path, manifest: Path | None, workers: int | None,
         click.echo(f"Error: no account for {as_email}.", err=True)
         sys.exit(1)
 
-    def progress(items: Iterator[Item], total: int) -> Iterator[Item]:
-        with click.progressbar(items, length=total, label="Importing", file=sys.stderr,
-                               show_pos=True, show_eta=True) as bar:
-            yield from bar
-
     try:
         report = run_import(path.resolve(), manifest.resolve() if manifest else None,
-                            workers or os.cpu_count() or 1, user, progress)
+                            workers or os.cpu_count() or 1, user, console_progress)
     except KbError as e:
         _fail(e)
     for name in report.not_listed:
