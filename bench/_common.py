@@ -194,7 +194,9 @@ def run_kb(args: Sequence[str], env: dict[str, str], cwd: Path) -> str:
 class Timed:
     seconds: float
     stdout: str
-    peak_rss_mb: float  # of the process and the children it reaped (wait4 ru_maxrss)
+    # Of the process and the children it reaped (wait4 ru_maxrss); on Linux it includes
+    # the RSS of the parent that forked it (a large benchmark process inflates it).
+    peak_rss_mb: float
     children_rss_mb: float  # getrusage(RUSAGE_CHILDREN).ru_maxrss after it ended
     tree: TreeMemory | None = None  # the whole process tree, sampled
 
@@ -544,7 +546,9 @@ class TreeSampler:
                 peak = hwm_mb(pid)
                 self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu_seconds(pid))
                 if pid not in self.names or self.names[pid].startswith(("extract", "?")):
-                    self.names[pid] = _short_name(pid)  # the writer renames itself
+                    name = _short_name(pid)  # the index writer renames itself
+                    if pid not in self.names or not name.startswith("?"):  # not a zombie's
+                        self.names[pid] = name
                 if peak > self.peaks.get(pid, 0.0):
                     self.peaks[pid] = peak
             self.peak_sum = max(self.peak_sum, total)

@@ -22,6 +22,7 @@ An error is any answer other than 200, or a failed connection.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import signal
@@ -51,6 +52,11 @@ class Tally:
     reconnects: int = 0
     seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # CPU seconds used during the phase: `kb serve` (all its processes), these clients,
+    # and the machine as a whole (every process, ours or not).
+    cpu_server: float = 0.0
+    cpu_clients: float = 0.0
+    cpu_machine: float = 0.0
 
     @property
     def count(self) -> int:
@@ -104,13 +110,26 @@ def run_phase(server: c.Server, clients: int, seconds: float, queries: Sequence[
     threads = [threading.Thread(target=client_loop,
                                 args=(server, seed + i, queries, doc_ids, until, tally))
                for i in range(clients)]
+    server_cpu = sum(c.cpu_seconds(pid) for pid in c.process_tree(server.proc.pid))
+    clients_cpu, machine_cpu = time.process_time(), machine_cpu_seconds()
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     tally.seconds = time.perf_counter() - start
+    tally.cpu_server = sum(c.cpu_seconds(pid)
+                           for pid in c.process_tree(server.proc.pid)) - server_cpu
+    tally.cpu_clients = time.process_time() - clients_cpu
+    tally.cpu_machine = machine_cpu_seconds() - machine_cpu
     return tally
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time all processes have used since boot (user + system, /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(fields[i]) for i in (0, 1, 2, 5, 6))  # user nice system irq softirq
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def phase_rows(label: str, tally: Tally) -> list[tuple[str, str]]:
@@ -128,6 +147,12 @@ def phase_rows(label: str, tally: Tally) -> list[tuple[str, str]]:
         if values:
             rows.append((f"{label}: {kind}", f"{len(values)} requests, "
                                              + c.latency_line(values)))
+    per_request = tally.cpu_server / tally.count * 1000
+    rows.append((f"{label}: CPU", f"kb serve {tally.cpu_server / tally.seconds:.2f} cores "
+                                  f"({per_request:.0f} ms a request), clients "
+                                  f"{tally.cpu_clients / tally.seconds:.2f}, whole machine "
+                                  f"{tally.cpu_machine / tally.seconds:.2f} of "
+                                  f"{os.cpu_count()}"))
     rows.append((f"{label}: errors", f"{len(tally.errors)}"
                  + (f" (first: {tally.errors[0]})" if tally.errors else "")
                  + f"; {tally.reconnects} idle keep-alive connections reopened"))

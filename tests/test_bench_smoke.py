@@ -102,6 +102,8 @@ def test_load_benchmark_prints_its_figures(instance):
         assert re.match(rf"{NUMBER} requests/s", figure(out, f"{phase}: throughput"))
         assert re.match(LATENCY, figure(out, f"{phase}: latency"))
         assert figure(out, f"{phase}: errors").startswith("0;")
+        assert re.match(rf"kb serve {NUMBER} cores \({NUMBER} ms a request\)",
+                        figure(out, f"{phase}: CPU"))
     assert figure(out, "import").startswith(f"`kb import` of {LIMIT} variants")
     assert re.match(VERDICT, figure(out, "target"))
 
