@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from whoosh import collectors, highlight, sorting
 from whoosh import query as wq
 from whoosh.analysis import Token
 from whoosh.searching import Results, Searcher
 
 from kb.errors import QueryError
+from kb.search import arrays
 from kb.search.analysis import OTHER, WORD_PATTERN
 from kb.search.index import searchers
 from kb.search.parsing import (
@@ -33,7 +35,6 @@ from kb.search.ranking import (
     RERANK_DEPTH,
     FeedbackDoc,
     feedback_weights,
-    score_terms,
 )
 from kb.search.schema import (
     FACET_FIELDS,
@@ -180,31 +181,6 @@ def _sort_facet(sort: str) -> sorting.FacetType | None:
     ])
 
 
-# Facet values of each segment's documents, read once from the columns: a segment never
-# changes (deleted documents simply stop matching), and counting from Python lists is
-# several times faster than Whoosh's column lookups per match (the FacetCollector).
-_COLUMN_CACHE: dict[tuple[str, str], list[list[bytes]]] = {}
-_COLUMN_CACHE_SIZE = 512
-
-
-def _column_values(reader: object, fieldname: str) -> list[list[bytes]]:
-    segment = reader.segment()  # type: ignore[attr-defined]
-    if segment is None:  # an empty index
-        return [[] for _ in range(reader.doc_count_all())]  # type: ignore[attr-defined]
-    key = (segment.segment_id(), fieldname)
-    values = _COLUMN_CACHE.get(key)
-    if values is None:
-        if len(_COLUMN_CACHE) >= _COLUMN_CACHE_SIZE:
-            _COLUMN_CACHE.pop(next(iter(_COLUMN_CACHE)))
-        if reader.has_column(fieldname):  # type: ignore[attr-defined]
-            column = reader.column_reader(fieldname)  # type: ignore[attr-defined]
-            values = [list(v) for v in column]
-        else:
-            values = [[] for _ in range(reader.doc_count_all())]  # type: ignore[attr-defined]
-        _COLUMN_CACHE[key] = values
-    return values
-
-
 class _FacetCounting(collectors.WrappingCollector):
     """Counts the facet values of every document it collects (several per document for
     multi-valued facets), then hands the document on."""
@@ -218,7 +194,7 @@ class _FacetCounting(collectors.WrappingCollector):
     def set_subsearcher(self, subsearcher: Searcher, offset: int) -> None:
         super().set_subsearcher(subsearcher, offset)
         reader = subsearcher.reader()
-        self._columns = [(self.counts[name], _column_values(reader, FACET_FIELDS[name]))
+        self._columns = [(self.counts[name], arrays.column_values(reader, FACET_FIELDS[name]))
                          for name in self.names]
 
     def collect(self, sub_docnum: int) -> object:
@@ -339,10 +315,11 @@ def _match_tokens(searcher: Searcher, docnums: dict[str, list[int]],
     character offsets (TEXT(chars=True)): no re-analysis of the text, and each word's
     postings read once, skipping to the page's documents only."""
     found: dict[int, list[Token]] = {}
+    reader = searcher.reader()
     for fieldname, wanted in docnums.items():
         wanted = sorted(wanted)
         for btext in words.get(fieldname, ()):
-            m = searcher.postings(fieldname, btext)
+            m = reader.postings(fieldname, btext)  # no scorer: only positions are read
             word = btext.decode("utf-8")
             for docnum in wanted:
                 if m.is_active() and m.id() < docnum:
@@ -383,6 +360,17 @@ def _cached_filter(searcher: Searcher, filt: wq.Query) -> set[int]:
         # means "no filter" and would show every document. -1 is no document number.
         docs = cache[filt] = set(searcher.docs_for_query(filt)) or {-1}
     return docs
+
+
+def _cached_mask(searcher: Searcher, filt: wq.Query) -> np.ndarray:
+    """The filter as a boolean array over the searcher's documents (kb.search.arrays)."""
+    cache: dict[wq.Query, np.ndarray] = searcher.__dict__.setdefault("_kb_masks", {})
+    found = cache.get(filt)
+    if found is None:
+        if len(cache) >= _FILTER_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        found = cache[filt] = arrays.mask(searcher, _cached_filter(searcher, filt))
+    return found
 
 
 def languages(searcher: Searcher) -> tuple[str, ...]:
@@ -427,7 +415,7 @@ def _reranked(searcher: Searcher, understood: Understood,
     extra = feedback_weights(searcher, docs, weight, VECTOR_FIELDS)
     if not extra:
         return hits
-    bonus = score_terms(searcher, [h.docnum for h in head], [
+    bonus = arrays.score_docs(searcher, [h.docnum for h in head], [
         (text_field(name, lang), term, w * FIELD_BOOSTS[name])
         for lang, terms in extra.items() for term, w in terms.items()
         for name in FEEDBACK_FIELDS
@@ -462,30 +450,48 @@ def search(
         q = wq.Or([q, extra]) if extra is not None else q
     elif req.also:
         q = expansion_query(req.also, langs) or q
-    filt = _cached_filter(searcher, _filter_query(req, visibility, skip=None))
+    filtq = _filter_query(req, visibility, skip=None)
+    filt = _cached_filter(searcher, filtq)
     sortedby = _sort_facet(req.sort)
     relevance = sortedby is None
     # Counts of a facet in use are taken without its own filter, so that the other values
     # stay on offer (several values in one facet mean OR); the others come with the page.
     plain = [n for n in FACET_FIELDS if not req.filters.get(n)]
+    used = [n for n in FACET_FIELDS if req.filters.get(n)]
     first = (req.page - 1) * req.per_page
-    if understood.weights and relevance and not req.doc_ids:
-        # One pass gives the total, the facets and the first results; feedback then
-        # reorders the first RERANK_DEPTH of them.
-        depth = max(RERANK_DEPTH, first + req.per_page)
-        results, counted = _collect(searcher, q, depth, filt, plain, None)
-        ranked = _reranked(searcher, understood, list(results.top_n))
-        page_hits = ranked[first:first + req.per_page]
+    depth = first + req.per_page
+    feedback = bool(understood.weights) and relevance and not req.doc_ids
+    if feedback:
+        depth = max(RERANK_DEPTH, depth)
+    counted: dict[str, Counter[bytes]]
+    if relevance and not req.doc_ids and arrays.handles(q):
+        # A disjunction (plain words): every match scored at once (kb.search.arrays).
+        scored = arrays.score(searcher, q)
+        visible = scored.matched & _cached_mask(searcher, filtq)
+        total = int(visible.sum())
+        top = arrays.top(scored.scores, np.flatnonzero(visible), depth)
+        counted = {n: Counter(arrays.facet_counts(searcher, visible, FACET_FIELDS[n]))
+                   for n in plain}
+        for name in used:
+            others = scored.matched & _cached_mask(
+                searcher, _filter_query(req, visibility, skip=name))
+            counted[name] = Counter(arrays.facet_counts(searcher, others, FACET_FIELDS[name]))
     else:
-        results, counted = _collect(searcher, q, first + req.per_page, filt, plain, sortedby)
-        page_hits = [_Ranked(docnum, float(score) if relevance else None, searcher)
-                     for score, docnum in results.top_n[first:first + req.per_page]]
-    total = len(results)
+        results, counted = _collect(searcher, q, depth, filt, plain, sortedby)
+        total = len(results)
+        top = [(float(score) if relevance else 0.0, docnum)
+               for score, docnum in results.top_n]
+        for name in used:
+            others_set = _cached_filter(searcher, _filter_query(req, visibility, skip=name))
+            counted.update(_collect(searcher, q, 1, others_set, [name], None)[1])
+    if feedback:
+        # Feedback reorders the first RERANK_DEPTH results.
+        ranked = _reranked(searcher, understood, top)
+    else:
+        ranked = [_Ranked(docnum, score if relevance else None, searcher)
+                  for score, docnum in top]
+    page_hits = ranked[first:first + req.per_page]
     facets = _counts(counted)
-    for name in FACET_FIELDS:
-        if req.filters.get(name):
-            others = _cached_filter(searcher, _filter_query(req, visibility, skip=name))
-            facets.update(_counts(_collect(searcher, q, 1, others, [name], None)[1]))
     found = _page_snippets(searcher, q, page_hits, load_bodies, surround, snippets)
     hits = tuple(
         Hit(doc_id=int(str(hit.get("doc_id"))),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from whoosh import columns, fields, formats
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
+from whoosh.system import pack_uint
 
 from kb.search.analysis import LANGUAGES, OTHER, WORD_PATTERN, analyzer, field_language
 
 # Bump when the schema or analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Every text field exists once per analysis language ("title_fr", "body_ru", ...): a
 # document's text goes to the fields of its language, analysed with that language's
@@ -26,9 +31,50 @@ VECTOR_FIELDS: tuple[str, ...] = ("body",)
 
 # The words of a document as written (lower-cased, not stemmed), for "did you mean":
 # taken from the metadata and the first characters of the text, which hold most of a
-# collection's vocabulary at a fraction of the cost of analysing every text twice.
+# collection's vocabulary. Each word is handed to the index once per document (found by
+# one regular expression pass): the field's analysis then sees a few hundred words instead
+# of the whole text again, and its frequencies count documents, which is what ranks the
+# corrector's suggestions.
 SPELL_FIELD = "spell"
 SPELL_CHARS = 20_000
+_SPELL_WORDS = re.compile(WORD_PATTERN)
+
+
+def spell_words(*texts: str) -> str:
+    """The distinct lower-cased words of ``texts``, space-separated, first seen first."""
+    return " ".join(dict.fromkeys(_SPELL_WORDS.findall(" ".join(texts).lower())))
+
+
+# Whoosh builds a term vector by analysing the text a second time (SegmentWriter.add_document
+# calls the vector format's word_values after the field's own index()). A body field keeps
+# the terms it has just indexed, and its vector format reads them from there: the same
+# terms and frequencies for half the analysis. Per thread: a writer is used by one thread.
+_JUST_INDEXED = threading.local()
+
+
+class BodyText(fields.TEXT):
+    """A TEXT field whose term vector is made from its postings, not a second analysis."""
+
+    def index(self, value: Any, **kwargs: Any) -> list[tuple[bytes, int, float, bytes]]:
+        items = list(super().index(value, **kwargs))
+        _JUST_INDEXED.last = (value, items)
+        return items
+
+
+class PostingsFrequency(formats.Frequency):
+    """Frequency vector values of the terms BodyText.index just produced for this value
+    (analysing the text itself only when called otherwise)."""
+
+    def word_values(self, value: Any, analyzer: Any,
+                    **kwargs: Any) -> Iterator[tuple[str, int, float, bytes]]:
+        last = getattr(_JUST_INDEXED, "last", None)
+        _JUST_INDEXED.last = None
+        if last is None or last[0] is not value:
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        boost = self.field_boost
+        for btext, freq, weight, _ in last[1]:
+            yield btext.decode("utf-8"), freq, weight * boost, pack_uint(freq)
 
 
 def text_field(name: str, lang: str) -> str:
@@ -58,11 +104,12 @@ def build_schema() -> fields.Schema:
     for lang in TEXT_LANGUAGES:
         words = analyzer(lang)
         for name in TEXT_FIELDS:
-            texts[text_field(name, lang)] = fields.TEXT(
+            vector = name in VECTOR_FIELDS
+            texts[text_field(name, lang)] = (BodyText if vector else fields.TEXT)(
                 analyzer=words,
                 # Character offsets: snippets need no re-analysis of the text.
                 chars=name == "body",
-                vector=formats.Frequency() if name in VECTOR_FIELDS else None,
+                vector=PostingsFrequency() if vector else None,
             )
     return fields.Schema(
         doc_id=fields.NUMERIC(int, bits=64, stored=True, unique=True, signed=False),
@@ -150,7 +197,7 @@ def to_fields(rec: IndexRecord) -> dict[str, object]:
         text_field("themes", lang): " ".join(rec.themes),
         text_field("body", lang): PAGE_SEPARATOR.join(
             (body, rec.title, rec.summary, " ".join(rec.themes))),
-        SPELL_FIELD: " ".join((rec.title, rec.summary, *rec.themes, body[:SPELL_CHARS])),
+        SPELL_FIELD: spell_words(rec.title, rec.summary, *rec.themes, body[:SPELL_CHARS]),
         "country": ",".join(rec.countries),
         "agency": ",".join(rec.agencies),
         "theme": ",".join(rec.themes),
