@@ -264,6 +264,9 @@ class _Pipeline:
         self.store = context.store()
         self.extracting: dict[Future[processing.Outcome], _Waiting] = {}
         self.extracted: deque[_Waiting] = deque()
+        # Read, their texts saved and index records built, waiting for the writer.
+        self.staged: list[_Waiting] = []
+        self.records: list[search.IndexRecord] = []
         self.indexing: list[_Waiting] = []
         self.writer = _IndexWriter(context.index_dir(), context.lock_timeout())
         self.writer.start()
@@ -273,7 +276,8 @@ class _Pipeline:
         self.unindexed: list[tuple[Item, str]] = []
 
     def ahead(self) -> int:
-        return len(self.extracting) + len(self.extracted) + len(self.indexing)
+        return (len(self.extracting) + len(self.extracted) + len(self.staged)
+                + len(self.indexing))
 
     def submit(self, doc: Document, item: Item) -> None:
         current = doc.current_file
@@ -283,7 +287,8 @@ class _Pipeline:
         self.extracting[fut] = _Waiting(doc, item)
 
     def pump(self, block: bool) -> None:
-        """Take in finished extractions and index commits; start the next commit."""
+        """Take in finished extractions and index commits; start the next commit; while the
+        writer works, get the next batch ready for it."""
         wait_s = 0.02 if block else 0.0
         if self.extracting and block and not self.writer.busy:
             wait(list(self.extracting), timeout=wait_s, return_when=FIRST_COMPLETED)
@@ -292,9 +297,16 @@ class _Pipeline:
             self._extracted(self.extracting.pop(fut), fut.result())
         finished, failure = self.writer.result(wait_s)
         if finished:
-            self._indexed(failure)
-        if not self.writer.busy and self._batch_due():
+            batch, self.indexing = self.indexing, []
+            # The next batch first: the writer is the slowest stage and must not wait
+            # for this process's bookkeeping of the last one.
+            if self._batch_due():
+                self._send()
+            self._indexed(batch, failure)
+        elif not self.writer.busy and self._batch_due():
             self._send()
+        if self.writer.busy:
+            self._stage()
 
     def _extracted(self, waiting: _Waiting, outcome: processing.Outcome) -> None:
         waiting.outcome = outcome
@@ -302,32 +314,41 @@ class _Pipeline:
         self.extracted.append(waiting)
 
     def _batch_due(self) -> bool:
-        if not self.extracted:
+        waiting = len(self.staged) + len(self.extracted)
+        if not waiting:
             return False
-        if len(self.extracted) >= MIN_INDEX_BATCH:
+        if waiting >= MIN_INDEX_BATCH:
             return True
         if self.input_done and not self.extracting:
             return True
-        return time.monotonic() - self.extracted[0].since > MAX_WAIT
+        oldest = (self.staged or self.extracted)[0]
+        return time.monotonic() - oldest.since > MAX_WAIT
 
-    def _send(self) -> None:
-        n = min(len(self.extracted), INDEX_BATCH)
-        self.indexing = [self.extracted.popleft() for _ in range(n)]
-        records = []
-        for w in self.indexing:
+    def _stage(self) -> None:
+        """Save the texts of extracted documents and build their index records, up to a
+        batch. The texts are in the database (committed here, apart from the storing of
+        files) before they are in the index: the database stays the source that
+        `kb reindex` rebuilds from."""
+        n = min(len(self.extracted), INDEX_BATCH - len(self.staged))
+        if n <= 0:
+            return
+        for _ in range(n):
+            w = self.extracted.popleft()
             assert w.outcome is not None
             processing.save_outcome(w.doc, w.outcome)
             prefill(w.doc, w.outcome, w.item.prefill)
-            records.append(processing.record_for(w.doc, w.outcome.pages))
+            self.records.append(processing.record_for(w.doc, w.outcome.pages))
             w.outcome = None  # the record holds the text now
-        # The texts are in the database (one transaction per batch, apart from the storing
-        # of files) before they are in the index: the database stays the source that
-        # `kb reindex` rebuilds from.
+            self.staged.append(w)
         db.session.commit()
+
+    def _send(self) -> None:
+        self._stage()
+        self.indexing, self.staged = self.staged, []
+        records, self.records = self.records, []
         self.writer.send(records)
 
-    def _indexed(self, failure: str | None) -> None:
-        batch, self.indexing = self.indexing, []
+    def _indexed(self, batch: list[_Waiting], failure: str | None) -> None:
         ids = [w.doc.doc_id for w in batch]
         jobs = list(db.session.scalars(select(Job).where(
             Job.doc_id.in_(ids), Job.locked_by == self.owner, Job.state == "running")))

