@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from whoosh import query as wq
@@ -71,6 +71,43 @@ class _Cache:
 
 
 _cache = _Cache(CACHE_BYTES)
+
+
+T = TypeVar("T")
+
+# Values derived from one state of the index (filters as document sets, facet arrays),
+# shared by the searchers of every thread that sees that state: built once per commit,
+# not once per thread.
+_SHARED_SIZE = 128
+_shared: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def _state(searcher: Searcher) -> tuple[tuple[str | None, int], ...]:
+    """The index state a searcher sees: its segments and how many documents each has
+    deleted (a segment's deletions only grow, so the count names the set)."""
+    found = searcher.__dict__.get("_kb_state")
+    if found is None:
+        found = tuple((_segment_key(sub.reader()), sub.reader().segment().deleted_count()
+                       if sub.reader().segment() is not None else 0)
+                      for sub, _ in searcher.leaf_searchers())
+        searcher.__dict__["_kb_state"] = found
+    return found
+
+
+def shared(searcher: Searcher, kind: str, key: Hashable, build: Callable[[], T]) -> T:
+    """``build()``, remembered for this state of the index across threads."""
+    full = (_state(searcher), kind, key)
+    with _shared_lock:
+        if full in _shared:
+            _shared.move_to_end(full)
+            return _shared[full]
+    value = build()
+    with _shared_lock:
+        _shared[full] = value
+        while len(_shared) > _SHARED_SIZE:
+            _shared.popitem(last=False)
+    return value
 
 
 def _segment_key(reader: Any) -> str | None:
@@ -310,26 +347,25 @@ class _Facet:
 
 
 def _facet(searcher: Searcher, fieldname: str) -> _Facet:
-    """A list column of every segment as (document, value) pairs, kept with the searcher."""
-    cache: dict[str, _Facet] = searcher.__dict__.setdefault("_kb_facets", {})
-    found = cache.get(fieldname)
-    if found is None:
-        docs: list[int] = []
-        values: list[int] = []
-        names: list[bytes] = []
-        index: dict[bytes, int] = {}
-        for sub, offset in searcher.leaf_searchers():
-            for d, vs in enumerate(column_values(sub.reader(), fieldname), offset):
-                for v in vs:
-                    i = index.get(v)
-                    if i is None:
-                        i = index[v] = len(names)
-                        names.append(v)
-                    docs.append(d)
-                    values.append(i)
-        found = cache[fieldname] = _Facet(np.asarray(docs, dtype=np.int64),
-                                          np.asarray(values, dtype=np.int64), names)
-    return found
+    """A list column of every segment as (document, value) pairs, for this index state."""
+    return shared(searcher, "facet", fieldname, lambda: _build_facet(searcher, fieldname))
+
+
+def _build_facet(searcher: Searcher, fieldname: str) -> _Facet:
+    docs: list[int] = []
+    values: list[int] = []
+    names: list[bytes] = []
+    index: dict[bytes, int] = {}
+    for sub, offset in searcher.leaf_searchers():
+        for d, vs in enumerate(column_values(sub.reader(), fieldname), offset):
+            for v in vs:
+                i = index.get(v)
+                if i is None:
+                    i = index[v] = len(names)
+                    names.append(v)
+                docs.append(d)
+                values.append(i)
+    return _Facet(np.asarray(docs, dtype=np.int64), np.asarray(values, dtype=np.int64), names)
 
 
 def facet_counts(searcher: Searcher, mask: np.ndarray, fieldname: str) -> dict[bytes, int]:
@@ -346,6 +382,7 @@ def mask(searcher: Searcher, docnums: set[int]) -> np.ndarray:
     out = np.zeros(searcher.doc_count_all(), dtype=bool)
     ids = np.fromiter(docnums, dtype=np.int64, count=len(docnums))
     out[ids[(ids >= 0) & (ids < len(out))]] = True
+    out.flags.writeable = False  # shared between threads (see ``shared``)
     return out
 
 

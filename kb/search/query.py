@@ -345,32 +345,20 @@ def _page_of(fragment: highlight.Fragment, starts: list[int]) -> int:
     return bisect_right(starts, first)
 
 
-# Filters that a searcher has already turned into sets of document numbers: Whoosh
-# rebuilds a query filter's bitset on every search otherwise (see WHOOSH.md).
-_FILTER_CACHE_SIZE = 64
-
-
+# Filters already turned into sets of document numbers, for this state of the index (by
+# every thread's searcher): Whoosh rebuilds a query filter's bitset on every search
+# otherwise (see WHOOSH.md).
 def _cached_filter(searcher: Searcher, filt: wq.Query) -> set[int]:
-    cache: dict[wq.Query, set[int]] = searcher.__dict__.setdefault("_kb_filters", {})
-    docs = cache.get(filt)
-    if docs is None:
-        if len(cache) >= _FILTER_CACHE_SIZE:
-            cache.pop(next(iter(cache)))
-        # Never an empty set: Whoosh's collector tests the filter's truth, so an empty one
-        # means "no filter" and would show every document. -1 is no document number.
-        docs = cache[filt] = set(searcher.docs_for_query(filt)) or {-1}
-    return docs
+    # Never an empty set: Whoosh's collector tests the filter's truth, so an empty one
+    # means "no filter" and would show every document. -1 is no document number.
+    return arrays.shared(searcher, "filter", filt,
+                         lambda: set(searcher.docs_for_query(filt)) or {-1})
 
 
 def _cached_mask(searcher: Searcher, filt: wq.Query) -> np.ndarray:
     """The filter as a boolean array over the searcher's documents (kb.search.arrays)."""
-    cache: dict[wq.Query, np.ndarray] = searcher.__dict__.setdefault("_kb_masks", {})
-    found = cache.get(filt)
-    if found is None:
-        if len(cache) >= _FILTER_CACHE_SIZE:
-            cache.pop(next(iter(cache)))
-        found = cache[filt] = arrays.mask(searcher, _cached_filter(searcher, filt))
-    return found
+    return arrays.shared(searcher, "mask", filt,
+                         lambda: arrays.mask(searcher, _cached_filter(searcher, filt)))
 
 
 def languages(searcher: Searcher) -> tuple[str, ...]:
@@ -572,21 +560,29 @@ def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], filt: set[
     return corrected if len(better) > total else None
 
 
+# Words of a document that "more like this" searches for (Whoosh's key_terms default).
+SIMILAR_TERMS = 25
+
+
 def more_like(index_dir: Path, doc_id: int, visibility: Visibility, limit: int = 5) -> list[int]:
-    """The documents nearest to one, by the words that characterise its text, that the
-    user may see (the document itself excluded)."""
+    """The documents nearest to one, by the words that characterise its text (its most
+    frequent words weighted by idf, as relevance feedback takes them from the first
+    results), that the user may see (the document itself excluded)."""
     searcher = searchers.get(index_dir)
     docnum = searcher.document_number(doc_id=doc_id)
     if docnum is None:
         return []
-    stored = searcher.stored_fields(docnum)
-    fieldname = text_field("body", stored.get("text_lang") or "xx")
-    if not searcher.has_vector(docnum, fieldname):
+    lang = str(searcher.stored_fields(docnum).get("text_lang") or OTHER)
+    words = feedback_weights(searcher, [FeedbackDoc(docnum, 1.0, lang)], 1.0, VECTOR_FIELDS,
+                             terms=SIMILAR_TERMS)
+    if not words:
         return []
-    keys = searcher.key_terms([docnum], fieldname, numterms=25)
-    if not keys:
-        return []
-    q = wq.Or([wq.Term(fieldname, word, boost=weight) for word, weight in keys])
-    filt = _cached_filter(searcher, _filter_query(SearchRequest(), visibility, skip=None))
-    results = searcher.search(q, limit=limit, filter=filt, mask={docnum})
-    return [int(hit["doc_id"]) for hit in results]
+    q = wq.Or([wq.Term(text_field(name, lang), term, boost=w)
+               for lang, terms in words.items() for term, w in terms.items()
+               for name in VECTOR_FIELDS])
+    scored = arrays.score(searcher, q)
+    visible = scored.matched & _cached_mask(
+        searcher, _filter_query(SearchRequest(), visibility, skip=None))
+    visible[docnum] = False
+    found = arrays.top(scored.scores, np.flatnonzero(visible), limit)
+    return [int(str(searcher.stored_fields(d).get("doc_id"))) for _, d in found]

@@ -17,7 +17,9 @@ carry over to other collections, never by per-query rules:
 from __future__ import annotations
 
 import heapq
-from collections import Counter
+import threading
+from bisect import bisect_right
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from math import log
@@ -83,8 +85,9 @@ class FeedbackDoc:
 
 
 def feedback_weights(searcher: Searcher, docs: Iterable[FeedbackDoc], total: float,
-                     fields: Iterable[str]) -> dict[str, dict[str, float]]:
-    """The words the first results share, weighted RM3-style, summing to ``total``.
+                     fields: Iterable[str],
+                     terms: int = FEEDBACK_TERMS) -> dict[str, dict[str, float]]:
+    """The ``terms`` words the first results share, weighted RM3-style, summing to ``total``.
 
     A word weighs by its share of each document's text (``fields``: the text fields that
     keep a term vector), the document's share of the scores, and the word's idf.
@@ -104,7 +107,7 @@ def feedback_weights(searcher: Searcher, docs: Iterable[FeedbackDoc], total: flo
         ((key, w * idf(searcher, f"body_{key[0]}", key[1]))
          for key, w in heapq.nlargest(CANDIDATES, weights.items(), key=lambda kv: kv[1])),
         key=lambda kv: -kv[1],
-    )[:FEEDBACK_TERMS]
+    )[:terms]
     norm = sum(w for _, w in ranked)
     out: dict[str, dict[str, float]] = {}
     for (lang, term), w in ranked:
@@ -113,18 +116,24 @@ def feedback_weights(searcher: Searcher, docs: Iterable[FeedbackDoc], total: flo
     return out
 
 
-# A document's most frequent words and their share of its text, kept with the searcher
-# (a snapshot: documents do not change under it) for the next query that ranks it high.
+# A document's most frequent words and their share of its text, kept for the next query
+# that ranks it high: by segment and document number there (a segment never changes), so
+# every thread's searcher shares them and they outlive commits that add other segments.
 PROFILE_TERMS = 100
 _PROFILE_CACHE_SIZE = 5_000
+_profiles: OrderedDict[tuple[object, ...], tuple[tuple[str, float], ...]] = OrderedDict()
+_profiles_lock = threading.Lock()
 
 
 def _profile(searcher: Searcher, doc: FeedbackDoc,
              names: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
-    cache: dict[tuple[int, str, tuple[str, ...]], tuple[tuple[str, float], ...]] = \
-        searcher.__dict__.setdefault("_kb_profiles", {})
-    key = (doc.docnum, doc.lang, names)
-    found = cache.get(key)
+    leaves = searcher.leaf_searchers()
+    sub, offset = leaves[bisect_right([o for _, o in leaves], doc.docnum) - 1]
+    segment = sub.reader().segment()
+    key = (segment.segment_id() if segment is not None else id(searcher),
+           doc.docnum - offset, doc.lang, names)
+    with _profiles_lock:
+        found = _profiles.get(key)
     if found is None:
         counts: Counter[str] = Counter()
         reader = searcher.reader()
@@ -134,7 +143,8 @@ def _profile(searcher: Searcher, doc: FeedbackDoc,
                 counts[term.decode("utf-8") if isinstance(term, bytes) else term] += weight
         length = sum(counts.values()) or 1.0
         found = tuple((term, tf / length) for term, tf in counts.most_common(PROFILE_TERMS))
-        if len(cache) >= _PROFILE_CACHE_SIZE:
-            cache.clear()
-        cache[key] = found
+        with _profiles_lock:
+            _profiles[key] = found
+            while len(_profiles) > _PROFILE_CACHE_SIZE:
+                _profiles.popitem(last=False)
     return found

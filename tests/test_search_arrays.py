@@ -1,0 +1,120 @@
+"""Plain-word searches (kb.search.arrays) give exactly what Whoosh's own scorer gives.
+
+A real index in a temporary folder, written in several commits (several segments), with
+words in more documents than one block of postings holds (128) and with replaced and
+deleted documents: the totals and facet counts a user sees are counted by brute force
+from the texts, and every document's score is compared with Whoosh scoring the same
+query one document at a time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from whoosh import query as wq
+
+from kb import search
+from kb.search import arrays
+from kb.search.index import searchers
+from kb.search.parsing import understand
+
+WORDS = ["migration", "remittances", "diaspora", "labour", "border", "climate", "health"]
+FILLER = ["the", "programme", "report", "national", "development", "strategy", "plan"]
+COUNTRIES = ["MDA", "SRB", "TUN", "ECU"]
+N = 420  # three commits of 140: every word is in more than one block of 128 postings
+
+
+def _record(doc_id: int, rnd: random.Random) -> tuple[search.IndexRecord, str]:
+    words = [rnd.choice(WORDS) for _ in range(rnd.randint(1, 12))]
+    words += [rnd.choice(FILLER) for _ in range(rnd.randint(5, 200))]
+    rnd.shuffle(words)
+    text = " ".join(words)
+    rec = search.IndexRecord(
+        doc_id=doc_id, title=f"Note {doc_id}", summary="", doc_type="report",
+        countries=(rnd.choice(COUNTRIES),), agencies=(), themes=(), language="en",
+        year=2010 + doc_id % 8, phase=None, access="public", created_ts=doc_id,
+        pages=(text,))
+    return rec, text
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, search.IndexRecord]]:
+    index_dir = tmp_path_factory.mktemp("arrays") / "index"
+    search.create(index_dir)
+    rnd = random.Random(7)
+    live: dict[int, search.IndexRecord] = {}
+    for start in range(1, N + 1, 140):
+        batch = [_record(i, rnd)[0] for i in range(start, start + 140)]
+        search.write_records(index_dir, batch, timeout=10)
+        live.update((r.doc_id, r) for r in batch)
+    # Replaced (the old copy stays in its segment, deleted) and removed documents.
+    replaced = [_record(i, rnd)[0] for i in range(5, N, 37)]
+    search.write_records(index_dir, replaced, timeout=10)
+    live.update((r.doc_id, r) for r in replaced)
+    removed = list(range(3, N, 41))
+    search.delete_documents(index_dir, removed, timeout=10)
+    for doc_id in removed:
+        live.pop(doc_id)
+    return index_dir, live
+
+
+def _holding(live: dict[int, search.IndexRecord], words: set[str]) -> list[search.IndexRecord]:
+    return [r for r in live.values() if words & set(r.body().split())]
+
+
+EVERYONE = search.Visibility(all_states=True)
+
+
+@pytest.mark.parametrize("q", ["migration", "remittances diaspora", "border climate health"])
+def test_totals_and_facets_count_every_matching_document(collection, q):
+    index_dir, live = collection
+    searcher = searchers.get(index_dir)
+    assert len(searcher.reader().leaf_readers()) >= 3, "the test needs several segments"
+    expected = _holding(live, set(q.split()))
+    result = search.search(index_dir, search.SearchRequest(q=q, per_page=10), EVERYONE,
+                           lambda ids: {})
+    assert result.total == len(expected) > 128
+    assert dict(result.facets["country"]) == Counter(r.countries[0] for r in expected)
+    assert dict(result.facets["year"]) == Counter(str(r.year) for r in expected)
+    assert all(h.doc_id in {r.doc_id for r in expected} for h in result.hits)
+
+
+def test_a_filter_narrows_the_total_and_keeps_the_other_values_of_its_facet(collection):
+    index_dir, live = collection
+    expected = _holding(live, {"labour"})
+    req = search.SearchRequest(q="labour", filters={"country": ("MDA",)}, per_page=5)
+    result = search.search(index_dir, req, EVERYONE, lambda ids: {})
+    assert result.total == sum(1 for r in expected if r.countries == ("MDA",))
+    # The facet in use is counted without its own filter: other countries stay on offer.
+    assert dict(result.facets["country"]) == Counter(r.countries[0] for r in expected)
+    assert dict(result.facets["year"]) == Counter(
+        str(r.year) for r in expected if r.countries == ("MDA",))
+
+
+@pytest.mark.parametrize("q", ["migration diaspora migration", "climate health border labour"])
+def test_every_score_equals_whooshs_own(collection, q):
+    index_dir, _ = collection
+    searcher = searchers.get(index_dir)
+    query = understand(q, ("en",)).query
+    assert arrays.handles(query)
+    scored = arrays.score(searcher, query)
+    whoosh = {hit.docnum: hit.score for hit in searcher.search(query, limit=None)}
+    # Deleted documents are left to the caller's filter (it never holds one).
+    undeleted = set(searcher.reader().all_doc_ids())
+    assert len(undeleted) < searcher.doc_count_all()
+    assert set(whoosh) == {int(d) for d in scored.matched.nonzero()[0]} & undeleted
+    for docnum, score in whoosh.items():
+        assert scored.scores[docnum] == pytest.approx(score, rel=1e-9)
+
+
+def test_queries_with_and_or_not_are_left_to_whoosh(collection):
+    index_dir, live = collection
+    assert not arrays.handles(wq.And([wq.Term("body_en", "migrat"), wq.Term("body_en", "border")]))
+    result = search.search(index_dir, search.SearchRequest(q="migration AND NOT border"),
+                           EVERYONE, lambda ids: {})
+    expected = [r for r in live.values()
+                if "migration" in r.body().split() and "border" not in r.body().split()]
+    assert result.total == len(expected)
