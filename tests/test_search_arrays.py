@@ -41,7 +41,9 @@ def _record(doc_id: int, rnd: random.Random) -> tuple[search.IndexRecord, str]:
 
 
 @pytest.fixture(scope="module")
-def collection(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, search.IndexRecord]]:
+def collection(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[int, search.IndexRecord]]:
     index_dir = tmp_path_factory.mktemp("arrays") / "index"
     search.create(index_dir)
     rnd = random.Random(7)
@@ -118,3 +120,35 @@ def test_queries_with_and_or_not_are_left_to_whoosh(collection):
     expected = [r for r in live.values()
                 if "migration" in r.body().split() and "border" not in r.body().split()]
     assert result.total == len(expected)
+
+
+def test_documents_indexed_one_at_a_time_are_gathered_into_few_segments(tmp_path):
+    index_dir = tmp_path / "index"
+    search.create(index_dir)
+    rnd = random.Random(3)
+    for doc_id in range(1, 26):  # 25 uploads, one commit each
+        search.write_records(index_dir, [_record(doc_id, rnd)[0]], timeout=10)
+    search.delete_documents(index_dir, [2], timeout=10)
+    searcher = searchers.get(index_dir)
+    # Ten one-document segments are merged as the tenth arrives: 25 commits leave 7.
+    assert len(searcher.reader().leaf_readers()) <= 7
+    assert searcher.doc_count() == 24
+    result = search.search(index_dir, search.SearchRequest(q="programme report national"),
+                           EVERYONE, lambda ids: {})
+    assert result.total == 24
+
+
+def test_import_sized_segments_are_never_merged_by_a_commit(tmp_path):
+    # Whoosh's default policy would merge these thirteen segments into one at the last
+    # commit (a merge costs about what indexing them again does: minutes at 15,000).
+    index_dir = tmp_path / "index"
+    search.create(index_dir)
+    for batch in range(13):
+        search.write_records(index_dir, [
+            search.IndexRecord(doc_id=batch * 100 + i, title=f"t{i}", summary="",
+                               doc_type=None, countries=(), agencies=(), themes=(),
+                               language="en", year=None, phase=None, access="public",
+                               created_ts=0, pages=("migration",))
+            for i in range(100)], timeout=10)
+    reader = searchers.get(index_dir).reader()
+    assert sorted(r.doc_count_all() for r, _ in reader.leaf_readers()) == [100] * 13
