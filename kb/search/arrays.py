@@ -19,6 +19,7 @@ its scores added; a query with AND or NOT is left to Whoosh's collectors.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ T = TypeVar("T")
 # Values derived from one state of the index (filters as document sets, facet arrays),
 # shared by the searchers of every thread that sees that state: built once per commit,
 # not once per thread.
-_SHARED_SIZE = 128
+_SHARED_SIZE = 20_000  # idf values mostly; filters and facets are few
 _shared: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _shared_lock = threading.Lock()
 
@@ -171,12 +172,42 @@ def _read_blocks(m: Any) -> tuple[list[Any], np.ndarray]:
     return ids, (np.concatenate(weights) if weights else _EMPTY_WEIGHTS)
 
 
-def vector(reader: Any, docnum: int, fieldname: str) -> tuple[list[bytes], np.ndarray]:
+def vector(reader: Any, docnum: int, fieldname: str) -> tuple[list[bytes | str], np.ndarray]:
     """A document's term vector in one segment: its terms and their weights."""
     if not reader.has_vector(docnum, fieldname):
         return [], _EMPTY_WEIGHTS
     blocks, weights = _read_blocks(reader.vector(docnum, fieldname))
     return [t for block in blocks for t in block], weights
+
+
+def locate(searcher: Searcher, docnum: int) -> tuple[Any, int]:
+    """The segment reader holding a document of the searcher, and its number there."""
+    leaves = searcher.leaf_searchers()
+    i = bisect_right([offset for _, offset in leaves], docnum) - 1
+    sub, offset = leaves[i]
+    return sub.reader(), docnum - offset
+
+
+def term_vector(searcher: Searcher, docnum: int, fieldname: str) -> tuple[np.ndarray, np.ndarray]:
+    """A document's term vector: its terms (ascending bytes, numpy "S") and their term
+    frequencies, kept by segment and document number (both never change)."""
+    reader, local = locate(searcher, docnum)
+    seg = _segment_key(reader)
+    key = ("v", seg, fieldname, local)
+    found = _cache.get(key) if seg is not None else None
+    if found is not None:
+        return found[0], found[1]
+    terms, weights = vector(reader, local, fieldname)
+    # Whoosh keeps a vector's terms as str, in code point order: UTF-8 bytes sort alike.
+    # (Encoded at once: terms are words, never holding a NUL.)
+    if terms and isinstance(terms[0], str):
+        encoded = "\0".join(terms).encode("utf-8").split(b"\0")  # type: ignore[arg-type]
+    else:
+        encoded = terms  # type: ignore[assignment]
+    out = (np.array(encoded, dtype="S") if encoded else np.zeros(0, dtype="S1"), weights)
+    if seg is not None:
+        _cache.put(key, out)
+    return out
 
 
 def lengths(reader: Any, fieldname: str) -> np.ndarray:
@@ -273,43 +304,127 @@ def bm25(searcher: Searcher, fieldname: str, btext: bytes, tf: np.ndarray,
     """Whoosh's BM25F for one term over arrays of term frequencies and field lengths,
     with the searcher's weighting (kb.search.ranking.Ranking: idf, K1, B) and average
     field length."""
+    return _bm25(searcher, fieldname, idf(searcher, fieldname, btext), tf, length)
+
+
+def idf(searcher: Searcher, fieldname: str, btext: bytes) -> float:
+    """The searcher's idf of a term: it sums over every segment, so it is kept for this
+    state of the index, for every thread."""
+    parent = searcher.get_parent()
+    return shared(parent, "idf", (fieldname, btext), lambda: parent.idf(fieldname, btext))
+
+
+def _bm25(searcher: Searcher, fieldname: str, idf: float | np.ndarray, tf: np.ndarray,
+          length: np.ndarray | float) -> np.ndarray:
     parent = searcher.get_parent()
     K1, B = parent.weighting.K1, parent.weighting.B  # noqa: N806 (the formula's names)
-    idf = parent.idf(fieldname, btext)  # bytes, as Whoosh's own scorers key its cache
-    avgfl = parent.avg_field_length(fieldname) or 1
+    avgfl = shared(parent, "avgfl", fieldname,
+                   lambda: parent.avg_field_length(fieldname) or 1)
     return idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * length / avgfl)))
+
+
+def cached_postings(reader: Any, fieldname: str, btext: bytes
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
+    """A term's postings in one segment if already read (see ``postings``), else None."""
+    seg = _segment_key(reader)
+    found = _cache.get(("p", seg, fieldname, btext)) if seg is not None else None
+    return None if found is None else (found[0], found[1])
+
+
+def _some_postings(reader: Any, fieldname: str, btext: bytes,
+                   local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A term's postings among the segment's documents ``local`` (ascending): from the
+    cache, or by skipping through the postings to them (reading a few blocks, not all)."""
+    found = cached_postings(reader, fieldname, btext)
+    if found is not None:
+        ids, tf = found
+        at = np.searchsorted(ids, local)
+        at[at >= len(ids)] = 0
+        hit = ids[at] == local if len(ids) else np.zeros(len(local), dtype=bool)
+        return local[hit], tf[at[hit]]
+    if (fieldname, btext) not in reader:
+        return _EMPTY_IDS, _EMPTY_WEIGHTS
+    m = reader.postings(fieldname, btext)
+    out_ids: list[int] = []
+    out_tf: list[float] = []
+    for docnum in local.tolist():
+        if not m.is_active():
+            break
+        if m.id() < docnum:
+            m.skip_to(docnum)
+            if not m.is_active():
+                break
+        if m.id() == docnum:
+            out_ids.append(docnum)
+            out_tf.append(m.weight())
+    return np.asarray(out_ids, dtype=np.int64), np.asarray(out_tf, dtype=np.float64)
 
 
 def score_docs(searcher: Searcher, docnums: Sequence[int],
                terms: Iterable[tuple[str, str, float]]) -> dict[int, float]:
-    """The summed scores of weighted (field, term, weight) in each of ``docnums``."""
-    wanted = np.asarray(sorted(set(docnums)), dtype=np.int64)
-    total = np.zeros(len(wanted), dtype=np.float64)
-    if not len(wanted):
+    """The summed scores of weighted (field, term, weight) in each of ``docnums``: from
+    the documents' term vectors where the field keeps them (a few documents, many
+    words), else by skipping through each word's postings to them."""
+    wanted = sorted(set(docnums))
+    if not wanted:
         return {}
     schema = searcher.schema
-    leaves = searcher.leaf_searchers()
+    by_field: dict[str, list[tuple[bytes, float]]] = {}
     for fieldname, text, weight in terms:
-        btext = schema[fieldname].to_bytes(text)
-        for sub, offset in leaves:
-            reader = sub.reader()
-            inside = (wanted >= offset) & (wanted < offset + reader.doc_count_all())
-            if not inside.any():
-                continue
-            ids, tf = postings(reader, fieldname, btext)
+        by_field.setdefault(fieldname, []).append((schema[fieldname].to_bytes(text), weight))
+    total: dict[int, float] = {}
+    for fieldname, words in by_field.items():
+        if schema[fieldname].vector:
+            scores = _vector_scores(searcher, wanted, fieldname, words)
+        else:
+            scores = _postings_scores(searcher, wanted, fieldname, words)
+        for d, v in scores.items():
+            total[d] = total.get(d, 0.0) + v
+    return {d: v for d, v in total.items() if v}
+
+
+def _vector_scores(searcher: Searcher, docnums: list[int], fieldname: str,
+                   words: list[tuple[bytes, float]]) -> dict[int, float]:
+    order = sorted(range(len(words)), key=lambda i: words[i][0])
+    wanted = np.array([words[i][0] for i in order], dtype="S")
+    weights = np.array([words[i][1] for i in order], dtype=np.float64)
+    idfs = np.array([idf(searcher, fieldname, words[i][0]) for i in order], dtype=np.float64)
+    out: dict[int, float] = {}
+    for docnum in docnums:
+        terms, tf = term_vector(searcher, docnum, fieldname)
+        if not len(terms):
+            continue
+        at = np.searchsorted(terms, wanted)
+        at[at >= len(terms)] = 0
+        hit = terms[at] == wanted
+        if not hit.any():
+            continue
+        reader, local = locate(searcher, docnum)
+        length = float(lengths(reader, fieldname)[local])
+        s = _bm25(searcher, fieldname, idfs[hit], tf[at[hit]], length) * weights[hit]
+        out[docnum] = float(s.sum())
+    return out
+
+
+def _postings_scores(searcher: Searcher, docnums: list[int], fieldname: str,
+                     words: list[tuple[bytes, float]]) -> dict[int, float]:
+    wanted = np.asarray(docnums, dtype=np.int64)
+    groups = []
+    for sub, offset in searcher.leaf_searchers():
+        reader = sub.reader()
+        inside = wanted[(wanted >= offset) & (wanted < offset + reader.doc_count_all())]
+        if len(inside):
+            groups.append((reader, offset, inside - offset))
+    out: dict[int, float] = {}
+    for btext, weight in words:
+        for reader, offset, local in groups:
+            ids, tf = _some_postings(reader, fieldname, btext, local)
             if not len(ids):
                 continue
-            local = wanted[inside] - offset
-            at = np.searchsorted(ids, local)
-            at[at >= len(ids)] = 0
-            hit = ids[at] == local
-            if not hit.any():
-                continue
-            s = bm25(searcher, fieldname, btext, tf[at[hit]],
-                     lengths(reader, fieldname)[local[hit]])
-            slots = np.flatnonzero(inside)[hit]
-            total[slots] += s * weight
-    return {int(d): float(s) for d, s in zip(wanted, total, strict=True) if s}
+            s = bm25(searcher, fieldname, btext, tf, lengths(reader, fieldname)[ids]) * weight
+            for d, v in zip((ids + offset).tolist(), s.tolist(), strict=True):
+                out[d] = out.get(d, 0.0) + v
+    return out
 
 
 # Facet values of each segment's documents, read once from the columns: a segment never
@@ -375,6 +490,54 @@ def facet_counts(searcher: Searcher, mask: np.ndarray, fieldname: str) -> dict[b
         return {}
     counts = np.bincount(facet.values[mask[facet.docs]], minlength=len(facet.names))
     return {facet.names[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+
+
+def _live(searcher: Searcher) -> np.ndarray:
+    """True for every document not deleted, for this state of the index."""
+    def build() -> np.ndarray:
+        out = np.ones(searcher.doc_count_all(), dtype=bool)
+        for sub, offset in searcher.leaf_searchers():
+            segment = sub.reader().segment()
+            if segment is not None and segment.has_deletions():
+                out[np.fromiter(segment.deleted_docs(), dtype=np.int64) + offset] = False
+        return out
+    return shared(searcher, "live", None, build)
+
+
+def query_mask(searcher: Searcher, q: wq.Query) -> np.ndarray:
+    """The documents a filter query matches (deleted ones never), as a boolean array
+    over the searcher's documents: terms from their postings, AND, OR and NOT as array
+    operations, anything else (a numeric range) from Whoosh."""
+    out = _evaluate(searcher, q) & _live(searcher)
+    out.flags.writeable = False  # shared between threads (see ``shared``)
+    return out
+
+
+def _evaluate(searcher: Searcher, q: wq.Query) -> np.ndarray:
+    n = searcher.doc_count_all()
+    kind = type(q)
+    if kind is wq.Every and not q.fieldname:
+        return np.ones(n, dtype=bool)
+    if kind is wq.Term and q.fieldname in searcher.schema:
+        out = np.zeros(n, dtype=bool)
+        btext = searcher.schema[q.fieldname].to_bytes(q.text)
+        for sub, offset in searcher.leaf_searchers():
+            ids = postings(sub.reader(), q.fieldname, btext)[0]
+            out[ids + offset] = True
+        return out
+    if kind is wq.And and q.subqueries:
+        out = np.ones(n, dtype=bool)
+        for sub_q in q.subqueries:
+            out &= _evaluate(searcher, sub_q)
+        return out
+    if kind is wq.Or:
+        out = np.zeros(n, dtype=bool)
+        for sub_q in q.subqueries:
+            out |= _evaluate(searcher, sub_q)
+        return out
+    if kind is wq.Not:
+        return ~_evaluate(searcher, q.query)
+    return mask(searcher, set(searcher.docs_for_query(q)))
 
 
 def mask(searcher: Searcher, docnums: set[int]) -> np.ndarray:

@@ -315,21 +315,31 @@ def _match_tokens(searcher: Searcher, docnums: dict[str, list[int]],
     character offsets (TEXT(chars=True)): no re-analysis of the text, and each word's
     postings read once, skipping to the page's documents only."""
     found: dict[int, list[Token]] = {}
-    reader = searcher.reader()
+    leaves = searcher.leaf_searchers()
+    offsets = [offset for _, offset in leaves]
     for fieldname, wanted in docnums.items():
-        wanted = sorted(wanted)
-        for btext in words.get(fieldname, ()):
-            m = reader.postings(fieldname, btext)  # no scorer: only positions are read
-            word = btext.decode("utf-8")
-            for docnum in wanted:
-                if m.is_active() and m.id() < docnum:
-                    m.skip_to(docnum)
-                if not m.is_active():
-                    break
-                if m.id() == docnum:
-                    found.setdefault(docnum, []).extend(
-                        Token(text=word, pos=pos, startchar=start, endchar=end)
-                        for pos, start, end in m.value_as("characters"))
+        # The postings of each word are read in the segments of the page's hits only.
+        by_segment: dict[int, list[int]] = {}
+        for docnum in sorted(wanted):
+            by_segment.setdefault(bisect_right(offsets, docnum) - 1, []).append(docnum)
+        for i, segment_docs in by_segment.items():
+            sub, offset = leaves[i]
+            reader = sub.reader()
+            for btext in words.get(fieldname, ()):
+                if (fieldname, btext) not in reader:
+                    continue
+                m = reader.postings(fieldname, btext)  # no scorer: only positions are read
+                word = btext.decode("utf-8")
+                for docnum in segment_docs:
+                    local = docnum - offset
+                    if m.is_active() and m.id() < local:
+                        m.skip_to(local)
+                    if not m.is_active():
+                        break
+                    if m.id() == local:
+                        found.setdefault(docnum, []).extend(
+                            Token(text=word, pos=pos, startchar=start, endchar=end)
+                            for pos, start, end in m.value_as("characters"))
     for docnum, tokens in found.items():
         tokens.sort(key=lambda t: (t.startchar, -(t.endchar - t.startchar)))
         # The unaccented twin of a word shares its place: keep one token per place.
@@ -345,20 +355,19 @@ def _page_of(fragment: highlight.Fragment, starts: list[int]) -> int:
     return bisect_right(starts, first)
 
 
-# Filters already turned into sets of document numbers, for this state of the index (by
-# every thread's searcher): Whoosh rebuilds a query filter's bitset on every search
-# otherwise (see WHOOSH.md).
-def _cached_filter(searcher: Searcher, filt: wq.Query) -> set[int]:
-    # Never an empty set: Whoosh's collector tests the filter's truth, so an empty one
-    # means "no filter" and would show every document. -1 is no document number.
-    return arrays.shared(searcher, "filter", filt,
-                         lambda: set(searcher.docs_for_query(filt)) or {-1})
-
-
+# Filters already evaluated, for this state of the index (by every thread's searcher):
+# Whoosh rebuilds a query filter's document set on every search otherwise (WHOOSH.md).
 def _cached_mask(searcher: Searcher, filt: wq.Query) -> np.ndarray:
     """The filter as a boolean array over the searcher's documents (kb.search.arrays)."""
-    return arrays.shared(searcher, "mask", filt,
-                         lambda: arrays.mask(searcher, _cached_filter(searcher, filt)))
+    return arrays.shared(searcher, "mask", filt, lambda: arrays.query_mask(searcher, filt))
+
+
+def _cached_filter(searcher: Searcher, filt: wq.Query) -> set[int]:
+    """The filter as a set of document numbers, for Whoosh's collectors."""
+    # Never an empty set: Whoosh's collector tests the filter's truth, so an empty one
+    # means "no filter" and would show every document. -1 is no document number.
+    return arrays.shared(searcher, "filter", filt, lambda: set(
+        np.flatnonzero(_cached_mask(searcher, filt)).tolist()) or {-1})
 
 
 def languages(searcher: Searcher) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from math import log
 
+import numpy as np
 from whoosh import scoring
 from whoosh.searching import Searcher
 
@@ -58,21 +59,9 @@ class Ranking(scoring.BM25F):
         return log(1 + (total - n + 0.5) / (n + 0.5))
 
 
-_IDF_CACHE_SIZE = 50_000
-
-
 def idf(searcher: Searcher, fieldname: str, text: str) -> float:
-    """Lucene's idf of a term, cached with the searcher (a snapshot of the index)."""
-    cache: dict[tuple[str, str], float] = searcher.__dict__.setdefault("_kb_idf", {})
-    key = (fieldname, text)
-    found = cache.get(key)
-    if found is None:
-        if len(cache) >= _IDF_CACHE_SIZE:
-            cache.clear()
-        n = searcher.doc_frequency(fieldname, text)
-        total = searcher.doc_count_all()
-        found = cache[key] = log(1 + (total - n + 0.5) / (n + 0.5))
-    return found
+    """Lucene's idf of a term (Ranking.idf), kept for this state of the index."""
+    return arrays.idf(searcher, fieldname, searcher.schema[fieldname].to_bytes(text))
 
 
 @dataclass(frozen=True)
@@ -135,14 +124,24 @@ def _profile(searcher: Searcher, doc: FeedbackDoc,
     with _profiles_lock:
         found = _profiles.get(key)
     if found is None:
-        counts: Counter[str] = Counter()
-        reader = searcher.reader()
+        terms: list[bytes] = []
+        parts: list[np.ndarray] = []
         for name in names:
-            terms, weights = arrays.vector(reader, doc.docnum, f"{name}_{doc.lang}")
+            found_terms, found_weights = arrays.term_vector(searcher, doc.docnum,
+                                                            f"{name}_{doc.lang}")
+            terms.extend(found_terms.tolist())
+            parts.append(found_weights)
+        weights = np.concatenate(parts) if parts else np.zeros(0)
+        if len(names) > 1:  # a word in several fields counts once, its weights summed
+            merged: Counter[bytes] = Counter()
             for term, weight in zip(terms, weights.tolist(), strict=True):
-                counts[term.decode("utf-8") if isinstance(term, bytes) else term] += weight
-        length = sum(counts.values()) or 1.0
-        found = tuple((term, tf / length) for term, tf in counts.most_common(PROFILE_TERMS))
+                merged[term] += weight
+            terms, weights = list(merged), np.asarray(list(merged.values()))
+        length = float(weights.sum()) or 1.0
+        # The heaviest first, ties in the vector's (alphabetical) order.
+        order = np.lexsort((np.arange(len(weights)), -weights))[:PROFILE_TERMS]
+        found = tuple((terms[i].decode("utf-8"), float(weights[i]) / length)
+                      for i in order.tolist())
         with _profiles_lock:
             _profiles[key] = found
             while len(_profiles) > _PROFILE_CACHE_SIZE:
