@@ -37,7 +37,7 @@ B = 0.75
 FEEDBACK_DOCS = 10
 FEEDBACK_TERMS = 10
 # Words of the first results whose idf is looked up (the most frequent ones).
-CANDIDATES = 100
+CANDIDATES = 50
 # The feedback words together weigh this many times the user's words.
 FEEDBACK_WEIGHT = 0.5
 # The fields the feedback words are looked for in (the body holds all text, see schema).
