@@ -152,3 +152,19 @@ def test_import_sized_segments_are_never_merged_by_a_commit(tmp_path):
             for i in range(100)], timeout=10)
     reader = searchers.get(index_dir).reader()
     assert sorted(r.doc_count_all() for r, _ in reader.leaf_readers()) == [100] * 13
+
+
+@pytest.mark.parametrize("q", [
+    wq.NumericRange("year", 2012, 2014),
+    wq.NumericRange("year", None, 2011),
+    wq.Or([wq.NumericRange("year", 2011, 2011), wq.NumericRange("year", 2015, 2015)]),
+    wq.And([wq.Term("country", "MDA"), wq.Not(wq.Term("year", 2013))]),
+    search.Visibility(access_levels=frozenset({"public"})).query(),
+    EVERYONE.query(),
+], ids=str)
+def test_filters_hold_exactly_the_documents_whoosh_finds(collection, q):
+    index_dir, _ = collection
+    searcher = searchers.get(index_dir)
+    found = {int(d) for d in arrays.query_mask(searcher, q).nonzero()[0]}
+    assert found == set(searcher.docs_for_query(q))
+    assert found  # a filter that finds nothing would prove little

@@ -506,8 +506,8 @@ def _live(searcher: Searcher) -> np.ndarray:
 
 def query_mask(searcher: Searcher, q: wq.Query) -> np.ndarray:
     """The documents a filter query matches (deleted ones never), as a boolean array
-    over the searcher's documents: terms from their postings, AND, OR and NOT as array
-    operations, anything else (a numeric range) from Whoosh."""
+    over the searcher's documents: terms (numeric ranges as their terms) from their
+    postings, AND, OR and NOT as array operations, anything else from Whoosh."""
     out = _evaluate(searcher, q) & _live(searcher)
     out.flags.writeable = False  # shared between threads (see ``shared``)
     return out
@@ -519,12 +519,7 @@ def _evaluate(searcher: Searcher, q: wq.Query) -> np.ndarray:
     if kind is wq.Every and not q.fieldname:
         return np.ones(n, dtype=bool)
     if kind is wq.Term and q.fieldname in searcher.schema:
-        out = np.zeros(n, dtype=bool)
-        btext = searcher.schema[q.fieldname].to_bytes(q.text)
-        for sub, offset in searcher.leaf_searchers():
-            ids = postings(sub.reader(), q.fieldname, btext)[0]
-            out[ids + offset] = True
-        return out
+        return _term_mask(searcher, q.fieldname, searcher.schema[q.fieldname].to_bytes(q.text))
     if kind is wq.And and q.subqueries:
         out = np.ones(n, dtype=bool)
         for sub_q in q.subqueries:
@@ -537,7 +532,27 @@ def _evaluate(searcher: Searcher, q: wq.Query) -> np.ndarray:
         return out
     if kind is wq.Not:
         return ~_evaluate(searcher, q.query)
+    if kind is wq.NumericRange:  # the terms of its numeric trie
+        simpler = q.simplify(searcher.reader())
+        if type(simpler) is not wq.NumericRange:
+            return _evaluate(searcher, simpler)
+    if kind is wq.ConstantScoreQuery:
+        return _evaluate(searcher, q.child)
+    if kind is wq.TermRange and q.fieldname in searcher.schema:
+        out = np.zeros(n, dtype=bool)
+        for fieldname, text in q.expanded_terms(searcher.reader()):
+            btext = text if isinstance(text, bytes) else \
+                searcher.schema[fieldname].to_bytes(text)
+            out |= _term_mask(searcher, fieldname, btext)
+        return out
     return mask(searcher, set(searcher.docs_for_query(q)))
+
+
+def _term_mask(searcher: Searcher, fieldname: str, btext: bytes) -> np.ndarray:
+    out = np.zeros(searcher.doc_count_all(), dtype=bool)
+    for sub, offset in searcher.leaf_searchers():
+        out[postings(sub.reader(), fieldname, btext)[0] + offset] = True
+    return out
 
 
 def mask(searcher: Searcher, docnums: set[int]) -> np.ndarray:
