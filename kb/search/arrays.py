@@ -60,7 +60,8 @@ class _Cache:
             return found
 
     def put(self, key: tuple[Any, ...], value: tuple[np.ndarray, ...]) -> None:
-        nbytes = sum(a.nbytes for a in value)
+        # An entry's own cost counts too: a word absent from a segment is remembered empty.
+        nbytes = sum(a.nbytes for a in value) + _ENTRY_BYTES
         with self._lock:
             if key in self._items:
                 return
@@ -68,9 +69,10 @@ class _Cache:
             self.size += nbytes
             while self.size > self.max_bytes and len(self._items) > 1:
                 _, old = self._items.popitem(last=False)
-                self.size -= sum(a.nbytes for a in old)
+                self.size -= sum(a.nbytes for a in old) + _ENTRY_BYTES
 
 
+_ENTRY_BYTES = 300
 _cache = _Cache(CACHE_BYTES)
 
 
@@ -124,7 +126,7 @@ def postings(reader: Any, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.
     found = _cache.get(key) if seg is not None else None
     if found is not None:
         return found[0], found[1]
-    if (fieldname, btext) in reader:
+    if _has_term(reader, fieldname, btext):
         ids, weights = _read_blocks(reader.postings(fieldname, btext))
         out = (np.concatenate(ids) if ids else _EMPTY_IDS, weights)
     else:  # remembered too: a word absent from a segment is asked for again
@@ -132,6 +134,30 @@ def postings(reader: Any, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.
     if seg is not None:
         _cache.put(key, out)
     return out
+
+
+# Fields with a small vocabulary (titles, summaries, themes, catalogue terms): their
+# words in each segment are read once into a set, so that asking for a word that is not
+# there (the usual case for a title field) costs a hash lookup, not a lookup on disk.
+_LARGE_VOCABULARY = ("body_", "spell")
+_LEXICON_SIZE = 4096
+_lexicons: OrderedDict[tuple[str, str], frozenset[bytes]] = OrderedDict()
+
+
+def _has_term(reader: Any, fieldname: str, btext: bytes) -> bool:
+    seg = _segment_key(reader)
+    if seg is None or fieldname.startswith(_LARGE_VOCABULARY):
+        return (fieldname, btext) in reader
+    key = (seg, fieldname)
+    with _shared_lock:
+        words = _lexicons.get(key)
+    if words is None:
+        words = frozenset(reader.lexicon(fieldname)) if fieldname in reader.schema else frozenset()
+        with _shared_lock:
+            _lexicons[key] = words
+            while len(_lexicons) > _LEXICON_SIZE:
+                _lexicons.popitem(last=False)
+    return btext in words
 
 
 def _read_blocks(m: Any) -> tuple[list[Any], np.ndarray]:
