@@ -30,13 +30,13 @@ TEXT_FIELDS: tuple[str, ...] = ("title", "summary", "themes", "body")
 VECTOR_FIELDS: tuple[str, ...] = ("body",)
 
 # The words of a document as written (lower-cased, not stemmed), for "did you mean":
-# taken from the metadata and the first characters of the text, which hold most of a
-# collection's vocabulary. Each word is handed to the index once per document (found by
-# one regular expression pass): the field's analysis then sees a few hundred words instead
-# of the whole text again, and its frequencies count documents, which is what ranks the
-# corrector's suggestions.
+# taken from the metadata and the first 5,000 characters of the text (two pages), which
+# across a collection hold most of its vocabulary: indexing 300 speeches took about a
+# fifth less time than with 20,000. Each word is handed to the index once per document
+# (found by one regular expression pass): the field's analysis sees a few hundred words,
+# and its frequencies count documents, which is what ranks the corrector's suggestions.
 SPELL_FIELD = "spell"
-SPELL_CHARS = 20_000
+SPELL_CHARS = 5_000
 _SPELL_WORDS = re.compile(WORD_PATTERN)
 
 
