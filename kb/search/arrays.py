@@ -80,9 +80,12 @@ T = TypeVar("T")
 
 # Values derived from one state of the index (filters as document sets, facet arrays),
 # shared by the searchers of every thread that sees that state: built once per commit,
-# not once per thread.
-_SHARED_SIZE = 20_000  # idf values mostly; filters and facets are few
-_shared: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+# not once per thread. How many of each kind are kept (the least recently used go): a
+# filter as a set takes up to 1 MB at 15,000 documents, as a mask 15 KB, an idf a float.
+_SHARED_SIZES = {"idf": 50_000, "avgfl": 1_000, "mask": 512, "filter": 32, "facet": 64,
+                 "live": 8}
+_shared: dict[str, OrderedDict[tuple[Any, ...], Any]] = {
+    kind: OrderedDict() for kind in _SHARED_SIZES}
 _shared_lock = threading.Lock()
 
 
@@ -99,17 +102,19 @@ def _state(searcher: Searcher) -> tuple[tuple[str | None, int], ...]:
 
 
 def shared(searcher: Searcher, kind: str, key: Hashable, build: Callable[[], T]) -> T:
-    """``build()``, remembered for this state of the index across threads."""
-    full = (_state(searcher), kind, key)
+    """``build()``, remembered for this state of the index across threads (``kind`` is
+    one of _SHARED_SIZES)."""
+    full = (_state(searcher), key)
+    kept = _shared[kind]
     with _shared_lock:
-        if full in _shared:
-            _shared.move_to_end(full)
-            return _shared[full]
+        if full in kept:
+            kept.move_to_end(full)
+            return kept[full]
     value = build()
     with _shared_lock:
-        _shared[full] = value
-        while len(_shared) > _SHARED_SIZE:
-            _shared.popitem(last=False)
+        kept[full] = value
+        while len(kept) > _SHARED_SIZES[kind]:
+            kept.popitem(last=False)
     return value
 
 
