@@ -193,10 +193,12 @@ def import_command(path: Path, manifest: Path | None, workers: int | None,
 
     Files already stored (same SHA-256) are skipped. The last line of the output counts
     imported, duplicate and failed files; the reasons for failures are listed above it.
+    The import runs at a lower CPU priority than the web server (nice 5): a busy site
+    answers first, an idle machine imports as fast.
     """
     import os
 
-    from kb.importer import console_progress, run_import
+    from kb.importer import IMPORT_NICENESS, console_progress, lower_priority, run_import
     from kb.services import accounts
 
     user = accounts.find_user(as_email) if as_email else None
@@ -204,6 +206,8 @@ def import_command(path: Path, manifest: Path | None, workers: int | None,
         click.echo(f"Error: no account for {as_email}.", err=True)
         sys.exit(1)
 
+    # Before any thread or child process starts: they inherit it (the index writer too).
+    lower_priority(IMPORT_NICENESS)
     try:
         report = run_import(path.resolve(), manifest.resolve() if manifest else None,
                             workers or os.cpu_count() or 1, user, console_progress)
