@@ -193,7 +193,7 @@ def import_command(path: Path, manifest: Path | None, workers: int | None,
 
     Files already stored (same SHA-256) are skipped. The last line of the output counts
     imported, duplicate and failed files; the reasons for failures are listed above it.
-    The import runs at a lower CPU priority than the web server (nice 5): a busy site
+    The import runs at a lower CPU priority than the web server (nice 10): a busy site
     answers first, an idle machine imports as fast.
     """
     import os
