@@ -168,3 +168,20 @@ def test_filters_hold_exactly_the_documents_whoosh_finds(collection, q):
     found = {int(d) for d in arrays.query_mask(searcher, q).nonzero()[0]}
     assert found == set(searcher.docs_for_query(q))
     assert found  # a filter that finds nothing would prove little
+
+
+def test_feedback_scores_equal_whooshs_with_and_without_term_vectors(collection):
+    # body_en keeps term vectors (read for a few documents), title_en does not (postings).
+    index_dir, _ = collection
+    searcher = searchers.get(index_dir)
+    docnums = sorted(searcher.reader().all_doc_ids())[::7]
+    terms = [("body_en", "migrat", 0.7), ("body_en", "border", 1.3), ("title_en", "note", 2.0)]
+    expected: Counter[int] = Counter()
+    for fieldname, text, weight in terms:
+        for hit in searcher.search(wq.Term(fieldname, text, boost=weight), limit=None):
+            if hit.docnum in docnums:
+                expected[hit.docnum] += hit.score
+    got = arrays.score_docs(searcher, docnums, terms)
+    assert set(got) == set(expected)
+    for docnum, score in expected.items():
+        assert got[docnum] == pytest.approx(score, rel=1e-9)

@@ -354,43 +354,6 @@ def _bm25(searcher: Searcher, fieldname: str, idf: float | np.ndarray, tf: np.nd
     return idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * length / avgfl)))
 
 
-def cached_postings(reader: Any, fieldname: str, btext: bytes
-                    ) -> tuple[np.ndarray, np.ndarray] | None:
-    """A term's postings in one segment if already read (see ``postings``), else None."""
-    seg = _segment_key(reader)
-    found = _cache.get(("p", seg, fieldname, btext)) if seg is not None else None
-    return None if found is None else (found[0], found[1])
-
-
-def _some_postings(reader: Any, fieldname: str, btext: bytes,
-                   local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A term's postings among the segment's documents ``local`` (ascending): from the
-    cache, or by skipping through the postings to them (reading a few blocks, not all)."""
-    found = cached_postings(reader, fieldname, btext)
-    if found is not None:
-        ids, tf = found
-        at = np.searchsorted(ids, local)
-        at[at >= len(ids)] = 0
-        hit = ids[at] == local if len(ids) else np.zeros(len(local), dtype=bool)
-        return local[hit], tf[at[hit]]
-    if (fieldname, btext) not in reader:
-        return _EMPTY_IDS, _EMPTY_WEIGHTS
-    m = reader.postings(fieldname, btext)
-    out_ids: list[int] = []
-    out_tf: list[float] = []
-    for docnum in local.tolist():
-        if not m.is_active():
-            break
-        if m.id() < docnum:
-            m.skip_to(docnum)
-            if not m.is_active():
-                break
-        if m.id() == docnum:
-            out_ids.append(docnum)
-            out_tf.append(m.weight())
-    return np.asarray(out_ids, dtype=np.int64), np.asarray(out_tf, dtype=np.float64)
-
-
 def score_docs(searcher: Searcher, docnums: Sequence[int],
                terms: Iterable[tuple[str, str, float]]) -> dict[int, float]:
     """The summed scores of weighted (field, term, weight) in each of ``docnums``: from
@@ -439,22 +402,16 @@ def _vector_scores(searcher: Searcher, docnums: list[int], fieldname: str,
 
 def _postings_scores(searcher: Searcher, docnums: list[int], fieldname: str,
                      words: list[tuple[bytes, float]]) -> dict[int, float]:
-    wanted = np.asarray(docnums, dtype=np.int64)
-    groups = []
-    for sub, offset in searcher.leaf_searchers():
-        reader = sub.reader()
-        inside = wanted[(wanted >= offset) & (wanted < offset + reader.doc_count_all())]
-        if len(inside):
-            groups.append((reader, offset, inside - offset))
     out: dict[int, float] = {}
-    for btext, weight in words:
-        for reader, offset, local in groups:
-            ids, tf = _some_postings(reader, fieldname, btext, local)
-            if not len(ids):
-                continue
-            s = bm25(searcher, fieldname, btext, tf, lengths(reader, fieldname)[ids]) * weight
-            for d, v in zip((ids + offset).tolist(), s.tolist(), strict=True):
-                out[d] = out.get(d, 0.0) + v
+    for docnum in docnums:
+        reader, local = locate(searcher, docnum)
+        for btext, weight in words:
+            ids, tf = postings(reader, fieldname, btext)
+            at = int(np.searchsorted(ids, local))
+            if at < len(ids) and ids[at] == local:
+                s = bm25(searcher, fieldname, btext, tf[at:at + 1],
+                         lengths(reader, fieldname)[local:local + 1]) * weight
+                out[docnum] = out.get(docnum, 0.0) + float(s[0])
     return out
 
 

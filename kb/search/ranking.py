@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import heapq
 import threading
-from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -116,11 +115,10 @@ _profiles_lock = threading.Lock()
 
 def _profile(searcher: Searcher, doc: FeedbackDoc,
              names: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
-    leaves = searcher.leaf_searchers()
-    sub, offset = leaves[bisect_right([o for _, o in leaves], doc.docnum) - 1]
-    segment = sub.reader().segment()
+    reader, local = arrays.locate(searcher, doc.docnum)
+    segment = reader.segment()
     key = (segment.segment_id() if segment is not None else id(searcher),
-           doc.docnum - offset, doc.lang, names)
+           local, doc.lang, names)
     with _profiles_lock:
         found = _profiles.get(key)
     if found is None:
