@@ -390,10 +390,11 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 # --- processes and their memory (Linux /proc) ------------------------------------------------
 
-def _status_kb(pid: int, key: str) -> int:
-    """A ``/proc/PID/status`` figure in kB (VmRSS, VmHWM); 0 for a process already gone."""
+def _proc_kb(pid: int, key: str, name: str = "status") -> int:
+    """A figure in kB from ``/proc/PID/<name>`` (status: VmRSS, VmHWM; smaps_rollup: Pss);
+    0 for a process already gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     except (OSError, ValueError):
@@ -402,24 +403,18 @@ def _status_kb(pid: int, key: str) -> int:
 
 
 def rss_mb(pid: int) -> float:
-    return _status_kb(pid, "VmRSS") / 1024
+    return _proc_kb(pid, "VmRSS") / 1024
 
 
 def pss_mb(pid: int) -> float:
     """Proportional set size: RSS with each shared page divided among its sharers, so that
     the sum over processes counts shared libraries once."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return 0.0
+    return _proc_kb(pid, "Pss", "smaps_rollup") / 1024
 
 
 def hwm_mb(pid: int) -> float:
     """Peak resident memory of a process since it started or since ``reset_hwm``."""
-    return _status_kb(pid, "VmHWM") / 1024
+    return _proc_kb(pid, "VmHWM") / 1024
 
 
 def reset_hwm(pid: int) -> bool:

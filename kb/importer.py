@@ -236,13 +236,7 @@ class _IndexWriter:
             with contextlib.suppress(OSError):
                 self._conn.send(None)
             self._proc.join(timeout=30)
-        if self._proc is not None:
-            if self._proc.is_alive():
-                self._proc.kill()
-                self._proc.join(timeout=5)
-            self._proc.close()
-        if self._conn is not None:
-            self._conn.close()
+        isolation.end_child(self._proc, self._conn)
         self._proc, self._conn, self.busy = None, None, False
 
 

@@ -203,14 +203,6 @@ def _read_blocks(m: Any) -> tuple[list[Any], np.ndarray]:
     return ids, (np.concatenate(weights) if weights else _EMPTY_WEIGHTS)
 
 
-def vector(reader: Any, docnum: int, fieldname: str) -> tuple[list[bytes | str], np.ndarray]:
-    """A document's term vector in one segment: its terms and their weights."""
-    if not reader.has_vector(docnum, fieldname):
-        return [], _EMPTY_WEIGHTS
-    blocks, weights = _read_blocks(reader.vector(docnum, fieldname))
-    return [t for block in blocks for t in block], weights
-
-
 def locate(searcher: Searcher, docnum: int) -> tuple[Any, int]:
     """The segment reader holding a document of the searcher, and its number there."""
     leaves = searcher.leaf_searchers()
@@ -228,7 +220,11 @@ def term_vector(searcher: Searcher, docnum: int, fieldname: str) -> tuple[np.nda
     found = _cache.get(key) if seg is not None else None
     if found is not None:
         return found[0], found[1]
-    terms, weights = vector(reader, local, fieldname)
+    terms: list[bytes | str] = []
+    weights = _EMPTY_WEIGHTS
+    if reader.has_vector(local, fieldname):
+        blocks, weights = _read_blocks(reader.vector(local, fieldname))
+        terms = [t for block in blocks for t in block]
     # Whoosh keeps a vector's terms as str, in code point order: UTF-8 bytes sort alike.
     # (Encoded at once: terms are words, never holding a NUL.)
     if terms and isinstance(terms[0], str):

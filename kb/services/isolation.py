@@ -100,13 +100,7 @@ class Sandbox:
         return parent
 
     def _kill(self) -> None:
-        if self._proc is not None:
-            if self._proc.is_alive():
-                self._proc.kill()
-            self._proc.join(timeout=5)
-            self._proc.close()
-        if self._conn is not None:
-            self._conn.close()
+        end_child(self._proc, self._conn)
         self._proc, self._conn = None, None
 
     def run(self, path: str, mime: str) -> Outcome:
@@ -163,3 +157,14 @@ def shared_sandbox(limits: Limits) -> Sandbox:
         if box is None:
             box = _shared[limits] = Sandbox(limits)
         return box
+
+
+def end_child(proc: BaseProcess | None, conn: Connection | None) -> None:
+    """Kill a child process still alive, reap it and close its pipe (either may be None)."""
+    if proc is not None:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(timeout=5)
+        proc.close()
+    if conn is not None:
+        conn.close()

@@ -49,7 +49,7 @@ def extract_outcome(path: str, mime: str) -> Outcome:
     except ExtractionError as e:
         return Outcome(error=e.message, error_code=e.code)
     declared = result.language or result.metadata.get("language")
-    detected = declared or language.detect("\n".join(result.pages)[:20_000])
+    detected = declared or language.detect(_first_chars(result.pages, language.MAX_CHARS))
     return Outcome(pages=result.pages, notice=result.notice, notice_code=result.notice_code,
                    language=detected, metadata=tuple(sorted(result.metadata.items())))
 
@@ -257,3 +257,15 @@ def rebuild_index() -> int:
     )
     return search.rebuild(context.index_dir(), (record_for(d) for d in docs),
                           context.lock_timeout())
+
+
+def _first_chars(pages: list[str] | tuple[str, ...], limit: int) -> str:
+    """The text of the first pages, up to ``limit`` characters (no join of a whole book)."""
+    taken: list[str] = []
+    size = 0
+    for page in pages:
+        if size >= limit:
+            break
+        taken.append(page)
+        size += len(page) + 1
+    return "\n".join(taken)[:limit]
