@@ -171,7 +171,8 @@ def test_filters_hold_exactly_the_documents_whoosh_finds(collection, q):
 
 
 def test_feedback_scores_equal_whooshs_with_and_without_term_vectors(collection):
-    # body_en keeps term vectors (read for a few documents), title_en does not (postings).
+    # body_en has flat term vectors (read for a few documents), title_en does not
+    # (its postings are read instead).
     index_dir, _ = collection
     searcher = searchers.get(index_dir)
     docnums = sorted(searcher.reader().all_doc_ids())[::7]

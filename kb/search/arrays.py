@@ -32,6 +32,9 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
+from kb.search import flat
+from kb.search.schema import FLAT_PREFIXES
+
 # Whoosh stores a field's length in one byte; these are the lengths the bytes stand for.
 _LENGTHS = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
 
@@ -125,7 +128,11 @@ def _segment_key(reader: Any) -> str | None:
 
 def postings(reader: Any, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     """A term's document numbers in one segment (ascending) and their weights (term
-    frequencies), deleted documents included."""
+    frequencies), deleted documents included: flat arrays where the segment has them
+    (kb.search.flat), else decoded from Whoosh's postings once and cached."""
+    found_flat = flat.field(reader, fieldname)
+    if found_flat is not None:
+        return found_flat.postings(btext)
     seg = _segment_key(reader)
     key = ("p", seg, fieldname, btext)
     found = _cache.get(key) if seg is not None else None
@@ -139,6 +146,18 @@ def postings(reader: Any, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.
     if seg is not None:
         _cache.put(key, out)
     return out
+
+
+def doc_frequency(searcher: Searcher, fieldname: str, btext: bytes) -> int:
+    """In how many documents of the searcher (deleted ones too, as Whoosh counts) a term
+    occurs."""
+    n = 0
+    for sub, _ in searcher.leaf_searchers():
+        reader = sub.reader()
+        found = flat.field(reader, fieldname)
+        n += found.doc_frequency(btext) if found is not None \
+            else reader.doc_frequency(fieldname, btext)
+    return n
 
 
 # Fields with a small vocabulary (titles, summaries, themes, catalogue terms): their
@@ -165,25 +184,21 @@ def _has_term(reader: Any, fieldname: str, btext: bytes) -> bool:
     return btext in words
 
 
-def _read_blocks(m: Any) -> tuple[list[Any], np.ndarray]:
-    """A leaf matcher's ids and weights, read a block at a time: for postings a list of
-    arrays of document numbers, for a term vector a list of lists of terms (bytes)."""
+def _read_blocks(m: Any) -> tuple[list[np.ndarray], np.ndarray]:
+    """A leaf matcher's document numbers and weights, read a block at a time."""
     while isinstance(m, FilterMatcher):  # a segment's deleted documents: left to the filter
         m = m.child
-    ids: list[Any] = []
+    ids: list[np.ndarray] = []
     weights: list[np.ndarray] = []
-    if hasattr(m, "_next_block") and hasattr(m, "_read_data") and hasattr(m, "_byteids"):
-        # Whoosh's block format (codec whoosh3): a block holds its ids (for document
-        # numbers, each the difference to the one before, the first one absolute; for a
-        # vector, the terms) and its weights as None (all 1), one float, or one each.
+    if hasattr(m, "_next_block") and hasattr(m, "_read_data"):
+        # Whoosh's block format (codec whoosh3): a block holds its document numbers (each
+        # the difference to the one before, the first one absolute) and its weights as
+        # None (all 1), one float, or one each.
         while m.is_active():
             if m._data is None:
                 m._read_data()
             block_ids, block_weights = m._data[0], m._data[1]
-            if m._byteids:
-                ids.append(list(block_ids))
-            else:
-                ids.append(np.cumsum(np.asarray(block_ids, dtype=np.int64)).astype(np.int32))
+            ids.append(np.cumsum(np.asarray(block_ids, dtype=np.int64)).astype(np.int32))
             if block_weights is None:
                 weights.append(np.ones(len(block_ids), dtype=np.float64))
             elif isinstance(block_weights, float):
@@ -197,8 +212,7 @@ def _read_blocks(m: Any) -> tuple[list[Any], np.ndarray]:
             found.append(m.id())
             w.append(m.weight())
             m.next()
-        ids.append(found if found and isinstance(found[0], bytes)
-                   else np.asarray(found, dtype=np.int32))
+        ids.append(np.asarray(found, dtype=np.int32))
         weights.append(np.asarray(w, dtype=np.float64))
     return ids, (np.concatenate(weights) if weights else _EMPTY_WEIGHTS)
 
@@ -213,28 +227,12 @@ def locate(searcher: Searcher, docnum: int) -> tuple[Any, int]:
 
 def term_vector(searcher: Searcher, docnum: int, fieldname: str) -> tuple[np.ndarray, np.ndarray]:
     """A document's term vector: its terms (ascending bytes, numpy "S") and their term
-    frequencies, kept by segment and document number (both never change)."""
+    frequencies, from the flat arrays of its segment (empty for a field without them)."""
     reader, local = locate(searcher, docnum)
-    seg = _segment_key(reader)
-    key = ("v", seg, fieldname, local)
-    found = _cache.get(key) if seg is not None else None
-    if found is not None:
-        return found[0], found[1]
-    terms: list[bytes | str] = []
-    weights = _EMPTY_WEIGHTS
-    if reader.has_vector(local, fieldname):
-        blocks, weights = _read_blocks(reader.vector(local, fieldname))
-        terms = [t for block in blocks for t in block]
-    # Whoosh keeps a vector's terms as str, in code point order: UTF-8 bytes sort alike.
-    # (Encoded at once: terms are words, never holding a NUL.)
-    if terms and isinstance(terms[0], str):
-        encoded = "\0".join(terms).encode("utf-8").split(b"\0")  # type: ignore[arg-type]
-    else:
-        encoded = terms  # type: ignore[assignment]
-    out = (np.array(encoded, dtype="S") if encoded else np.zeros(0, dtype="S1"), weights)
-    if seg is not None:
-        _cache.put(key, out)
-    return out
+    found = flat.field(reader, fieldname)
+    if found is None:
+        return np.zeros(0, dtype="S1"), _EMPTY_WEIGHTS
+    return found.vector(local)
 
 
 def lengths(reader: Any, fieldname: str) -> np.ndarray:
@@ -347,6 +345,7 @@ def _bm25(searcher: Searcher, fieldname: str, idf: float | np.ndarray, tf: np.nd
     K1, B = parent.weighting.K1, parent.weighting.B  # noqa: N806 (the formula's names)
     avgfl = shared(parent, "avgfl", fieldname,
                    lambda: parent.avg_field_length(fieldname) or 1)
+    tf = tf.astype(np.float64)  # flat weights are float32: compute as Whoosh does
     return idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * length / avgfl)))
 
 
@@ -364,7 +363,7 @@ def score_docs(searcher: Searcher, docnums: Sequence[int],
         by_field.setdefault(fieldname, []).append((schema[fieldname].to_bytes(text), weight))
     total: dict[int, float] = {}
     for fieldname, words in by_field.items():
-        if schema[fieldname].vector:
+        if fieldname.startswith(FLAT_PREFIXES):
             scores = _vector_scores(searcher, wanted, fieldname, words)
         else:
             scores = _postings_scores(searcher, wanted, fieldname, words)

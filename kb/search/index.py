@@ -10,15 +10,15 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.codec.base import Segment as WhooshSegment
-from whoosh.codec.whoosh3 import W3Codec
 from whoosh.index import FileIndex, LockError
 from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 from whoosh.writing import CLEAR, IndexWriter
 
 from kb.errors import IndexBusy
+from kb.search import flat
 from kb.search.ranking import Ranking
-from kb.search.schema import SCHEMA_VERSION, IndexRecord, build_schema, to_fields
+from kb.search.schema import FLAT_PREFIXES, SCHEMA_VERSION, IndexRecord, build_schema, to_fields
 
 VERSION_FILE = "kb-schema-version"
 
@@ -53,12 +53,13 @@ def open_index(index_dir: Path) -> FileIndex:
     return whoosh_index.open_dir(str(index_dir))
 
 
-def _codec() -> W3Codec:
-    """Whoosh's codec without per-block field length statistics: Whoosh reads a length
-    back from disk for every posting it writes (13% of indexing time) only to bound
-    scores for its block-skipping optimisation, which kb does not use (exact totals and
-    facets need every match; see kb.search.arrays and query._collect)."""
-    codec = W3Codec()
+def _codec() -> flat.Codec:
+    """Whoosh's codec, writing the body fields' postings as flat arrays too (kb.search.flat),
+    and without per-block field length statistics: Whoosh reads a length back from disk
+    for every posting it writes (13% of indexing time) only to bound scores for its
+    block-skipping optimisation, which kb does not use (exact totals and facets need
+    every match; see kb.search.arrays and query._collect)."""
+    codec = flat.Codec(FLAT_PREFIXES)
     codec.length_stats = False
     return codec
 
@@ -148,10 +149,21 @@ class SearcherCache:
                 pass
             # A fresh searcher rather than refresh(): Whoosh's reader reuse kept segments of
             # an index rebuilt in place (seen after `kb reindex`), doubling documents.
+            old = _segment_ids(searcher)
             searcher.close()
+        else:
+            old = set()
         searcher = open_index(index_dir).searcher(weighting=Ranking())
         cache[key] = searcher
+        # Segments merged away or replaced: their files are deleted, and the flat arrays'
+        # memory maps of them let go (or the disk space stays taken while we run).
+        flat.forget(old - _segment_ids(searcher))
         return searcher
+
+
+def _segment_ids(searcher: Searcher) -> set[str]:
+    return {r.segment().segment_id() for r, _ in searcher.reader().leaf_readers()
+            if r.segment() is not None}
 
 
 searchers = SearcherCache()

@@ -38,10 +38,10 @@ from kb.search.ranking import (
 )
 from kb.search.schema import (
     FACET_FIELDS,
+    FLAT_FIELDS,
     SPELL_FIELD,
     TEXT_FIELDS,
     TEXT_LANGUAGES,
-    VECTOR_FIELDS,
     text_field,
 )
 
@@ -304,7 +304,7 @@ def _query_words(searcher: Searcher, q: wq.Query) -> dict[str, list[bytes]]:
             bucket = words.setdefault(fieldname, [])
             btext = schema[fieldname].to_bytes(text)
             if len(bucket) < _MAX_HIGHLIGHT_TERMS and btext not in bucket \
-                    and (fieldname, btext) in reader:
+                    and arrays.doc_frequency(searcher, fieldname, btext):
                 bucket.append(btext)
     return words
 
@@ -325,12 +325,20 @@ def _match_tokens(searcher: Searcher, docnums: dict[str, list[int]],
         for i, segment_docs in by_segment.items():
             sub, offset = leaves[i]
             reader = sub.reader()
+            locals_ = np.array(segment_docs, dtype=np.int64) - offset
             for btext in words.get(fieldname, ()):
-                if (fieldname, btext) not in reader:
+                # Which of the hits hold the word, from its postings (kept as arrays):
+                # Whoosh's own are read only for those, to get the places.
+                ids, _ = arrays.postings(reader, fieldname, btext)
+                at = np.searchsorted(ids, locals_)
+                holding = [docnum for docnum, i, local in
+                           zip(segment_docs, at.tolist(), locals_.tolist(), strict=True)
+                           if i < len(ids) and ids[i] == local]
+                if not holding:
                     continue
                 m = reader.postings(fieldname, btext)  # no scorer: only positions are read
                 word = btext.decode("utf-8")
-                for docnum in segment_docs:
+                for docnum in holding:
                     local = docnum - offset
                     if m.is_active() and m.id() < local:
                         m.skip_to(local)
@@ -409,7 +417,7 @@ def _reranked(searcher: Searcher, understood: Understood,
     docs = [FeedbackDoc(hit.docnum, hit.score or 0.0, str(hit.get("text_lang") or OTHER))
             for hit in head[:FEEDBACK_DOCS]]
     weight = FEEDBACK_WEIGHT * max(sum(terms.values()) for terms in understood.weights.values())
-    extra = feedback_weights(searcher, docs, weight, VECTOR_FIELDS)
+    extra = feedback_weights(searcher, docs, weight, FLAT_FIELDS)
     if not extra:
         return hits
     bonus = arrays.score_docs(searcher, [h.docnum for h in head], [
@@ -582,13 +590,13 @@ def more_like(index_dir: Path, doc_id: int, visibility: Visibility, limit: int =
     if docnum is None:
         return []
     lang = str(searcher.stored_fields(docnum).get("text_lang") or OTHER)
-    words = feedback_weights(searcher, [FeedbackDoc(docnum, 1.0, lang)], 1.0, VECTOR_FIELDS,
+    words = feedback_weights(searcher, [FeedbackDoc(docnum, 1.0, lang)], 1.0, FLAT_FIELDS,
                              terms=SIMILAR_TERMS)
     if not words:
         return []
     q = wq.Or([wq.Term(text_field(name, lang), term, boost=w)
                for lang, terms in words.items() for term, w in terms.items()
-               for name in VECTOR_FIELDS])
+               for name in FLAT_FIELDS])
     scored = arrays.score(searcher, q)
     visible = scored.matched & _cached_mask(
         searcher, _filter_query(SearchRequest(), visibility, skip=None))

@@ -53,7 +53,7 @@ class Ranking(scoring.BM25F):
 
     def idf(self, searcher: Searcher, fieldname: str, text: bytes) -> float:
         parent = searcher.get_parent()
-        n = parent.doc_frequency(fieldname, text)
+        n = arrays.doc_frequency(parent, fieldname, text)
         total = parent.doc_count_all()
         return log(1 + (total - n + 0.5) / (n + 0.5))
 

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from whoosh import columns, fields, formats
+from whoosh import columns, fields
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
-from whoosh.system import pack_uint
 
 from kb.search.analysis import LANGUAGES, OTHER, WORD_PATTERN, analyzer, field_language
 
 # Bump when the schema or analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Every text field exists once per analysis language ("title_fr", "body_ru", ...): a
 # document's text goes to the fields of its language, analysed with that language's
@@ -25,9 +21,11 @@ TEXT_FIELDS: tuple[str, ...] = ("title", "summary", "themes", "body")
 # The body field also holds the title, summary and themes, after the text: it ranks the
 # whole document as one (BM25 saturates each field apart, and measured on CISI, one field
 # for everything plus boosts for the metadata fields ranked best), and its offsets still
-# point into the text itself for snippets. Its term vector (frequencies only) feeds
-# relevance feedback and "more like this" (kb.search.ranking).
-VECTOR_FIELDS: tuple[str, ...] = ("body",)
+# point into the text itself for snippets. Its postings are also written as flat arrays
+# (kb.search.flat): they score plain words, and as term vectors they feed relevance
+# feedback and "more like this" (kb.search.ranking). Whoosh keeps no vector of its own.
+FLAT_FIELDS: tuple[str, ...] = ("body",)
+FLAT_PREFIXES: tuple[str, ...] = tuple(f"{name}_" for name in FLAT_FIELDS)
 
 # The words of a document as written (lower-cased, not stemmed), for "did you mean":
 # taken from the metadata and the first 5,000 characters of the text (two pages), which
@@ -43,38 +41,6 @@ _SPELL_WORDS = re.compile(WORD_PATTERN)
 def spell_words(*texts: str) -> str:
     """The distinct lower-cased words of ``texts``, space-separated, first seen first."""
     return " ".join(dict.fromkeys(_SPELL_WORDS.findall(" ".join(texts).lower())))
-
-
-# Whoosh builds a term vector by analysing the text a second time (SegmentWriter.add_document
-# calls the vector format's word_values after the field's own index()). A body field keeps
-# the terms it has just indexed, and its vector format reads them from there: the same
-# terms and frequencies for half the analysis. Per thread: a writer is used by one thread.
-_JUST_INDEXED = threading.local()
-
-
-class BodyText(fields.TEXT):
-    """A TEXT field whose term vector is made from its postings, not a second analysis."""
-
-    def index(self, value: Any, **kwargs: Any) -> list[tuple[bytes, int, float, bytes]]:
-        items = list(super().index(value, **kwargs))
-        _JUST_INDEXED.last = (value, items)
-        return items
-
-
-class PostingsFrequency(formats.Frequency):
-    """Frequency vector values of the terms BodyText.index just produced for this value
-    (analysing the text itself only when called otherwise)."""
-
-    def word_values(self, value: Any, analyzer: Any,
-                    **kwargs: Any) -> Iterator[tuple[str, int, float, bytes]]:
-        last = getattr(_JUST_INDEXED, "last", None)
-        _JUST_INDEXED.last = None
-        if last is None or last[0] is not value:
-            yield from super().word_values(value, analyzer, **kwargs)
-            return
-        boost = self.field_boost
-        for btext, freq, weight, _ in last[1]:
-            yield btext.decode("utf-8"), freq, weight * boost, pack_uint(freq)
 
 
 def text_field(name: str, lang: str) -> str:
@@ -104,12 +70,10 @@ def build_schema() -> fields.Schema:
     for lang in TEXT_LANGUAGES:
         words = analyzer(lang)
         for name in TEXT_FIELDS:
-            vector = name in VECTOR_FIELDS
-            texts[text_field(name, lang)] = (BodyText if vector else fields.TEXT)(
+            texts[text_field(name, lang)] = fields.TEXT(
                 analyzer=words,
                 # Character offsets: snippets need no re-analysis of the text.
                 chars=name == "body",
-                vector=PostingsFrequency() if vector else None,
             )
     return fields.Schema(
         doc_id=fields.NUMERIC(int, bits=64, stored=True, unique=True, signed=False),
