@@ -127,6 +127,10 @@ def test_segments_without_flat_arrays_score_as_whoosh_does(collection, tmp_path)
         assert set(np.flatnonzero(scored.matched).tolist()) == set(expected) != set()
         for docnum, score in expected.items():
             assert scored.scores[docnum] == pytest.approx(score, rel=1e-9)
+        # Feedback's scoring of a few documents falls back to the postings as well.
+        some = sorted(expected)[::5]
+        got = arrays_module.score_docs(searcher, some, [(BODY, word, 1.0) for word in words])
+        assert got == pytest.approx({d: expected[d] for d in some}, rel=1e-9)
 
 
 def test_counted_words_of_a_vector_match_the_postings(collection):

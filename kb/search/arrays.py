@@ -363,7 +363,7 @@ def score_docs(searcher: Searcher, docnums: Sequence[int],
         by_field.setdefault(fieldname, []).append((schema[fieldname].to_bytes(text), weight))
     total: dict[int, float] = {}
     for fieldname, words in by_field.items():
-        if fieldname.startswith(FLAT_PREFIXES):
+        if fieldname.startswith(FLAT_PREFIXES):  # kb.search.flat keeps its term vectors
             scores = _vector_scores(searcher, wanted, fieldname, words)
         else:
             scores = _postings_scores(searcher, wanted, fieldname, words)
@@ -374,24 +374,34 @@ def score_docs(searcher: Searcher, docnums: Sequence[int],
 
 def _vector_scores(searcher: Searcher, docnums: list[int], fieldname: str,
                    words: list[tuple[bytes, float]]) -> dict[int, float]:
-    order = sorted(range(len(words)), key=lambda i: words[i][0])
-    wanted = np.array([words[i][0] for i in order], dtype="S")
-    weights = np.array([words[i][1] for i in order], dtype=np.float64)
-    idfs = np.array([idf(searcher, fieldname, words[i][0]) for i in order], dtype=np.float64)
+    weights = np.array([w for _, w in words], dtype=np.float64)
+    idfs = np.array([idf(searcher, fieldname, btext) for btext, _ in words], dtype=np.float64)
+    numbers: dict[int, np.ndarray] = {}  # by segment: the words' term numbers there, sorted
     out: dict[int, float] = {}
+    elsewhere: list[int] = []  # in segments without flat arrays
     for docnum in docnums:
-        terms, tf = term_vector(searcher, docnum, fieldname)
+        reader, local = locate(searcher, docnum)
+        arrays = flat.field(reader, fieldname)
+        if arrays is None:
+            elsewhere.append(docnum)
+            continue
+        key = id(arrays)
+        if key not in numbers:
+            numbers[key] = np.array([arrays.find(btext) for btext, _ in words], dtype=np.int64)
+        wanted = numbers[key]
+        terms, tf = arrays.doc_vector(local)
         if not len(terms):
             continue
         at = np.searchsorted(terms, wanted)
         at[at >= len(terms)] = 0
-        hit = terms[at] == wanted
+        hit = (terms[at] == wanted) & (wanted >= 0)
         if not hit.any():
             continue
-        reader, local = locate(searcher, docnum)
         length = float(lengths(reader, fieldname)[local])
         s = _bm25(searcher, fieldname, idfs[hit], tf[at[hit]], length) * weights[hit]
         out[docnum] = float(s.sum())
+    if elsewhere:
+        out.update(_postings_scores(searcher, elsewhere, fieldname, words))
     return out
 
 

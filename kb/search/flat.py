@@ -13,8 +13,9 @@ them, as a small file inside the segment (``<segment>.kbf``, assembled into its 
     starts      where each term's postings begin (int64, one more than the terms)
     ids         document numbers in the segment, ascending within a term (int32)
     weights     term frequencies, as Whoosh stores them (float32)
-    order       the postings' positions sorted by document, then term (int32): each
-                document's term vector, ``doc_starts`` (int64) marking where each begins
+    doc_terms   the postings turned around, by document then term: each document's
+    doc_weights term vector as term numbers (int32) and frequencies (float32),
+    doc_starts  marking where each document's begins (int64)
 
 Reading is a binary search and two slices of the segment's memory map: nothing decoded,
 nothing copied. Whoosh's own files stay the index (phrases, snippets, other fields); these
@@ -38,7 +39,7 @@ import numpy as np
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
 
 EXTENSION = ".kbf"
-_MAGIC = b"KBFLAT01"
+_MAGIC = b"KBFLAT02"
 _HEAD = struct.Struct("<8sQ")
 _ALIGN = 8
 
@@ -62,16 +63,22 @@ class _Recorder:
         starts = np.append(np.frombuffer(self.starts, dtype=np.int64) if self.starts
                            else np.zeros(0, dtype=np.int64), len(ids)).astype(np.int64)
         width = max((len(t) for t in self.terms), default=1) or 1
+        weights = np.frombuffer(self.weights, dtype=np.float32) if self.weights \
+            else np.zeros(0, dtype=np.float32)
         docs = int(ids.max()) + 1 if len(ids) else 0
         counts = np.bincount(ids, minlength=docs) if docs else np.zeros(0, dtype=np.int64)
+        # The postings turned around: by document, then term (a stable sort keeps each
+        # document's terms in the postings' term order, ascending).
+        order = np.argsort(ids, kind="stable")
+        term_of = np.repeat(np.arange(len(self.terms), dtype=np.int32), np.diff(starts))
         return {
             "terms": np.array(self.terms, dtype=f"S{width}"),
             "starts": starts,
             "ids": ids,
-            "weights": np.frombuffer(self.weights, dtype=np.float32) if self.weights
-            else np.zeros(0, dtype=np.float32),
-            "order": np.argsort(ids, kind="stable").astype(np.int32),
+            "weights": weights,
             "doc_starts": np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+            "doc_terms": term_of[order].astype(np.int32),
+            "doc_weights": weights[order],
         }
 
 
@@ -162,8 +169,9 @@ class Field:
     starts: np.ndarray
     ids: np.ndarray
     weights: np.ndarray
-    order: np.ndarray
     doc_starts: np.ndarray
+    doc_terms: np.ndarray
+    doc_weights: np.ndarray
 
     def find(self, btext: bytes) -> int:
         """The term's number, or -1."""
@@ -186,17 +194,23 @@ class Field:
         i = self.find(btext)
         return 0 if i < 0 else int(self.starts[i + 1] - self.starts[i])
 
-    def vector(self, docnum: int) -> tuple[np.ndarray, np.ndarray]:
-        """A document's terms (ascending) and their frequencies."""
+    def doc_vector(self, docnum: int) -> tuple[np.ndarray, np.ndarray]:
+        """A document's term numbers (ascending) and their frequencies."""
         if docnum + 1 >= len(self.doc_starts):
-            return self.terms[:0], self.weights[:0]
-        at = self.order[self.doc_starts[docnum]:self.doc_starts[docnum + 1]]
-        return self.terms[np.searchsorted(self.starts, at, side="right") - 1], self.weights[at]
+            return self.doc_terms[:0], self.doc_weights[:0]
+        a, b = int(self.doc_starts[docnum]), int(self.doc_starts[docnum + 1])
+        return self.doc_terms[a:b], self.doc_weights[a:b]
+
+    def vector(self, docnum: int) -> tuple[np.ndarray, np.ndarray]:
+        """A document's terms (ascending bytes) and their frequencies."""
+        numbers, weights = self.doc_vector(docnum)
+        return self.terms[numbers], weights
 
 
 _EMPTY = Field(terms=np.zeros(0, dtype="S1"), starts=np.zeros(1, dtype=np.int64),
                ids=np.zeros(0, dtype=np.int32), weights=np.zeros(0, dtype=np.float32),
-               order=np.zeros(0, dtype=np.int32), doc_starts=np.zeros(1, dtype=np.int64))
+               doc_starts=np.zeros(1, dtype=np.int64), doc_terms=np.zeros(0, dtype=np.int32),
+               doc_weights=np.zeros(0, dtype=np.float32))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from kb.search.analysis import LANGUAGES, OTHER, WORD_PATTERN, analyzer, field_language
 
 # Bump when the schema or analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Every text field exists once per analysis language ("title_fr", "body_ru", ...): a
 # document's text goes to the fields of its language, analysed with that language's
