@@ -8,12 +8,14 @@ field lengths) are computed for all of a term's postings in one vector operation
 filter is a boolean mask, the total is a count, facets are counted with ``bincount`` over
 the documents' facet values, and the first results are picked with a partial sort.
 
-Whoosh remains the index: postings, lengths and columns are read from its segments once
-(a segment never changes; its deletions are filtered by the caller's filter, which never
-holds a deleted document) and kept in a size-bounded cache shared by the process's
-threads. Only disjunctions are handled here (plain words, their thesaurus expansions,
-prefixes): a query leaf other than a term (a phrase, a prefix) is matched by Whoosh and
-its scores added; a query with AND or NOT is left to Whoosh's collectors.
+Whoosh remains the index. The body fields' postings are read from the flat arrays each
+segment holds beside Whoosh's own (kb.search.flat); other fields' postings, lengths and
+columns are read from the segments once (a segment never changes; its deletions are
+filtered by the caller's filter, which never holds a deleted document) and kept in a
+size-bounded cache shared by the process's threads. Only disjunctions are handled here
+(plain words, their thesaurus expansions, prefixes): a query leaf other than a term (a
+phrase, a prefix) is matched by Whoosh and its scores added; a query with AND or NOT is
+left to Whoosh's collectors.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ from kb.search.schema import FLAT_PREFIXES
 # Whoosh stores a field's length in one byte; these are the lengths the bytes stand for.
 _LENGTHS = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
 
-# Postings and lengths read from segments, by (segment id, field, term): at most this many
-# bytes of arrays per process (a word found in 15,000 documents takes 120 KB).
+# Postings (of fields without flat arrays) and lengths read from segments, by (segment id,
+# field, term): at most this many bytes of arrays per process (a word found in 15,000
+# documents takes 120 KB).
 CACHE_BYTES = 128 * 1024 * 1024
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
@@ -376,7 +379,7 @@ def _vector_scores(searcher: Searcher, docnums: list[int], fieldname: str,
                    words: list[tuple[bytes, float]]) -> dict[int, float]:
     weights = np.array([w for _, w in words], dtype=np.float64)
     idfs = np.array([idf(searcher, fieldname, btext) for btext, _ in words], dtype=np.float64)
-    numbers: dict[int, np.ndarray] = {}  # by segment: the words' term numbers there, sorted
+    numbers: dict[str | None, np.ndarray] = {}  # by segment: the words' term numbers there
     out: dict[int, float] = {}
     elsewhere: list[int] = []  # in segments without flat arrays
     for docnum in docnums:
@@ -385,7 +388,7 @@ def _vector_scores(searcher: Searcher, docnums: list[int], fieldname: str,
         if arrays is None:
             elsewhere.append(docnum)
             continue
-        key = id(arrays)
+        key = _segment_key(reader)
         if key not in numbers:
             numbers[key] = np.array([arrays.find(btext) for btext, _ in words], dtype=np.int64)
         wanted = numbers[key]

@@ -20,8 +20,8 @@ them, as a small file inside the segment (``<segment>.kbf``, assembled into its 
 Reading is a binary search and two slices of the segment's memory map: nothing decoded,
 nothing copied. Whoosh's own files stay the index (phrases, snippets, other fields); these
 arrays are derived from the same postings as they are written, for the fields named when
-the codec is made. A segment without the file (none exists since schema 6) reads as None,
-and callers use Whoosh's postings.
+the codec is made. A segment without the file (written by another codec; kb's index is
+rebuilt from schema 7 on) reads as None, and callers use Whoosh's postings.
 """
 
 from __future__ import annotations
