@@ -35,7 +35,6 @@ from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
 from kb.search import flat
-from kb.search.schema import FLAT_PREFIXES
 
 # Whoosh stores a field's length in one byte; these are the lengths the bytes stand for.
 _LENGTHS = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
@@ -355,8 +354,8 @@ def _bm25(searcher: Searcher, fieldname: str, idf: float | np.ndarray, tf: np.nd
 def score_docs(searcher: Searcher, docnums: Sequence[int],
                terms: Iterable[tuple[str, str, float]]) -> dict[int, float]:
     """The summed scores of weighted (field, term, weight) in each of ``docnums``: from
-    the documents' term vectors where the field keeps them (a few documents, many
-    words), else by skipping through each word's postings to them."""
+    the documents' flat term vectors where their segment keeps them for the field (a few
+    documents, many words), else by looking each word's postings up."""
     wanted = sorted(set(docnums))
     if not wanted:
         return {}
@@ -366,11 +365,7 @@ def score_docs(searcher: Searcher, docnums: Sequence[int],
         by_field.setdefault(fieldname, []).append((schema[fieldname].to_bytes(text), weight))
     total: dict[int, float] = {}
     for fieldname, words in by_field.items():
-        if fieldname.startswith(FLAT_PREFIXES):  # kb.search.flat keeps its term vectors
-            scores = _vector_scores(searcher, wanted, fieldname, words)
-        else:
-            scores = _postings_scores(searcher, wanted, fieldname, words)
-        for d, v in scores.items():
+        for d, v in _vector_scores(searcher, wanted, fieldname, words).items():
             total[d] = total.get(d, 0.0) + v
     return {d: v for d, v in total.items() if v}
 
@@ -381,7 +376,7 @@ def _vector_scores(searcher: Searcher, docnums: list[int], fieldname: str,
     idfs = np.array([idf(searcher, fieldname, btext) for btext, _ in words], dtype=np.float64)
     numbers: dict[str | None, np.ndarray] = {}  # by segment: the words' term numbers there
     out: dict[int, float] = {}
-    elsewhere: list[int] = []  # in segments without flat arrays
+    elsewhere: list[int] = []  # in segments without flat arrays of the field
     for docnum in docnums:
         reader, local = locate(searcher, docnum)
         arrays = flat.field(reader, fieldname)

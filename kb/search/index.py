@@ -155,9 +155,10 @@ class SearcherCache:
             old = set()
         searcher = open_index(index_dir).searcher(weighting=Ranking())
         cache[key] = searcher
-        # Segments merged away or replaced: their files are deleted, and the flat arrays'
-        # memory maps of them let go (or the disk space stays taken while we run).
-        flat.forget(old - _segment_ids(searcher))
+        if old:
+            # Segments merged away or replaced: their files are deleted, and the flat
+            # arrays' memory maps of them let go (or the disk space stays taken).
+            flat.forget(old - _segment_ids(searcher))
         return searcher
 
 
