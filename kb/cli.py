@@ -125,6 +125,48 @@ def db_downgrade(revision: str) -> None:
     click.echo(f"Database at revision {migrate.current_revision() or 'base (empty)'}.")
 
 
+@click.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(dest: Path) -> None:
+    """Back the repository up into the folder DEST, while it runs.
+
+    DEST keeps every stored file once, by its SHA-256, so another backup into the same
+    DEST copies only new files; each backup adds a folder under DEST/snapshots with the
+    database, the secret key and a manifest of every file's SHA-256. The search index is
+    rebuilt by `kb restore`. DEST holds password and token hashes and the secret key:
+    keep it as private as the instance folder.
+    """
+    from kb import backup
+
+    try:
+        report = backup.backup(dest, click.echo)
+    except KbError as e:
+        _fail(e)
+    click.echo(report.summary())
+
+
+@click.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(src: Path) -> None:
+    """Make a new instance from the newest backup in SRC (or the snapshot SRC names).
+
+    The configured instance must be new: an empty database and upload folder (no `kb init`
+    first). Every file is checked against the manifest's SHA-256 before anything is
+    written; a damaged backup is refused with the file named. Documents, their ids, users,
+    groups, API tokens, the secret key, the audit trail and the thesaurus come back, and
+    the search index is rebuilt before the command returns.
+    """
+    from kb import backup
+
+    try:
+        report = backup.restore(src, click.echo)
+    except KbError as e:
+        _fail(e)
+    click.echo(report.summary())
+
+
 @click.group("user")
 def user_group() -> None:
     """Manage accounts."""
@@ -404,6 +446,7 @@ def serve_command(host: str, port: int, workers: int | None) -> None:
 
 COMMANDS: list[Any] = [init_command, db_group, user_group, token_group, import_command,
                        reindex_command, reextract_command, thesaurus_group,
+                       backup_command, restore_command,
                        worker_command, serve_command]
 
 

@@ -146,3 +146,11 @@ def test_relevance_benchmark_prints_its_figures(tmp_path):
     for label in ("kb (product)", "Whoosh default (reference)", "FTS5 baseline"):
         assert re.match(scores, figure(out, label))
     assert re.match(rf"{NUMBER} s", figure(out, "kb index time"))
+
+
+def test_backup_benchmark_prints_its_figures(instance):
+    out = run_bench("backup.py", instance)
+    assert re.match(rf"{NUMBER} s, {NUMBER} MB in \d+ files", figure(out, "backup: first"))
+    assert "(0 new, 0.0 MB copied)" in figure(out, "backup: second")
+    assert f"{LIMIT} documents, {LIMIT} stored files, {LIMIT} indexed" in figure(out, "restore")
+    assert re.match(rf"{NUMBER} s for instance/", figure(out, "baseline: plain copy"))
