@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import itertools
+import os
 import re
 import tarfile
 from collections.abc import Callable, Iterator
@@ -30,21 +32,79 @@ def need_corpora(path: Path) -> Path:
     return path
 
 
+# A PostgreSQL server (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/) on which each
+# test gets a database of its own, created and dropped around it; unset: SQLite files.
+TEST_DATABASE_URL = os.environ.get("KB_TEST_DATABASE_URL", "")
+_databases = itertools.count(1)
+
+
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    app = create_app({
+def database_url() -> Iterator[str | None]:
+    """A new, empty database for one test on the server KB_TEST_DATABASE_URL names (None:
+    the app's default SQLite file in its instance folder)."""
+    if not TEST_DATABASE_URL:
+        yield None
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = make_url(TEST_DATABASE_URL)
+    name = f"kbtest_{os.getpid()}_{next(_databases)}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_app(root: Path, database_url: str | None, **config: Any) -> Flask:
+    """An app with its instance and uploads under ``root`` and the test's database."""
+    settings: dict[str, Any] = {
         "TESTING": True,
-        "INSTANCE_DIR": str(tmp_path / "instance"),
-        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        "INSTANCE_DIR": str(root / "instance"),
+        "UPLOAD_DIR": str(root / "uploads"),
         "SECRET_KEY": "test-secret",
         "INDEX_LOCK_TIMEOUT": 10.0,
-    })
+    }
+    if database_url:
+        settings["DATABASE_URL"] = database_url
+    settings.update(config)
+    return create_app(settings)
+
+
+def same_instance(app: Flask, **config: Any) -> Flask:
+    """Another app on the same instance, uploads and database (as a second web worker)."""
+    root = Path(app.config["INSTANCE_DIR"]).parent
+    return make_app(root, app.config["DATABASE_URL"], INSTANCE_DIR=app.config["INSTANCE_DIR"],
+                    UPLOAD_DIR=app.config["UPLOAD_DIR"], **config)
+
+
+def kb_env(app: Flask, **extra: str) -> dict[str, str]:
+    """The environment for a `kb` subprocess on the app's instance and database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env.update({"KB_INSTANCE_DIR": app.config["INSTANCE_DIR"],
+                "KB_UPLOAD_DIR": app.config["UPLOAD_DIR"],
+                "KB_SECRET_KEY": app.config["SECRET_KEY"],
+                "KB_DATABASE_URL": app.config["DATABASE_URL"]})
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str | None) -> Iterator[Flask]:
+    app = make_app(tmp_path, database_url)
     result = app.test_cli_runner().invoke(args=["init"])
     assert result.exit_code == 0, result.output
     yield app
     from kb.extensions import db
 
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 

@@ -3,7 +3,6 @@ suggestions that search-as-you-type offers (never a title or theme the user may 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from kb.extensions import db
 from kb.models import Concept, ConceptLabel
 from kb.services import groups as groups_service
 from kb.services import thesaurus
-from tests.conftest import CORPORA, login, need_corpora
+from tests.conftest import CORPORA, kb_env, login, need_corpora, same_instance
 
 UNBIS = CORPORA / "unbis" / "unbis-labels.tsv"
 KB = str(Path(sys.executable).parent / "kb")
@@ -232,8 +231,7 @@ def test_reimport_replaces_the_same_source_only(runner, tmp_path, app):
 
 
 def test_an_import_through_one_app_reaches_another_without_restart(app, runner, tmp_path):
-    second = create_app({"TESTING": True, "INSTANCE_DIR": app.config["INSTANCE_DIR"],
-                         "UPLOAD_DIR": app.config["UPLOAD_DIR"], "SECRET_KEY": "test-secret"})
+    second = same_instance(app)
     try:
         with second.app_context():
             assert thesaurus.expansions("remesas") == []  # loads the empty thesaurus
@@ -254,11 +252,8 @@ def test_an_import_through_one_app_reaches_another_without_restart(app, runner, 
 def test_an_import_by_another_process_takes_effect_at_the_next_query(app, tmp_path):
     with app.app_context():
         assert thesaurus.expansions("brain drain") == []
-    env = {"KB_INSTANCE_DIR": app.config["INSTANCE_DIR"], "KB_UPLOAD_DIR":
-           app.config["UPLOAD_DIR"], "KB_SECRET_KEY": "test-secret",
-           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     done = subprocess.run([KB, "thesaurus", "import", str(write(tmp_path / "t.tsv", SMALL))],
-                          env=env, capture_output=True, text=True)
+                          env=kb_env(app), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     with app.app_context():
         assert ("ru", "Утечка умов") in labels_of(thesaurus.expansions("brain drain"))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from kb.search.index import writer
+from tests.conftest import kb_env
 
 KB = str(Path(sys.executable).parent / "kb")
 
@@ -39,9 +39,7 @@ def test_a_locked_index_delays_indexing_without_losing_the_upload(app, client, u
 def test_two_workers_at_once_index_every_document_once(app, client, upload):
     ids = [upload(f"report number {i} on labour mobility".encode(), f"r{i}.txt").json["id"]
            for i in range(24)]
-    env = {**os.environ, "KB_INSTANCE_DIR": app.config["INSTANCE_DIR"],
-           "KB_UPLOAD_DIR": app.config["UPLOAD_DIR"], "KB_WORKER_BATCH": "3",
-           "KB_SECRET_KEY": "test-secret"}
+    env = kb_env(app, KB_WORKER_BATCH="3")
     workers = [subprocess.Popen([KB, "worker", "--once"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [w.communicate(timeout=120) for w in workers]

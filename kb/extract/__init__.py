@@ -71,6 +71,15 @@ class Extracted:
     notice_code: str | None = None
     unit: str = "page"
 
+    def __post_init__(self) -> None:
+        # A NUL character is never text, and PostgreSQL refuses it in a text column.
+        if any("\x00" in page for page in self.pages):
+            object.__setattr__(self, "pages",
+                               tuple(page.replace("\x00", "") for page in self.pages))
+        if any("\x00" in value for value in self.metadata.values()):
+            object.__setattr__(self, "metadata", {k: v.replace("\x00", "")
+                                                  for k, v in self.metadata.items()})
+
 
 class Extractor(Protocol):
     def __call__(self, path: Path) -> Extracted: ...

@@ -58,6 +58,9 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
              agencies: dict[str, str] | None = None,
              groups: dict[str, int] | None = None) -> Metadata:
     """Check every field and name each one that is wrong, all at once."""
+    # NUL is never meant (PostgreSQL refuses it in text): dropped, not an error.
+    raw = {name: [v.replace("\x00", "") if isinstance(v, str) else v for v in values]
+           for name, values in raw.items()}
     errors: dict[str, str] = {}
     unknown = sorted(set(raw) - set(FIELDS))
     for name in unknown:
