@@ -467,4 +467,16 @@ for _command in COMMANDS:
 
 def main() -> None:
     """Entry point of the `kb` command."""
-    cli(obj=ScriptInfo(create_app=_create_app, set_debug_flag=False))
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    try:
+        cli(obj=ScriptInfo(create_app=_create_app, set_debug_flag=False))
+    except (OperationalError, InterfaceError) as e:
+        # Never a silent fall-back, never a traceback: which database, and why.
+        from sqlalchemy.engine import make_url
+
+        url = make_url(_create_app().config["DATABASE_URL"])
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        click.echo(f"Error: the database {url.render_as_string(hide_password=True)} "
+                   f"cannot be used: {reason}", err=True)
+        sys.exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -102,3 +103,17 @@ def test_worker_picks_up_metadata_edits(client, upload, process, editor):
     assert [r["id"] for r in found["results"]] == [doc_id]
     assert found["results"][0]["themes"] == ["policy coherence"]
     assert client.get("/api/v1/search", query_string={"country": "MAR"}).json["total"] == 0
+
+
+def test_an_unreachable_database_is_named_with_its_password_masked(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env.update({"KB_INSTANCE_DIR": str(tmp_path / "i"), "KB_UPLOAD_DIR": str(tmp_path / "u"),
+                "KB_DATABASE_URL": "postgresql+psycopg://kb:s3cret-pw@127.0.0.1:1/kb"})
+    res = subprocess.run([str(Path(sys.executable).parent / "kb"), "init"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert "Error: the database postgresql+psycopg://kb:***@127.0.0.1:1/kb cannot be used" \
+        in res.stderr
+    assert "s3cret-pw" not in res.stderr + res.stdout
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "i" / "kb.sqlite3").exists()  # no fall-back to SQLite
