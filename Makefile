@@ -45,8 +45,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check kb tests bench wsgi.py
 	$(BIN)/mypy
 
+## unit: every test on SQLite, then those that touch the database again on PostgreSQL
+## (tests/postgres.sh finds, or installs and starts, a server; else it says why not)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
+	@url="$$(bash tests/postgres.sh $(BIN)/python)"; \
+	if [ -n "$$url" ]; then \
+	  echo "The suite again on PostgreSQL ($$url); browser and benchmark runs were once."; \
+	  KB_TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest -q -m "not browser" \
+	    --ignore=tests/test_bench_smoke.py; \
+	else echo "SKIPPED: the PostgreSQL run of the suite (see the reason above)."; fi
 
 ## test: install what the tests need, lint, type-check and run every test
 test: $(STAMP) browser-deps ocr-deps lint unit
@@ -64,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/relevance.py
 	$(BIN)/python bench/crosslang.py
+	$(BIN)/python bench/backup.py --workdir $(BENCH_DIR)
 	rm -rf $(BENCH_DIR)
 
 clean:
