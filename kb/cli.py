@@ -179,9 +179,10 @@ def token_revoke(token_id: int) -> None:
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with a header: 'file' (relative to the manifest) and any of title, "
-                   "summary, type, countries, agencies, themes, language, year, phase, "
-                   "access; several values in a cell separated by ';'.")
+              help="CSV with a header: 'file' (relative to the manifest; the file must lie "
+                   "inside PATH) and any of title, summary, type, countries, agencies, "
+                   "themes, language, year, phase, access, groups; several values in a cell "
+                   "separated by ';'.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Extraction processes (default: one per core).")
 @click.option("--as", "as_email", default=None,
