@@ -235,9 +235,10 @@ def token_revoke(token_id: int) -> None:
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with a header: 'file' (relative to the manifest) and any of title, "
-                   "summary, type, countries, agencies, themes, language, year, phase, "
-                   "access; several values in a cell separated by ';'.")
+              help="CSV with a header: 'file' (relative to the manifest; the file must lie "
+                   "inside PATH) and any of title, summary, type, countries, agencies, "
+                   "themes, language, year, phase, access, groups; several values in a cell "
+                   "separated by ';'.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Extraction processes (default: one per core).")
 @click.option("--as", "as_email", default=None,
@@ -247,8 +248,17 @@ def import_command(path: Path, manifest: Path | None, workers: int | None,
                    as_email: str | None) -> None:
     """Import every file in PATH (or those the manifest lists), then index them.
 
+    Only files inside PATH are read: a manifest row that leads out of it (`../`, an
+    absolute path elsewhere, a symbolic link out) stops the import before anything is
+    stored, naming its line; without a manifest, links out of PATH are reported and not
+    imported. A PATH that is, holds or lies inside kb's instance, upload or index folder
+    is refused.
+
     Files already stored (same SHA-256) are skipped. The last line of the output counts
     imported, duplicate and failed files; the reasons for failures are listed above it.
+    A file stored but not yet searchable (the index could not be written) counts as
+    failed; the background worker indexes it later. Exit code 0 when no file failed, 1
+    when any did or when the import was refused (2 for a wrong option).
     The import runs at a lower CPU priority than the web server (nice 10): a busy site
     answers first, an idle machine imports as fast.
     """
@@ -274,6 +284,8 @@ def import_command(path: Path, manifest: Path | None, workers: int | None,
     for reason in report.reasons:
         click.echo(f"failed: {reason}")
     click.echo(report.summary())
+    if report.failed:
+        sys.exit(1)
 
 
 @click.command("reindex")

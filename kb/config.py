@@ -6,9 +6,13 @@ Order of precedence (later wins): these defaults, ``instance/config.py``,
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import stat
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, object] = {
     # Folder for the SQLite database, the search index and the secret key.
@@ -107,12 +111,16 @@ def env_overrides(environ: os._Environ[str] | dict[str, str]) -> dict[str, objec
 
 
 def secret_key(instance_dir: Path) -> str:
-    """Read the generated secret key, creating it once (atomically) when absent."""
+    """Read the generated secret key, creating it once (atomically) when absent; the file
+    is readable by kb's own account only (mode 0600): whoever reads it can forge sessions."""
     path = instance_dir / "secret_key"
     try:
-        return path.read_text(encoding="ascii").strip()
+        key = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         pass
+    else:
+        _keep_private(path)
+        return key
     instance_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     try:
@@ -122,3 +130,20 @@ def secret_key(instance_dir: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key)
     return key
+
+
+def _keep_private(path: Path) -> None:
+    """Take group and other permissions off a key file that has them, or warn."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return
+    try:
+        os.chmod(path, 0o600)
+    except OSError as e:
+        log.warning("%s is readable by other accounts (mode %o) and could not be made "
+                    "private (%s): run `chmod 600 %s` as its owner, or anyone who can read "
+                    "it can forge sessions.", path, mode, e, path)
+    else:
+        log.warning("%s was readable by other accounts (mode %o); it is now 0600. Anyone "
+                    "who read it could forge sessions: consider a new key (delete the file; "
+                    "everyone signs in again).", path, mode)

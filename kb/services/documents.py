@@ -92,7 +92,7 @@ def ingest(
     existing = existing_by_sha(staged.sha256)
     if existing is not None:
         store.discard(staged)
-        raise DuplicateError("This file is already in the repository.", existing)
+        raise _duplicate(existing, user)
     store.keep(staged)
     if workflow is None:
         workflow = "published" if policy.publishes_directly(user) else "submitted"
@@ -119,8 +119,16 @@ def ingest(
         other = existing_by_sha(staged.sha256)
         if other is None:
             raise
-        raise DuplicateError("This file is already in the repository.", other) from e
+        raise _duplicate(other, user) from e
     return doc
+
+
+def _duplicate(doc_id: int, user: object) -> DuplicateError:
+    """The error for bytes already stored in ``doc_id``: the same words whether or not the
+    user may see that document; its id goes into the answer only if they may."""
+    doc = db.session.get(Document, doc_id)
+    return DuplicateError("This file is already in the repository.", doc_id,
+                          visible=doc is not None and policy.can_view(user, doc))
 
 
 def _job(doc_id: int, kind: str, owner: str | None) -> Job:

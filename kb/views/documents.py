@@ -66,8 +66,11 @@ def upload() -> str | BaseResponse | tuple[str, int]:
             doc = documents.ingest(form.file.data.stream, form.file.data.filename,
                                    form.raw_metadata(), current_user)
         except DuplicateError as e:
-            flash("This file is already in the repository: here it is.", "info")
-            return redirect(url_for("documents.detail", doc_id=e.doc_id))
+            if e.shown_id is not None:
+                flash("This file is already in the repository: here it is.", "info")
+                return redirect(url_for("documents.detail", doc_id=e.shown_id))
+            flash(e.message, "error")  # in a document this user may not see: no link
+            return render_template("documents/upload.html", form=form), e.status_code
         except KbError as e:
             for name, message in e.fields.items():
                 if name in form:

@@ -29,8 +29,8 @@ def register(app: Flask) -> None:
         extra: dict[str, object] = {}
         if e.fields:
             extra["fields"] = e.fields
-        if isinstance(e, DuplicateError):
-            extra["id"] = e.doc_id
+        if isinstance(e, DuplicateError) and e.shown_id is not None:
+            extra["id"] = e.shown_id
         if e.status_code >= 500:
             log.error("%s: %s", type(e).__name__, e.message)
         return _answer(e.status_code, e.message, **extra)
