@@ -33,16 +33,22 @@ def _fail(e: KbError) -> None:
 @click.command("init")
 @with_appcontext
 def init_command() -> None:
-    """Create the instance: folders, database schema, search index, agency list.
+    """Create the instance, or bring it up to date after an upgrade: folders, database
+    schema (migrated to the newest revision), search index, agency list.
 
     Safe to run again: it only adds what is missing. With no users yet, it creates an
     admin account and prints its email and a random password once.
     """
+    from kb import migrate
     from kb.services import accounts
 
     for key in ("INSTANCE_DIR", "UPLOAD_DIR"):
         Path(current_app.config[key]).mkdir(parents=True, exist_ok=True)
-    db.create_all()
+    before = migrate.current_revision()
+    migrate.upgrade()
+    after = migrate.current_revision()
+    if before != after:
+        click.echo(f"Database schema: {before or 'new'} -> {after}")
     index_dir = Path(current_app.config["INDEX_DIR"])
     rebuilt = search.needs_rebuild(index_dir)
     search.create(index_dir)
@@ -67,6 +73,56 @@ def _document_count() -> int:
     from kb.models import Document
 
     return int(db.session.scalar(select(func.count()).select_from(Document)) or 0)
+
+
+@click.group("db")
+def db_group() -> None:
+    """The database schema's migrations (Alembic): `kb init` upgrades by itself."""
+
+
+@db_group.command("current")
+@click.option("--verbose", "-v", is_flag=True, help="Show the revision's details.")
+@with_appcontext
+def db_current(verbose: bool) -> None:
+    """Print the database's revision, with "(head)" when it is the newest."""
+    from kb import migrate
+
+    migrate.current(stdout=_Echo(), verbose=verbose)
+
+
+class _Echo:
+    """A text stream that writes through click (so that CliRunner and pipes see it)."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        click.echo(text, nl=False)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: the newest, "head")."""
+    from kb import migrate
+
+    migrate.upgrade(revision)
+    click.echo(f"Database at revision {migrate.current_revision()}.")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Migrate the database back to REVISION (an id, or e.g. "-1"); take a backup first."""
+    from kb import migrate
+
+    migrate.downgrade(revision)
+    click.echo(f"Database at revision {migrate.current_revision() or 'base (empty)'}.")
 
 
 @click.group("user")
@@ -347,8 +403,8 @@ def serve_command(host: str, port: int, workers: int | None) -> None:
     serve(host, port, workers or int(current_app.config["WEB_WORKERS"]))
 
 
-COMMANDS: list[Any] = [init_command, user_group, token_group, import_command, reindex_command,
-                       reextract_command, thesaurus_group,
+COMMANDS: list[Any] = [init_command, db_group, user_group, token_group, import_command,
+                       reindex_command, reextract_command, thesaurus_group,
                        worker_command, serve_command]
 
 

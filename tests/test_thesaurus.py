@@ -265,9 +265,10 @@ def test_an_import_by_another_process_takes_effect_at_the_next_query(app, tmp_pa
 
 
 def test_init_adds_the_thesaurus_tables_to_an_existing_database(app, runner):
+    """An instance made before the thesaurus (and before migrations) gains its tables."""
     with app.app_context():
         with db.engine.begin() as conn:
-            for table in ("concept_label", "concept", "thesaurus_state"):
+            for table in ("concept_label", "concept", "thesaurus_state", "alembic_version"):
                 conn.execute(text(f"DROP TABLE {table}"))
         assert "concept" not in inspect(db.engine).get_table_names()
     assert runner.invoke(args=["init"]).exit_code == 0
