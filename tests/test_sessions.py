@@ -205,3 +205,52 @@ def test_ended_sessions_are_cleared_at_the_next_sign_in(app, client, make_user):
     with app.app_context():
         rows = db.session.scalars(db.select(UserSession)).all()
         assert [r.ended_at for r in rows] == [None]
+
+
+def test_the_migration_keeps_every_row_that_refers_to_a_user(tmp_path):
+    """0002 drops user.session_version in place: a table copy would cascade-delete tokens
+    and memberships (SQLite drops the old table with foreign keys on)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    from kb import create_app, migrate
+
+    app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
+                      "UPLOAD_DIR": str(tmp_path / "uploads"), "SECRET_KEY": "test-secret"})
+    (tmp_path / "instance").mkdir()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "0001_baseline"]).exit_code == 0
+    engine = create_engine(app.config["DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(text("PRAGMA foreign_keys=ON"))
+        conn.execute(text(
+            "INSERT INTO user (user_id, email, password_hash, role, active, created_at, "
+            "session_version) VALUES (7, 'old@example.org', 'x', 'reader', 1, "
+            "'2020-01-02 03:04:05', 3)"))
+        conn.execute(text("INSERT INTO api_token (token_id, user_id, token_hash, created_at) "
+                          "VALUES (1, 7, :h, '2020-01-02 03:04:05')"), {"h": "b" * 64})
+        conn.execute(text("INSERT INTO \"group\" (group_id, name, created_at) "
+                          "VALUES (2, 'Board', '2020-01-02 03:04:05')"))
+        conn.execute(text("INSERT INTO group_member (group_id, user_id) VALUES (2, 7)"))
+        conn.execute(text(
+            "INSERT INTO document (doc_id, title, summary, access, workflow, status, "
+            "downloads, uploader_id, created_at, updated_at) VALUES (42, 'Notes', '', "
+            "'public', 'published', 'ready', 0, 7, '2020-01-02 03:04:05', "
+            "'2020-01-02 03:04:05')"))
+    engine.dispose()
+    res = runner.invoke(args=["init"])
+    assert res.exit_code == 0, res.output
+    with app.app_context():
+        assert migrate.differences() == []
+        columns = {c["name"] for c in inspect(db.engine).get_columns("user")}
+        assert "session_version" not in columns
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM api_token")).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM group_member")).scalar() == 1
+            assert conn.execute(text("SELECT uploader_id FROM document")).scalar() == 7
+        assert runner.invoke(args=["db", "downgrade", "0001_baseline"]).exit_code == 0
+        columns = {c["name"] for c in inspect(db.engine).get_columns("user")}
+        assert "session_version" in columns and "user_session" not in \
+            inspect(db.engine).get_table_names()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM api_token")).scalar() == 1
+        db.engine.dispose()
