@@ -47,9 +47,12 @@ def register_loaders(manager: LoginManager) -> None:
         # Without a live server-side session nothing signs in: not a copied cookie after
         # sign-out, not an expired one, not a "remember me" cookie (kb issues none).
         secret = session.get(SESSION_KEY)
-        if not isinstance(secret, str):
-            return None
-        return sessions.resume(user_id, secret)
+        user = sessions.resume(user_id, secret) if isinstance(secret, str) else None
+        if user is None:
+            # Forget the dead session, so that later requests do not look it up again.
+            session.pop(SESSION_KEY, None)
+            session.pop("_user_id", None)
+        return user
 
     @manager.request_loader
     def load_from_token(request: Request) -> User | None:
