@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/relevance.py
 	$(BIN)/python bench/crosslang.py
+	$(BIN)/python bench/hidden_404.py
 	rm -rf $(BENCH_DIR)
 
 clean:

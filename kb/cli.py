@@ -156,7 +156,8 @@ def user_add(email: str, role: str, password_stdin: bool) -> None:
 @click.argument("email")
 @with_appcontext
 def user_disable(email: str) -> None:
-    """Disable the account EMAIL: no sign-in, and its sessions and tokens stop at once."""
+    """Disable the account EMAIL: no sign-in; its sessions end and its API tokens are
+    revoked at once, for good (enabling it again brings neither back)."""
     from kb.services import accounts
 
     accounts.set_active(_user_or_fail(email), False)
@@ -167,7 +168,7 @@ def user_disable(email: str) -> None:
 @click.argument("email")
 @with_appcontext
 def user_enable(email: str) -> None:
-    """Let the disabled account EMAIL sign in again."""
+    """Let the disabled account EMAIL sign in again (with new sessions and tokens)."""
     from kb.services import accounts
 
     accounts.set_active(_user_or_fail(email), True)

@@ -48,15 +48,34 @@ DEFAULTS: dict[str, object] = {
     "EXTRACT_MAX_CHARS": 20_000_000,
     # Characters of a hit's text analysed around matches for snippets.
     "SNIPPET_SURROUND": 90,
-    # Failed sign-ins allowed per account (the submitted email) and per client address
-    # before the login form answers 429 (Flask-Limiter syntax). Successes do not count.
-    "LOGIN_LIMIT_ACCOUNT": "5 per minute",
+    # Failed sign-ins allowed before the login form answers 429 (Flask-Limiter syntax;
+    # successes do not count): per client address and account together (so that someone
+    # else's failures never lock you out from your own address), per client address, and
+    # a much higher ceiling per account from all addresses together, against guessing
+    # spread over many addresses (only such an attack can reach it).
+    "LOGIN_LIMIT_PAIR": "5 per minute; 20 per hour",
     "LOGIN_LIMIT_ADDRESS": "20 per minute",
+    "LOGIN_LIMIT_ACCOUNT": "100 per hour",
+    # Wrong current passwords allowed per account on the password change form (a stolen
+    # session must not become a way to guess the password) before it answers 429.
+    "PASSWORD_CHANGE_LIMIT": "5 per 15 minutes",
     # Where Flask-Limiter keeps its counters. With "memory://" each gunicorn worker
     # process counts separately (so the real limit is the number above times WEB_WORKERS)
     # and counters reset on restart; set a shared storage, e.g. "redis://host:6379" (with
     # the `redis` package installed), to count across workers.
     "RATELIMIT_STORAGE_URI": "memory://",
+    # A signed-in session ends after this many minutes without a request (idle), and this
+    # many hours after sign-in whatever happens (absolute): a working day, then sign in
+    # again. Sign-out ends it at once, on the server: a copy of the cookie opens nothing.
+    # The forms' CSRF tokens live in the session and never outlive it.
+    "SESSION_IDLE_MINUTES": 120,
+    "SESSION_MAX_HOURS": 12,
+    # Strict-Transport-Security max-age (seconds) sent on answers to HTTPS requests; 0
+    # sends none. Plain-HTTP answers never carry it.
+    "HSTS_SECONDS": 31_536_000,
+    # Tests only: a function returning the current naive UTC time that session lifetimes
+    # are measured against (None: the real clock; see kb/clock.py).
+    "CLOCK": None,
     # Number of reverse proxies in front of kb whose X-Forwarded-For and
     # X-Forwarded-Proto headers are trusted (werkzeug ProxyFix); 0 trusts none. Only set
     # it behind a proxy that overwrites these headers, or clients can forge them.

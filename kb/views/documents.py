@@ -101,7 +101,8 @@ def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
         form.themes.data = "; ".join(doc.themes)
         form.year.data = str(doc.year or "")
         form.phase.data, form.access.data = doc.phase or "", doc.access
-        form.groups.data = [g.name for g in groups_service.groups() if g.group_id in doc.group_ids]
+        form.groups.data = [g.name for g in groups_service.groups_for(current_user)
+                            if g.group_id in doc.group_ids]
         if request.args.get("from_file") and doc.current_file is not None:
             # Offer what the file says about itself; nothing changes until the user saves.
             said = doc.current_file.said
