@@ -302,6 +302,30 @@ def reindex_command() -> None:
     click.echo(f"Indexed {n} documents.")
 
 
+@click.command("doctor")
+@click.option("--quick", is_flag=True,
+              help="Compare sizes only, without reading every stored file for its SHA-256.")
+@with_appcontext
+def doctor_command(quick: bool) -> None:
+    """Check the stored files against their records; count leftovers.
+
+    Each stored file must exist with its recorded size and SHA-256; each problem is
+    printed with the document's id and what to do. Partial uploads, stored files no record
+    names and the quarantine are counted as notes. Exits 1 when it found a problem, else
+    prints "no problems found" and exits 0.
+    """
+    from kb.services import doctor
+
+    findings = doctor.run(doctor.Options(hashes=not quick))
+    for finding in findings:
+        click.echo(f"{'problem' if finding.problem else 'note'}: {finding.message}")
+    problems = sum(f.problem for f in findings)
+    if problems:
+        click.echo(f"{problems} problem{'s' if problems > 1 else ''} found")
+        sys.exit(1)
+    click.echo("no problems found")
+
+
 @click.command("reextract")
 @click.argument("doc_ids", nargs=-1, type=int)
 @click.option("--failed", is_flag=True, help="Every document whose extraction failed.")
@@ -409,14 +433,22 @@ def worker_command(once: bool) -> None:
               help="Web server processes (default: the WEB_WORKERS setting).")
 @with_appcontext
 def serve_command(host: str, port: int, workers: int | None) -> None:
-    """Serve the site with gunicorn and run the background worker beside it."""
+    """Serve the site with gunicorn and run the background worker beside it.
+
+    Warns at start (on standard error) about what needs an administrator: a missing or
+    damaged search index (run `kb reindex`), low disk space.
+    """
     from kb.serve import serve
+    from kb.services import health
+
+    for warning in health.start_warnings():
+        click.echo(f"Warning: {warning}", err=True)
 
     serve(host, port, workers or int(current_app.config["WEB_WORKERS"]))
 
 
 COMMANDS: list[Any] = [init_command, db_group, user_group, token_group, import_command,
-                       reindex_command, reextract_command, thesaurus_group,
+                       reindex_command, reextract_command, doctor_command, thesaurus_group,
                        worker_command, serve_command]
 
 

@@ -27,6 +27,13 @@ DEFAULTS: dict[str, object] = {
     "SECRET_KEY": None,
     # Largest accepted upload, in megabytes.
     "MAX_UPLOAD_MB": 200,
+    # /healthz says "degraded" when the disk of the upload, instance or index folder has
+    # less free space than this, in megabytes (a full disk refuses uploads with 507).
+    "DISK_FREE_MIN_MB": 1024,
+    # Seconds after which a partial upload left in <uploads>/tmp (a crash, a cut-off
+    # upload) is deleted, and a stored file no record names is moved to
+    # <uploads>/quarantine (never deleted): at the worker's start, then hourly.
+    "LEFTOVER_AGE_SECONDS": 4 * 3600.0,
     # Seconds a writer waits for the index lock before giving up (the job is retried).
     "INDEX_LOCK_TIMEOUT": 30.0,
     # Seconds the background worker sleeps when it finds no work.
@@ -37,6 +44,10 @@ DEFAULTS: dict[str, object] = {
     "ADMIN_EMAIL": "admin@kb.local",
     # Number of gunicorn worker processes for `kb serve`.
     "WEB_WORKERS": 2,
+    # Seconds `kb serve` lets requests under way finish when it stops or restarts
+    # (gunicorn's graceful timeout; its own default of 30 s cuts large uploads off).
+    # 120 s finish the last 200 MB of an upload at about 14 Mbit/s.
+    "SERVE_GRACEFUL_TIMEOUT": 120,
     # Threads per gunicorn worker. Each thread keeps its own index searcher (opened and
     # warmed on its first search, again after each index commit), so more threads cost
     # memory and warm-up; searching is CPU-bound, so they add little beyond one per core.

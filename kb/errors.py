@@ -65,8 +65,24 @@ class StorageError(KbError):
     status_code = 500
 
 
+class StorageFull(StorageError):
+    """A disk kb writes to has no space (or no quota) left."""
+
+    status_code = 507
+
+
+class FileDamaged(StorageError):
+    """A stored file is missing or differs from its record (``kb doctor`` lists them)."""
+
+
 class IndexBusy(KbError):
     """The search index stayed locked by another writer past the timeout."""
+
+    status_code = 503
+
+
+class IndexUnavailable(KbError):
+    """The search index is missing, damaged or of another version: `kb reindex` rebuilds it."""
 
     status_code = 503
 
