@@ -72,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/relevance.py
 	$(BIN)/python bench/crosslang.py
+	$(BIN)/python bench/hidden_404.py
 	$(BIN)/python bench/backup.py --workdir $(BENCH_DIR)
 	rm -rf $(BENCH_DIR)
 

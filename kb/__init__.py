@@ -39,7 +39,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
     app.config["MAX_CONTENT_LENGTH"] = (int(settings["MAX_UPLOAD_MB"]) + 1) * 1024 * 1024
-    app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session, not to a clock
+    # A form's CSRF token lives in the session cookie, which sign-in and sign-out empty and
+    # which opens nothing once its server-side session has ended; its signed timestamp
+    # also stops it after the session's absolute lifetime.
+    app.config["WTF_CSRF_TIME_LIMIT"] = int(float(settings["SESSION_MAX_HOURS"]) * 3600)
 
     register_extensions(app)
     register_security(app)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Request, g, has_request_context, request
-from flask_login import LoginManager
+from flask import Request, g, has_request_context, request, session
+from flask_login import LoginManager, login_user, logout_user
 
-from kb.extensions import db
 from kb.models import User
+from kb.services import sessions
+
+# The session cookie's key for the secret of the server-side session (kb.services.sessions).
+SESSION_KEY = "kb_session"
 
 
 def bearer_token(request: Request) -> str | None:
@@ -18,19 +21,37 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+def start_session(user: User) -> None:
+    """Sign the user in with a new server-side session.
+
+    The cookie starts afresh: nothing from before sign-in (its CSRF token included) is kept.
+    """
+    session.clear()
+    secret = sessions.start(user)
+    login_user(user)
+    session[SESSION_KEY] = secret
+
+
+def end_session() -> None:
+    """Sign out: the server-side session ends, the cookie (and its CSRF token) is emptied."""
+    sessions.end(session.get(SESSION_KEY))
+    logout_user()
+    session.clear()
+
+
 def register_loaders(manager: LoginManager) -> None:
     @manager.user_loader
-    def load_user(session_id: str) -> User | None:
+    def load_user(user_id: str) -> User | None:
         if has_request_context() and bearer_token(request) is not None:
             return None  # an explicit API token wins over a browser session
-        # "user_id:session_version": a session from before "sign out everywhere" is void.
-        user_part, _, version = session_id.partition(":")
-        try:
-            user = db.session.get(User, int(user_part))
-        except ValueError:
-            return None
-        if user is None or not user.active or version != str(user.session_version):
-            return None
+        # Without a live server-side session nothing signs in: not a copied cookie after
+        # sign-out, not an expired one, not a "remember me" cookie (kb issues none).
+        secret = session.get(SESSION_KEY)
+        user = sessions.resume(user_id, secret) if isinstance(secret, str) else None
+        if user is None:
+            # Forget the dead session, so that later requests do not look it up again.
+            session.pop(SESSION_KEY, None)
+            session.pop("_user_id", None)
         return user
 
     @manager.request_loader

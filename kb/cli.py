@@ -198,7 +198,8 @@ def user_add(email: str, role: str, password_stdin: bool) -> None:
 @click.argument("email")
 @with_appcontext
 def user_disable(email: str) -> None:
-    """Disable the account EMAIL: no sign-in, and its sessions and tokens stop at once."""
+    """Disable the account EMAIL: no sign-in; its sessions end and its API tokens are
+    revoked at once, for good (enabling it again brings neither back)."""
     from kb.services import accounts
 
     accounts.set_active(_user_or_fail(email), False)
@@ -209,7 +210,7 @@ def user_disable(email: str) -> None:
 @click.argument("email")
 @with_appcontext
 def user_enable(email: str) -> None:
-    """Let the disabled account EMAIL sign in again."""
+    """Let the disabled account EMAIL sign in again (with new sessions and tokens)."""
     from kb.services import accounts
 
     accounts.set_active(_user_or_fail(email), True)
@@ -277,9 +278,10 @@ def token_revoke(token_id: int) -> None:
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with a header: 'file' (relative to the manifest) and any of title, "
-                   "summary, type, countries, agencies, themes, language, year, phase, "
-                   "access; several values in a cell separated by ';'.")
+              help="CSV with a header: 'file' (relative to the manifest; the file must lie "
+                   "inside PATH) and any of title, summary, type, countries, agencies, "
+                   "themes, language, year, phase, access, groups; several values in a cell "
+                   "separated by ';'.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Extraction processes (default: one per core).")
 @click.option("--as", "as_email", default=None,
@@ -289,8 +291,17 @@ def import_command(path: Path, manifest: Path | None, workers: int | None,
                    as_email: str | None) -> None:
     """Import every file in PATH (or those the manifest lists), then index them.
 
+    Only files inside PATH are read: a manifest row that leads out of it (`../`, an
+    absolute path elsewhere, a symbolic link out) stops the import before anything is
+    stored, naming its line; without a manifest, links out of PATH are reported and not
+    imported. A PATH that is, holds or lies inside kb's instance, upload or index folder
+    is refused.
+
     Files already stored (same SHA-256) are skipped. The last line of the output counts
     imported, duplicate and failed files; the reasons for failures are listed above it.
+    A file stored but not yet searchable (the index could not be written) counts as
+    failed; the background worker indexes it later. Exit code 0 when no file failed, 1
+    when any did or when the import was refused (2 for a wrong option).
     The import runs at a lower CPU priority than the web server (nice 10): a busy site
     answers first, an idle machine imports as fast.
     """
@@ -316,6 +327,8 @@ def import_command(path: Path, manifest: Path | None, workers: int | None,
     for reason in report.reasons:
         click.echo(f"failed: {reason}")
     click.echo(report.summary())
+    if report.failed:
+        sys.exit(1)
 
 
 @click.command("reindex")
@@ -329,6 +342,30 @@ def reindex_command() -> None:
     except KbError as e:
         _fail(e)
     click.echo(f"Indexed {n} documents.")
+
+
+@click.command("doctor")
+@click.option("--quick", is_flag=True,
+              help="Compare sizes only, without reading every stored file for its SHA-256.")
+@with_appcontext
+def doctor_command(quick: bool) -> None:
+    """Check the stored files against their records; count leftovers.
+
+    Each stored file must exist with its recorded size and SHA-256; each problem is
+    printed with the document's id and what to do. Partial uploads, stored files no record
+    names and the quarantine are counted as notes. Exits 1 when it found a problem, else
+    prints "no problems found" and exits 0.
+    """
+    from kb.services import doctor
+
+    findings = doctor.run(doctor.Options(hashes=not quick))
+    for finding in findings:
+        click.echo(f"{'problem' if finding.problem else 'note'}: {finding.message}")
+    problems = sum(f.problem for f in findings)
+    if problems:
+        click.echo(f"{problems} problem{'s' if problems > 1 else ''} found")
+        sys.exit(1)
+    click.echo("no problems found")
 
 
 @click.command("reextract")
@@ -438,14 +475,22 @@ def worker_command(once: bool) -> None:
               help="Web server processes (default: the WEB_WORKERS setting).")
 @with_appcontext
 def serve_command(host: str, port: int, workers: int | None) -> None:
-    """Serve the site with gunicorn and run the background worker beside it."""
+    """Serve the site with gunicorn and run the background worker beside it.
+
+    Warns at start (on standard error) about what needs an administrator: a missing or
+    damaged search index (run `kb reindex`), low disk space.
+    """
     from kb.serve import serve
+    from kb.services import health
+
+    for warning in health.start_warnings():
+        click.echo(f"Warning: {warning}", err=True)
 
     serve(host, port, workers or int(current_app.config["WEB_WORKERS"]))
 
 
 COMMANDS: list[Any] = [init_command, db_group, user_group, token_group, import_command,
-                       reindex_command, reextract_command, thesaurus_group,
+                       reindex_command, reextract_command, doctor_command, thesaurus_group,
                        backup_command, restore_command,
                        worker_command, serve_command]
 

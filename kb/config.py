@@ -6,9 +6,13 @@ Order of precedence (later wins): these defaults, ``instance/config.py``,
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import stat
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, object] = {
     # Folder for the SQLite database, the search index and the secret key.
@@ -23,6 +27,13 @@ DEFAULTS: dict[str, object] = {
     "SECRET_KEY": None,
     # Largest accepted upload, in megabytes.
     "MAX_UPLOAD_MB": 200,
+    # /healthz says "degraded" when the disk of the upload, instance or index folder has
+    # less free space than this, in megabytes (a full disk refuses uploads with 507).
+    "DISK_FREE_MIN_MB": 1024,
+    # Seconds after which a partial upload left in <uploads>/tmp (a crash, a cut-off
+    # upload) is deleted, and a stored file no record names is moved to
+    # <uploads>/quarantine (never deleted): at the worker's start, then hourly.
+    "LEFTOVER_AGE_SECONDS": 4 * 3600.0,
     # Seconds a writer waits for the index lock before giving up (the job is retried).
     "INDEX_LOCK_TIMEOUT": 30.0,
     # Seconds the background worker sleeps when it finds no work.
@@ -33,6 +44,10 @@ DEFAULTS: dict[str, object] = {
     "ADMIN_EMAIL": "admin@kb.local",
     # Number of gunicorn worker processes for `kb serve`.
     "WEB_WORKERS": 2,
+    # Seconds `kb serve` lets requests under way finish when it stops or restarts
+    # (gunicorn's graceful timeout; its own default of 30 s cuts large uploads off).
+    # 120 s finish the last 200 MB of an upload at about 14 Mbit/s.
+    "SERVE_GRACEFUL_TIMEOUT": 120,
     # Threads per gunicorn worker. Each thread keeps its own index searcher (opened and
     # warmed on its first search, again after each index commit), so more threads cost
     # memory and warm-up; searching is CPU-bound, so they add little beyond one per core.
@@ -44,15 +59,34 @@ DEFAULTS: dict[str, object] = {
     "EXTRACT_MAX_CHARS": 20_000_000,
     # Characters of a hit's text analysed around matches for snippets.
     "SNIPPET_SURROUND": 90,
-    # Failed sign-ins allowed per account (the submitted email) and per client address
-    # before the login form answers 429 (Flask-Limiter syntax). Successes do not count.
-    "LOGIN_LIMIT_ACCOUNT": "5 per minute",
+    # Failed sign-ins allowed before the login form answers 429 (Flask-Limiter syntax;
+    # successes do not count): per client address and account together (so that someone
+    # else's failures never lock you out from your own address), per client address, and
+    # a much higher ceiling per account from all addresses together, against guessing
+    # spread over many addresses (only such an attack can reach it).
+    "LOGIN_LIMIT_PAIR": "5 per minute; 20 per hour",
     "LOGIN_LIMIT_ADDRESS": "20 per minute",
+    "LOGIN_LIMIT_ACCOUNT": "100 per hour",
+    # Wrong current passwords allowed per account on the password change form (a stolen
+    # session must not become a way to guess the password) before it answers 429.
+    "PASSWORD_CHANGE_LIMIT": "5 per 15 minutes",
     # Where Flask-Limiter keeps its counters. With "memory://" each gunicorn worker
     # process counts separately (so the real limit is the number above times WEB_WORKERS)
     # and counters reset on restart; set a shared storage, e.g. "redis://host:6379" (with
     # the `redis` package installed), to count across workers.
     "RATELIMIT_STORAGE_URI": "memory://",
+    # A signed-in session ends after this many minutes without a request (idle), and this
+    # many hours after sign-in whatever happens (absolute): a working day, then sign in
+    # again. Sign-out ends it at once, on the server: a copy of the cookie opens nothing.
+    # The forms' CSRF tokens live in the session and never outlive it.
+    "SESSION_IDLE_MINUTES": 120,
+    "SESSION_MAX_HOURS": 12,
+    # Strict-Transport-Security max-age (seconds) sent on answers to HTTPS requests; 0
+    # sends none. Plain-HTTP answers never carry it.
+    "HSTS_SECONDS": 31_536_000,
+    # Tests only: a function returning the current naive UTC time that session lifetimes
+    # are measured against (None: the real clock; see kb/clock.py).
+    "CLOCK": None,
     # Number of reverse proxies in front of kb whose X-Forwarded-For and
     # X-Forwarded-Proto headers are trusted (werkzeug ProxyFix); 0 trusts none. Only set
     # it behind a proxy that overwrites these headers, or clients can forge them.
@@ -107,12 +141,16 @@ def env_overrides(environ: os._Environ[str] | dict[str, str]) -> dict[str, objec
 
 
 def secret_key(instance_dir: Path) -> str:
-    """Read the generated secret key, creating it once (atomically) when absent."""
+    """Read the generated secret key, creating it once (atomically) when absent; the file
+    is readable by kb's own account only (mode 0600): whoever reads it can forge sessions."""
     path = instance_dir / "secret_key"
     try:
-        return path.read_text(encoding="ascii").strip()
+        key = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         pass
+    else:
+        _keep_private(path)
+        return key
     instance_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     try:
@@ -122,3 +160,20 @@ def secret_key(instance_dir: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key)
     return key
+
+
+def _keep_private(path: Path) -> None:
+    """Take group and other permissions off a key file that has them, or warn."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return
+    try:
+        os.chmod(path, 0o600)
+    except OSError as e:
+        log.warning("%s is readable by other accounts (mode %o) and could not be made "
+                    "private (%s): run `chmod 600 %s` as its owner, or anyone who can read "
+                    "it can forge sessions.", path, mode, e, path)
+    else:
+        log.warning("%s was readable by other accounts (mode %o); it is now 0600. Anyone "
+                    "who read it could forge sessions: consider a new key (delete the file; "
+                    "everyone signs in again).", path, mode)

@@ -19,13 +19,16 @@ class ValidationError(KbError):
 
 
 class DuplicateError(KbError):
-    """The same bytes are already stored."""
+    """The same bytes are already stored, in document ``doc_id`` (for kb's own use, e.g. a
+    resumed import); ``shown_id`` is that id only when the uploader may see the document,
+    else None: answers name no document the uploader may not know exists."""
 
     status_code = 409
 
-    def __init__(self, message: str, doc_id: int) -> None:
+    def __init__(self, message: str, doc_id: int, *, visible: bool = False) -> None:
         super().__init__(message)
         self.doc_id = doc_id
+        self.shown_id = doc_id if visible else None
 
 
 class NotFound(KbError):
@@ -62,8 +65,24 @@ class StorageError(KbError):
     status_code = 500
 
 
+class StorageFull(StorageError):
+    """A disk kb writes to has no space (or no quota) left."""
+
+    status_code = 507
+
+
+class FileDamaged(StorageError):
+    """A stored file is missing or differs from its record (``kb doctor`` lists them)."""
+
+
 class IndexBusy(KbError):
     """The search index stayed locked by another writer past the timeout."""
+
+    status_code = 503
+
+
+class IndexUnavailable(KbError):
+    """The search index is missing, damaged or of another version: `kb reindex` rebuilds it."""
 
     status_code = 503
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -18,7 +19,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from kb import taxonomy
 from kb.models import ROLES
 from kb.services.accounts import MIN_PASSWORD, agencies
-from kb.services.groups import groups
+from kb.services.groups import groups_for
 
 
 def _choices(pairs: list[tuple[str, str]], blank: bool = False) -> list[SelectChoice]:
@@ -48,7 +49,8 @@ class MetadataForm(FlaskForm):
         self.language.choices = _choices([(t.code, t.label) for t in taxonomy.languages()], True)
         self.phase.choices = _choices([(t.code, t.label) for t in taxonomy.PHASES], True)
         self.access.choices = _choices([(t.code, t.label) for t in taxonomy.ACCESS_LEVELS])
-        self.groups.choices = _choices([(g.name, g.name) for g in groups()])
+        # Only the groups the user may see: a contributor learns no other group's name.
+        self.groups.choices = _choices([(g.name, g.name) for g in groups_for(current_user)])
 
     def raw_metadata(self) -> dict[str, list[str]]:
         """The fields as the metadata service takes them (codes, lists for several values)."""

@@ -8,6 +8,11 @@ texts go to it straight from extraction (saved to the database first, never read
 
 An interrupted import resumes when run again: files already stored are recognised by their
 SHA-256, and those an interrupted import had stored but not finished are finished now.
+
+Only files inside the folder given to the import are read, symbolic links included: a
+manifest row or a link that leads elsewhere (``../``, an absolute path, a link out of the
+folder) is refused, and so is anything inside kb's own instance, upload or index folders
+(the secret key, the database, other users' stored files).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import csv
 import logging
 import multiprocessing
 import os
+import stat
 import sys
 import threading
 import time
@@ -27,6 +33,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 from flask import current_app
@@ -77,23 +84,128 @@ class Report:
     failed: int = 0
     # Of the imported: stored by an interrupted import, finished by this one.
     resumed: int = 0
+    # Of the failed: stored and read, but the index commit failed; the worker indexes them.
+    pending: int = 0
     reasons: list[str] = field(default_factory=list)
     not_listed: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         resumed = f" ({self.resumed} resumed)" if self.resumed else ""
+        pending = (f" ({self.pending} of them stored, to be made searchable by the worker)"
+                   if self.pending else "")
         return (f"imported {self.imported}{resumed}, skipped {self.duplicates} as duplicates, "
-                f"failed {self.failed}")
+                f"failed {self.failed}{pending}")
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".")
-                                             for part in p.relative_to(folder).parts))
+class Bounds:
+    """Where an import may read: inside its folder, never inside kb's own folders."""
+
+    PROTECTED = (("INSTANCE_DIR", "instance"), ("UPLOAD_DIR", "upload"),
+                 ("INDEX_DIR", "index"))
+
+    def __init__(self, folder: Path, protected: dict[str, Path]) -> None:
+        self.folder = folder.resolve()
+        self.protected = {name: p.resolve() for name, p in protected.items()}
+        self._inodes: frozenset[tuple[int, int]] | None = None
+
+    @classmethod
+    def configured(cls, folder: Path) -> Bounds:
+        """The bounds of an import of ``folder`` under the current app's configuration."""
+        config = current_app.config
+        return cls(folder, {name: Path(config[key]) for key, name in cls.PROTECTED})
+
+    def check_folder(self) -> None:
+        """Refuse a folder that is, holds or lies inside one of kb's own folders."""
+        for name, protected in self.protected.items():
+            if self.folder.is_relative_to(protected) or protected.is_relative_to(self.folder):
+                raise ValidationError(
+                    f"{self.folder} is, holds or lies inside kb's {name} folder ({protected}): "
+                    "nothing was imported. Import a folder that holds only the documents.")
+
+    def refusal(self, path: Path) -> str | None:
+        """Why the file at ``path`` (resolved: no links left) may not be imported, or None."""
+        if not path.is_relative_to(self.folder):
+            return f"it leads outside {self.folder}"
+        for name, protected in self.protected.items():
+            if path.is_relative_to(protected):
+                return f"it lies inside kb's {name} folder"
+        return None
+
+    def open(self, path: Path) -> BinaryIO:
+        """Open a regular file for reading, checking again, on the open file itself, that it
+        lies inside the folder: a link swapped in since the plan was made is not followed."""
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(path, flags)  # O_NONBLOCK: a FIFO named in a manifest cannot hang us
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ValidationError("it is not a regular file; not imported")
+            try:
+                real = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:  # no /proc (not Linux): the resolved path was checked already
+                real = path
+            why = self.refusal(real)
+            # A hard link inside the folder to one of kb's own files has no outside path.
+            if why is None and info.st_nlink > 1 and (info.st_dev, info.st_ino) in self.inodes():
+                why = "it is a hard link to one of kb's own files"
+            if why is not None:
+                raise ValidationError(f"{why}; not imported")
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def inodes(self) -> frozenset[tuple[int, int]]:
+        """(device, inode) of every file in kb's own folders, listed once when first needed."""
+        if self._inodes is None:
+            found = set()
+            for protected in self.protected.values():
+                for root, _dirs, files in os.walk(protected):
+                    for name in files:
+                        with contextlib.suppress(OSError):
+                            info = os.stat(os.path.join(root, name), follow_symlinks=False)
+                            found.add((info.st_dev, info.st_ino))
+            self._inodes = frozenset(found)
+        return self._inodes
 
 
-def read_manifest(manifest: Path) -> list[Item]:
-    """Read and check a whole manifest; any unknown column or value fails before import."""
+@dataclass(frozen=True)
+class _Listing:
+    files: list[Path]  # regular files, or links to one inside the folder (the link's path)
+    refused: list[tuple[Path, str]]  # links that lead out of the folder, and why
+
+
+def _files(bounds: Bounds) -> _Listing:
+    """Every file under the folder, hidden ones left out. Links are never followed out of
+    it; links to folders are not followed at all (what they hold inside is listed where
+    it lies)."""
+    files, refused = [], []
+    for root, dirs, names in os.walk(bounds.folder):  # does not descend into linked folders
+        here = Path(root)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in dirs:
+            if (here / name).is_symlink():
+                why = bounds.refusal((here / name).resolve())
+                if why is not None:
+                    refused.append((here / name, f"a symbolic link and {why}; not imported"))
+        for name in names:  # files, links to files, broken links
+            path = here / name
+            if name.startswith("."):
+                continue
+            if path.is_symlink():
+                why = bounds.refusal(path.resolve())
+                if why is not None:
+                    refused.append((path, f"a symbolic link and {why}; not imported"))
+                    continue
+            if path.is_file():
+                files.append(path)
+    return _Listing(sorted(files), sorted(refused))
+
+
+def read_manifest(manifest: Path, bounds: Bounds) -> list[Item]:
+    """Read and check a whole manifest; any unknown column or value, or a file outside the
+    folder, fails before import."""
     try:
         text = manifest.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
@@ -116,6 +228,11 @@ def read_manifest(manifest: Path) -> list[Item]:
         if not row.get("file"):
             problems.append(f"line {line}: the 'file' cell is empty")
             continue
+        path = (manifest.parent / row["file"]).resolve()
+        why = bounds.refusal(path)
+        if why is not None:
+            problems.append(f"line {line}, column 'file': {row['file']!r}: {why}")
+            continue
         meta = {k: [v] for k, v in row.items() if k != "file" and v}
         prefill = frozenset(name for name in ("title", "year") if name not in meta)
         meta.setdefault("title", [Path(row["file"]).stem])
@@ -125,22 +242,29 @@ def read_manifest(manifest: Path) -> list[Item]:
             for name, message in e.fields.items():
                 problems.append(f"line {line}, column {name!r}: {message}")
             continue
-        items.append(Item(path=(manifest.parent / row["file"]).resolve(), meta=meta,
-                          label=row["file"], prefill=prefill))
+        items.append(Item(path=path, meta=meta, label=row["file"], prefill=prefill))
     if problems:
         raise ValidationError("The manifest has errors; nothing was imported:\n"
                               + "\n".join(problems))
     return items
 
 
-def plan(folder: Path, manifest: Path | None, report: Report) -> list[Item]:
-    """The files to import: those the manifest lists, or every file in the folder."""
+def plan(bounds: Bounds, manifest: Path | None, report: Report) -> list[Item]:
+    """The files to import: those the manifest lists, or every file in the folder (links
+    that lead out of it are counted as failed, with the reason)."""
+    bounds.check_folder()
+    folder = bounds.folder
     if manifest is None:
-        return [Item(path=p, meta={"title": [p.stem]}, label=str(p.relative_to(folder)))
-                for p in _files(folder)]  # title and year prefilled from the file
-    items = read_manifest(manifest)
+        listing = _files(bounds)
+        for link, why in listing.refused:
+            report.failed += 1
+            report.reasons.append(f"{link.relative_to(folder)}: {why}")
+        # Title and year prefilled from the file; a link is read where it leads.
+        return [Item(path=p.resolve(), meta={"title": [p.stem]},
+                     label=str(p.relative_to(folder))) for p in listing.files]
+    items = read_manifest(manifest, bounds)
     listed = {i.path for i in items} | {manifest.resolve()}
-    report.not_listed = [str(p.relative_to(folder)) for p in _files(folder)
+    report.not_listed = [str(p.relative_to(folder)) for p in _files(bounds).files
                          if p.resolve() not in listed]
     return items
 
@@ -272,7 +396,7 @@ class _Pipeline:
         self.input_done = False
         # Documents stored and read but not indexed (the index stayed busy): the worker or
         # the next import indexes them.
-        self.unindexed: list[tuple[Item, str]] = []
+        self.unindexed: list[tuple[Item, int, str]] = []
 
     def ahead(self) -> int:
         return (len(self.extracting) + len(self.extracted) + len(self.staged)
@@ -356,7 +480,7 @@ class _Pipeline:
         else:  # left to the background worker (or the next import), never lost
             log.warning("import: %d documents not indexed: %s", len(batch), failure)
             processing.retry(jobs, failure)
-            self.unindexed += [(w.item, failure) for w in batch]
+            self.unindexed += [(w.item, w.doc.doc_id, failure) for w in batch]
         for w in batch:
             self.done(w.item)
 
@@ -462,7 +586,8 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
                progress: Progress | None = None) -> Report:
     """Store, extract (in ``workers`` processes) and index every file; returns the counts."""
     report = Report()
-    items = plan(folder, manifest, report)
+    bounds = Bounds.configured(folder)
+    items = plan(bounds, manifest, report)
     owner = documents.worker_name("import")
     new_docs: list[int] = []
     step = _Steps(progress, len(items))
@@ -474,7 +599,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
     pipeline = _Pipeline(workers, owner, step)
     try:
         for item in items:
-            doc = _store(item, user, owner, report)
+            doc = _store(item, bounds, user, owner, report)
             if doc is None:
                 step(item)
                 continue
@@ -488,27 +613,39 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
         pipeline.close()
         session.expire_on_commit = expire
         step.close()
-    for item, why in pipeline.unindexed:
-        report.reasons.append(f"{item.label}: stored and read, not yet searchable ({why}); "
-                              "`kb worker` or the next `kb import` indexes it")
+    # Not searchable is not imported: counted as failed, saying whether the worker will
+    # index it later (it will unless indexing has failed too often).
+    unindexed = {doc_id for _item, doc_id, _why in pipeline.unindexed}
+    for item, doc_id, why in pipeline.unindexed:
+        doc = db.session.get(Document, doc_id)
+        if doc is not None and doc.status == "processing":
+            report.pending += 1
+            report.reasons.append(
+                f"{item.label}: stored and read, not yet searchable ({why}); the background "
+                "worker (`kb serve` runs one, or `kb worker`) indexes it later")
+        else:
+            report.reasons.append(f"{item.label}: stored and read, not indexed ({why}): "
+                                  f"{doc.error if doc is not None else 'deleted since'}")
     failed = db.session.scalars(
-        select(Document).where(Document.doc_id.in_(new_docs), Document.status == "failed")
+        select(Document).where(Document.doc_id.in_(new_docs), Document.status == "failed",
+                               Document.doc_id.not_in(unindexed))
     ).all()
     for doc in failed:
         name = doc.current_file.filename if doc.current_file else doc.title
         report.reasons.append(f"{name}: stored, but its text could not be read: {doc.error}")
-    report.imported -= len(failed)
-    report.failed += len(failed)
+    report.imported -= len(failed) + len(unindexed)
+    report.failed += len(failed) + len(unindexed)
     return report
 
 
-def _store(item: Item, user: object, owner: str, report: Report) -> Document | None:
+def _store(item: Item, bounds: Bounds, user: object, owner: str,
+           report: Report) -> Document | None:
     """Store and record one file (counted in the report); None when there is nothing more
     to do with it."""
     try:
-        with item.path.open("rb") as fh:
+        with bounds.open(item.path) as fh:
             # The operator of `kb import` is trusted: imports are published at once.
-            doc = documents.ingest(fh, item.path.name, item.meta, user,
+            doc = documents.ingest(fh, Path(item.label).name, item.meta, user,
                                    job_owner=owner, workflow="published")
     except DuplicateError as e:
         resumed = _take_over(e.doc_id, owner)

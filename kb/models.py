@@ -26,18 +26,37 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     role: Mapped[str] = mapped_column(String(20), default="reader")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Bumped by "sign out everywhere" and password changes: older sessions stop working.
-    session_version: Mapped[int] = mapped_column(default=1)
 
     groups: Mapped[list[Group]] = relationship(secondary="group_member", lazy="selectin",
                                                back_populates="members")
 
     def get_id(self) -> str:
-        return f"{self.user_id}:{self.session_version}"
+        # Which session this is lives in the cookie beside it (see kb.services.sessions).
+        return str(self.user_id)
 
     @property
     def is_active(self) -> bool:
         return self.active
+
+
+class UserSession(db.Model):  # type: ignore[name-defined]
+    """One signed-in browser session; the cookie carries its secret, we keep its hash.
+
+    Live while ``ended_at`` is empty and neither its idle nor its absolute lifetime has
+    passed (kb.services.sessions decides); sign-out ends it, so a copied cookie dies too.
+    """
+
+    __tablename__ = "user_session"
+    __table_args__ = (Index("ix_user_session_user_id", "user_id"),)
+
+    session_id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.user_id", ondelete="CASCADE"))
+    # SHA-256 of the session's random secret: a copy of the database opens no session.
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Moved on at most once a minute (kb.services.sessions.TOUCH_EVERY), not every request.
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
 
 
 class ApiToken(db.Model):  # type: ignore[name-defined]

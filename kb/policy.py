@@ -8,7 +8,7 @@ a document they can see but may not act on is forbidden (403).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, false, or_, true
 
 from kb.models import Document, DocumentGroup
 from kb.search import Visibility
@@ -50,10 +50,21 @@ def visibility(user: object) -> Visibility:
 def visible_documents_clause(user: object) -> ColumnElement[bool]:
     """``visibility`` as a SQL condition on Document: the same documents, for queries that
     list titles or themes outside the search index (suggestions)."""
+    return _documents_clause(user, withdrawn_for_reviewers=False)
+
+
+def viewable_documents_clause(user: object) -> ColumnElement[bool]:
+    """``can_view`` as a SQL condition on Document: the documents whose page the user may
+    open (editors' include withdrawn ones). A hidden document and a missing id then cost
+    the same single statement (kb.services.documents.get_visible)."""
+    return _documents_clause(user, withdrawn_for_reviewers=True)
+
+
+def _documents_clause(user: object, *, withdrawn_for_reviewers: bool) -> ColumnElement[bool]:
     seen = visibility(user)
     not_withdrawn = Document.workflow != "withdrawn"
     if seen.all_states:
-        return not_withdrawn
+        return true() if withdrawn_for_reviewers else not_withdrawn
     allowed: list[ColumnElement[bool]] = []
     if seen.access_levels:
         allowed.append(Document.access.in_(sorted(seen.access_levels)))
@@ -88,6 +99,17 @@ def can_view(user: object, doc: object) -> bool:
     if access == "restricted":
         return bool(_group_ids(user) & set(getattr(doc, "group_ids", ())))
     return False
+
+
+def sees_every_group(user: object) -> bool:
+    """Editors and admins see (and choose) every group's name; others only those of the
+    groups they belong to."""
+    return role_of(user) in REVIEWERS
+
+
+def member_group_ids(user: object) -> frozenset[int]:
+    """The groups a (signed-in, active) user belongs to."""
+    return _group_ids(user)
 
 
 def can_download(user: object, doc: object) -> bool:

@@ -6,10 +6,20 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Request, Response, current_app, g, has_request_context, request
+from flask import (
+    Flask,
+    Request,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    request,
+    session,
+)
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kb.auth import bearer_token
@@ -21,6 +31,9 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 # A stored file is the uploader's bytes, not ours: no scripts, no same-origin rights.
 DOWNLOAD_CSP = "sandbox"
 DOWNLOAD_ENDPOINTS = frozenset({"documents.download"})
+# Answers no cache may keep whoever asks (besides every answer to a signed-in user or a
+# token): exports of the repository's records.
+EXPORT_ENDPOINTS = frozenset({"audit.export"})
 # Types a browser would run as a page (or as script-capable markup) if served as such.
 ACTIVE_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
                           "application/xml"})
@@ -51,16 +64,27 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     limiter.init_app(app)
     app.before_request(refuse_invalid_token)
+    app.before_request(load_session_user)
     app.after_request(add_security_headers)
+
+
+def _login_email() -> str:
+    return request.form.get("email", "").strip().casefold()[:254]
 
 
 def login_account_key() -> str:
     """The rate-limit key of a sign-in attempt's account: the submitted email, case-folded."""
-    return "account:" + request.form.get("email", "").strip().casefold()[:254]
+    return "account:" + _login_email()
 
 
 def login_address_key() -> str:
     return "address:" + get_remote_address()
+
+
+def login_pair_key() -> str:
+    """An address's attempts at one account: what slows a guesser without locking the
+    account's owner out from elsewhere."""
+    return "pair:" + get_remote_address() + " " + _login_email()
 
 
 def login_failed(response: Response) -> bool:
@@ -76,18 +100,55 @@ def login_limit_address() -> str:
     return str(current_app.config["LOGIN_LIMIT_ADDRESS"])
 
 
+def login_limit_pair() -> str:
+    return str(current_app.config["LOGIN_LIMIT_PAIR"])
+
+
 LOGIN_LIMIT_MESSAGE = ("Too many failed sign-in attempts. Wait a minute, then try again "
                        "(or ask an administrator to check your account).")
 
 
 def limit_login(view: View) -> View:
-    """Limit failed sign-ins per account and per address (the view answers 401 on failure)."""
+    """Limit failed sign-ins per address and account, per address, and per account from
+    all addresses together (the view answers 401 on failure)."""
     limited: Callable[..., Any] = view
     for limit, key in ((login_limit_account, login_account_key),
-                       (login_limit_address, login_address_key)):
+                       (login_limit_address, login_address_key),
+                       (login_limit_pair, login_pair_key)):
         limited = limiter.limit(limit, key_func=key, methods=["POST"], deduct_when=login_failed,
                                 error_message=LOGIN_LIMIT_MESSAGE)(limited)
     return cast(View, limited)
+
+
+PASSWORD_LIMIT_MESSAGE = ("Too many wrong current passwords. Wait a few minutes, then try "
+                          "again (or sign out and ask an administrator).")
+
+
+def password_change_key() -> str:
+    return "password-change:" + str(getattr(current_user, "user_id", ""))
+
+
+def password_change_limit() -> str:
+    return str(current_app.config["PASSWORD_CHANGE_LIMIT"])
+
+
+def wrong_current_password(_response: Response) -> bool:
+    """Only a wrong current password counts (the view says so in ``g``), not a weak new one."""
+    return bool(g.get("wrong_current_password"))
+
+
+def limit_password_change(view: View) -> View:
+    """Limit wrong current passwords on the password change form, per account."""
+    return cast(View, limiter.limit(password_change_limit, key_func=password_change_key,
+                                    methods=["POST"], deduct_when=wrong_current_password,
+                                    error_message=PASSWORD_LIMIT_MESSAGE)(view))
+
+
+def load_session_user() -> None:
+    """Check a signed-in session before the view runs, so that noting its last use never
+    commits in the middle of a view's own changes."""
+    if "_user_id" in session and request.endpoint != "static":
+        _ = current_user.is_authenticated
 
 
 def refuse_invalid_token() -> None:
@@ -115,7 +176,24 @@ def add_security_headers(response: Response) -> Response:
         headers["Content-Security-Policy"] = PAGE_CSP
     if response.status_code == 429:
         _add_retry_after(response)
+    if depends_on_who_asks(request) or request.endpoint in EXPORT_ENDPOINTS:
+        headers["Cache-Control"] = "no-store"
+    hsts = int(current_app.config.get("HSTS_SECONDS") or 0)
+    if hsts > 0 and request.is_secure:
+        headers["Strict-Transport-Security"] = f"max-age={hsts}"
     return response
+
+
+def depends_on_who_asks(req: Request) -> bool:
+    """Whether the answer was made for a signed-in user or an API token's owner.
+
+    Flask-Login keeps the user it loaded in ``g``: an answer that never looked at the user
+    (a static file, a page made before anyone signed in) may be cached.
+    """
+    if bearer_token(req) is not None:
+        return True
+    user = g.get("_login_user")
+    return bool(user is not None and getattr(user, "is_authenticated", False))
 
 
 def is_download(req: Request, response: Response) -> bool:

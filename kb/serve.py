@@ -45,6 +45,7 @@ def serve(host: str, port: int, workers: int, threads: int | None = None) -> Non
             "worker_class": "gthread",
             "threads": threads,
             "timeout": 120,
+            "graceful_timeout": int(current_app.config["SERVE_GRACEFUL_TIMEOUT"]),
             "accesslog": "-",
             "on_exit": on_exit,
         }).run()

@@ -6,16 +6,22 @@ renamed into place, so a crash never leaves a half-written blob under a real nam
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from kb.errors import StorageError, TooLarge, ValidationError
+from kb.errors import FileDamaged, StorageError, StorageFull, TooLarge, ValidationError
 
 CHUNK = 1024 * 1024
+# Staged uploads are named so in <root>/tmp.
+PARTIAL_PREFIX = "upload-"
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+ASK_DOCTOR = "An administrator should run `kb doctor`, which lists the damaged files."
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,17 @@ class FileStore:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def stage(self, stream: IO[bytes], max_bytes: int) -> StagedFile:
-        """Copy a stream to a temporary file, hashing it; refuse it past ``max_bytes``."""
+        """Copy a stream to a temporary file, hashing it; refuse it past ``max_bytes``.
+
+        Whatever goes wrong, no partial file is left behind.
+        """
         digest = hashlib.sha256()
         size = 0
         head = b""
         try:
-            fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix="upload-")
+            fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix=PARTIAL_PREFIX)
         except OSError as e:
-            raise StorageError(f"The file store cannot take files right now: {e}") from e
+            raise _write_error(e, "The file store cannot take files right now") from e
         path = Path(name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -69,6 +78,9 @@ class FileStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+        except OSError as e:
+            path.unlink(missing_ok=True)
+            raise _write_error(e, "The file could not be written") from e
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -78,13 +90,15 @@ class FileStore:
         return StagedFile(path=path, sha256=digest.hexdigest(), size=size, head=head)
 
     def keep(self, staged: StagedFile) -> Path:
-        """Move a staged file to its content address (atomic rename)."""
+        """Move a staged file to its content address (atomic rename); on failure the staged
+        file is discarded."""
         target = self.path_for(staged.sha256)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged.path, target)
         except OSError as e:
-            raise StorageError(f"The file could not be stored: {e}") from e
+            self.discard(staged)
+            raise _write_error(e, "The file could not be stored") from e
         return target
 
     def discard(self, staged: StagedFile) -> None:
@@ -104,3 +118,78 @@ class FileStore:
         if not path.is_file():
             raise StorageError("The stored file is missing.")
         return path
+
+    def checked_path(self, sha256: str, size: int) -> Path:
+        """The blob's path once its size is the recorded one (a stat, no reading); else
+        FileDamaged saying what is wrong."""
+        path = self.path_for(sha256)
+        try:
+            found = path.stat().st_size
+        except FileNotFoundError as e:
+            raise FileDamaged("The stored file is missing from the file store. "
+                              f"{ASK_DOCTOR}") from e
+        except OSError as e:
+            raise StorageError(f"The stored file cannot be read ({e.strerror}). "
+                               f"{ASK_DOCTOR}") from e
+        if found != size:
+            raise FileDamaged(f"The stored file is damaged: it has {found:,} bytes where "
+                              f"{size:,} were stored. {ASK_DOCTOR}")
+        return path
+
+    def digest(self, sha256: str) -> str:
+        """The SHA-256 of the blob's bytes as they are on disk now (reads the whole file)."""
+        h = hashlib.sha256()
+        with self.path_for(sha256).open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def blobs(self) -> Iterator[tuple[str, Path]]:
+        """Every stored blob, as (hash, path); partial uploads and quarantine left out."""
+        for first in sorted(self.root.glob("[0-9a-f][0-9a-f]")):
+            for second in sorted(first.glob("[0-9a-f][0-9a-f]")):
+                for path in sorted(second.iterdir()):
+                    name = path.name
+                    if len(name) == 64 and name[:4] == first.name + second.name \
+                            and path.is_file():
+                        yield path.name, path
+
+    def partial_uploads(self) -> list[Path]:
+        """Files in the staging folder: uploads under way, or cut off and left behind."""
+        tmp = self.root / "tmp"
+        return sorted(p for p in tmp.iterdir() if p.is_file()) if tmp.is_dir() else []
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Where stored files no record names are moved (never deleted)."""
+        return self.root / "quarantine"
+
+    def quarantined(self) -> list[Path]:
+        """The files in quarantine."""
+        q = self.quarantine_dir
+        return sorted(p for p in q.iterdir() if p.is_file()) if q.is_dir() else []
+
+    def quarantine(self, sha256: str) -> Path:
+        """Move a blob out of the store into the quarantine folder, under its hash."""
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        target = self.quarantine_dir / sha256
+        os.replace(self.path_for(sha256), target)
+        return target
+
+
+def older_than(path: Path, seconds: float, now: float) -> bool:
+    """Whether the file was last written more than ``seconds`` before ``now``."""
+    return now - path.stat().st_mtime > seconds
+
+
+def is_full(e: OSError) -> bool:
+    """Whether an OS error means a disk has no space (or quota) left."""
+    return e.errno in FULL_ERRNOS
+
+
+def _write_error(e: OSError, what: str) -> StorageError:
+    if is_full(e):
+        return StorageFull("There is no space left on the server to store this file, so "
+                           "nothing was kept. Try again later; an administrator must free "
+                           "disk space in the upload folder.")
+    return StorageError(f"{what}: {e.strerror or e}.")

@@ -10,7 +10,7 @@ from types import FrameType
 from flask import Flask
 
 from kb.extensions import db
-from kb.services import documents, isolation, processing
+from kb.services import documents, isolation, leftovers, processing
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ def run(app: Flask, *, once: bool = False) -> int:
     while not stopping:
         with app.app_context():
             try:
+                leftovers.sweep_when_due()  # at start, then hourly
                 sandbox = isolation.shared_sandbox(isolation.limits_from(app.config))
                 extractor = processing.configured_extractor(sandbox.run, app.config)
                 ran = processing.process_pending(name, batch, extractor=extractor)

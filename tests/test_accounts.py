@@ -257,11 +257,14 @@ def test_disabled_accounts_lose_sign_in_sessions_and_tokens_at_once(app, client,
     res = post_form(client, "/admin/users", f"/admin/users/{user_id}/enable")
     assert res.status_code == 302
     assert not signed_in(theirs)  # an old session stays ended
-    assert client.get("/api/v1/search", headers=user.headers).status_code == 200
+    # Its tokens were revoked for good: re-enabling does not bring them back.
+    assert client.get("/api/v1/search", headers=user.headers).status_code == 401
     login(fresh, user)
+    assert signed_in(fresh)
 
     assert events(app, "account-disable") == [
-        ("success", admin.email, "user", user_id, f"email={user.email}")]
+        ("success", admin.email, "user", user_id,
+         f"email={user.email}; sessions_ended=1; tokens_revoked=1")]
     assert events(app, "account-enable") == [
         ("success", admin.email, "user", user_id, f"email={user.email}")]
     failure = [e for e in events(app, "sign-in") if e[0] == "failure"]

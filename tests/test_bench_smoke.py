@@ -148,6 +148,25 @@ def test_relevance_benchmark_prints_its_figures(tmp_path):
     assert re.match(rf"{NUMBER} s", figure(out, "kb index time"))
 
 
+def test_hidden_404_benchmark_prints_its_figures(tmp_path):
+    """No corpus needed: it builds its own instance."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "hidden_404.py"), "--requests", "5", "--docs", "6",
+         "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, f"hidden_404.py failed:\n{proc.stdout}\n{proc.stderr}"
+    out = proc.stdout
+    assert re.match(r"nproc \d+, \w+ 3\.\d+", figure(out, "machine"))
+    assert figure(out, "instance").startswith("6 documents")
+    for who in ("anonymous", "reader (token)"):
+        for way in ("page", "API", "download", "similar"):
+            for kind in ("missing id", "hidden"):
+                assert re.match(LATENCY, figure(out, f"{who}, {way}: {kind}"))
+            assert re.match(rf"p50 {NUMBER}x, p95 {NUMBER}x; same SQL statements: yes",
+                            figure(out, f"{who}, {way}: hidden/missing"))
+
+
 def test_backup_benchmark_prints_its_figures(instance):
     out = run_bench("backup.py", instance)
     assert re.match(rf"{NUMBER} s, {NUMBER} MB in \d+ files", figure(out, "backup: first"))

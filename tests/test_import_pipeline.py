@@ -110,8 +110,12 @@ def test_documents_the_busy_index_refused_are_left_to_the_worker(app, runner, cl
     with writer(Path(app.config["INDEX_DIR"]), 1.0):  # another process is committing
         res = runner.invoke(args=["import", str(folder)])
     lines = res.output.strip().splitlines()
-    assert lines[-1] == "imported 3, skipped 0 as duplicates, failed 0"
-    assert sum("not yet searchable" in line for line in lines) == 3
+    # Not searchable is not imported: counted as failed, with an exit code that says so.
+    assert res.exit_code == 1
+    assert lines[-1] == ("imported 0, skipped 0 as duplicates, failed 3 "
+                         "(3 of them stored, to be made searchable by the worker)")
+    assert sum(line.startswith("failed: note-") and "not yet searchable" in line
+               and "worker" in line for line in lines) == 3
     assert client.get("/api/v1/search").json["total"] == 0
     deadline = time.monotonic() + 15
     while client.get("/api/v1/search").json["total"] < 3:  # retried after a short delay

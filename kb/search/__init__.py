@@ -1,6 +1,13 @@
 """The search engine behind kb: every Whoosh import lives in this package."""
 
-from kb.search.index import create, delete_documents, needs_rebuild, rebuild, write_records
+from kb.search.index import (
+    create,
+    delete_documents,
+    needs_rebuild,
+    problem,
+    rebuild,
+    write_records,
+)
 from kb.search.parsing import function_words, is_query_language
 from kb.search.query import (
     SORTS,
@@ -32,6 +39,7 @@ __all__ = [
     "more_like",
     "needs_rebuild",
     "parse_query",
+    "problem",
     "rebuild",
     "search",
     "write_records",

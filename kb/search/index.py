@@ -2,55 +2,116 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.codec.base import Segment as WhooshSegment
-from whoosh.index import FileIndex, LockError
+from whoosh.index import EmptyIndexError, FileIndex, LockError
 from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 from whoosh.writing import CLEAR, IndexWriter
 
-from kb.errors import IndexBusy
+from kb.errors import IndexBusy, IndexUnavailable
 from kb.search import flat
 from kb.search.ranking import Ranking
 from kb.search.schema import FLAT_PREFIXES, SCHEMA_VERSION, IndexRecord, build_schema, to_fields
 
 VERSION_FILE = "kb-schema-version"
 
+log = logging.getLogger(__name__)
+KEPT = "uploads are still stored, and processed once it is back."
+
 
 def create(index_dir: Path, *, fresh: bool = False) -> None:
-    """Create an empty index (or keep the existing one unless ``fresh`` or outdated)."""
+    """Create an empty index (or keep the existing one unless ``fresh``, outdated or
+    unreadable)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     version_file = index_dir / VERSION_FILE
-    current = version_file.read_text().strip() if version_file.exists() else None
-    if not fresh and current == str(SCHEMA_VERSION) and whoosh_index.exists_in(str(index_dir)):
+    if not fresh and not needs_rebuild(index_dir):
         return
     whoosh_index.create_in(str(index_dir), build_schema())
     version_file.write_text(str(SCHEMA_VERSION))
 
 
 def needs_rebuild(index_dir: Path) -> bool:
-    """True when the index is missing or was built with another schema version."""
-    version_file = index_dir / VERSION_FILE
-    if not version_file.exists() or not whoosh_index.exists_in(str(index_dir)):
-        return True
-    return version_file.read_text().strip() != str(SCHEMA_VERSION)
+    """True when the index is missing, unreadable or built with another schema version."""
+    return problem(index_dir) is not None
 
 
-def open_index(index_dir: Path) -> FileIndex:
-    """Open the index, retrying while a concurrent commit swaps its table of contents."""
-    for attempt in range(20):
+def problem(index_dir: Path) -> str | None:
+    """What is wrong with the index, saying what to run; None when it opens."""
+    try:
+        open_index(index_dir, quiet=True)
+    except IndexUnavailable as e:
+        return e.message
+    return None
+
+
+def _close_streams(e: BaseException) -> None:
+    """Close the file Whoosh's TOC.read leaves open when a damaged TOC makes it raise (no
+    try/finally there): a file descriptor per failed open otherwise, until collected."""
+    tb = e.__traceback__
+    while tb is not None:
+        stream = tb.tb_frame.f_locals.get("stream")
+        if stream is not None and hasattr(stream, "close"):
+            stream.close()
+        tb = tb.tb_next
+
+
+def _schema_version(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / VERSION_FILE).read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+def open_index(index_dir: Path, *, quiet: bool = False) -> FileIndex:
+    """Open the index, retrying while a concurrent commit swaps its table of contents.
+
+    A missing, unreadable or outdated index raises IndexUnavailable, which says to run
+    `kb reindex`; the cause goes to the log unless ``quiet`` (it names server paths).
+    """
+    say = log.debug if quiet else log.error
+    attempts = 20
+    for attempt in range(attempts):
         try:
-            return whoosh_index.open_dir(str(index_dir))
-        except FileNotFoundError:
+            ix = whoosh_index.open_dir(str(index_dir))
+        except FileNotFoundError as e:
+            if attempt == attempts - 1:
+                raise _unreadable(index_dir, e, say) from e
             # A commit deleted the TOC we listed; the next listing finds the new one.
             time.sleep(0.01 * (attempt + 1))
-    return whoosh_index.open_dir(str(index_dir))
+        except EmptyIndexError as e:
+            say("search index: none in %s", index_dir)
+            raise IndexUnavailable(
+                "The search index is missing. An administrator should run `kb reindex` "
+                f"(or `kb init`) to rebuild it from the database; {KEPT}") from e
+        except Exception as e:  # Whoosh reading a damaged file raises anything (pickle...)
+            raise _unreadable(index_dir, e, say) from e
+        else:
+            version = _schema_version(index_dir)
+            if version != str(SCHEMA_VERSION):
+                say("search index: %s has schema version %s, this kb needs %s",
+                    index_dir, version, SCHEMA_VERSION)
+                raise IndexUnavailable(
+                    "The search index was built by another version of kb. An administrator "
+                    f"should run `kb reindex` to rebuild it; {KEPT}")
+            return ix
+    raise AssertionError("unreachable")
+
+
+def _unreadable(index_dir: Path, e: Exception,
+                say: Callable[..., None]) -> IndexUnavailable:
+    _close_streams(e)
+    say("search index: %s cannot be read: %s: %s", index_dir, type(e).__name__, e)
+    return IndexUnavailable(
+        "The search index is damaged and cannot be read. An administrator should run "
+        f"`kb reindex` to rebuild it from the database; {KEPT}")
 
 
 def _codec() -> flat.Codec:

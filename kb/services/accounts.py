@@ -16,6 +16,7 @@ from kb import audit, taxonomy
 from kb.errors import Forbidden, NotFound, ValidationError
 from kb.extensions import db
 from kb.models import ROLES, Agency, ApiToken, User, utcnow
+from kb.services import sessions
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD = 10
@@ -156,23 +157,30 @@ def set_role(user: User, role: str, *, actor: object = None) -> None:
 
 
 def set_active(user: User, active: bool, *, actor: object = None) -> None:
-    """Disable or re-enable an account; disabling ends its sessions (tokens stop too)."""
+    """Disable or re-enable an account. Disabling ends its sessions and revokes its API
+    tokens for good: re-enabling brings neither back (new ones are made)."""
     if not active and getattr(actor, "user_id", None) == user.user_id:
         raise Forbidden("You cannot disable your own account.")
     if user.active == active:
         return
     user.active = active
+    detail = _detail(email=user.email)
     if not active:
-        # Re-enabling later must not bring the old sessions back.
-        user.session_version += 1
+        ended = sessions.end_all(user)
+        revoked = _revoke_all_tokens(user)
+        detail = _detail(email=user.email, sessions_ended=str(ended),
+                         tokens_revoked=str(revoked))
     audit.record("account-enable" if active else "account-disable", actor=actor,
-                 target_type="user", target_id=user.user_id, detail=_detail(email=user.email),
-                 commit=False)
+                 target_type="user", target_id=user.user_id, detail=detail, commit=False)
     db.session.commit()
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    """Replace the password after checking the current one; every session of the account ends."""
+    """Replace the password after checking the current one.
+
+    Every session of the account ends and every API token is revoked: a password is changed
+    when it may be known to someone else, who may have made sessions and tokens with it.
+    """
     if not check_password_hash(user.password_hash, current):
         audit.record("password-change", actor=user, target_type="user",
                      target_id=user.user_id, outcome="failure",
@@ -184,15 +192,17 @@ def change_password(user: User, current: str, new: str) -> None:
     except ValidationError as e:
         raise ValidationError(e.message, fields={"new_password": e.fields["password"]}) from e
     user.password_hash = generate_password_hash(new)
-    user.session_version += 1
+    ended = sessions.end_all(user)
+    revoked = _revoke_all_tokens(user)
     audit.record("password-change", actor=user, target_type="user", target_id=user.user_id,
+                 detail=_detail(sessions_ended=str(ended), tokens_revoked=str(revoked)),
                  commit=False)
     db.session.commit()
 
 
 def sign_out_everywhere(user: User) -> None:
     """End every session of the account, this one included (API tokens are not touched)."""
-    user.session_version += 1
+    sessions.end_all(user)
     audit.record("sign-out-everywhere", actor=user, target_type="user",
                  target_id=user.user_id, commit=False)
     db.session.commit()
@@ -238,6 +248,15 @@ def user_for_token(token: str) -> User | None:
     if row is None or not row.user.active:
         return None
     return row.user
+
+
+def _revoke_all_tokens(user: User) -> int:
+    """Revoke every live token of the account (no commit); returns how many."""
+    now = utcnow()
+    live = [t for t in tokens_of(user) if t.revoked_at is None]
+    for row in live:
+        row.revoked_at = now
+    return len(live)
 
 
 def revoke_token(user: User | None, token_id: int, *, actor: object = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, func, select
 
+from kb import csvsafe
 from kb.errors import QueryError
 from kb.extensions import db
 from kb.models import AuditEvent
@@ -64,9 +64,10 @@ def page(f: AuditFilter, number: int = 1, size: int = 50) -> tuple[list[AuditEve
 
 
 def export_csv(f: AuditFilter) -> Iterator[str]:
-    """Every matching event as CSV, oldest first, streamed in chunks."""
+    """Every matching event as CSV, oldest first, streamed in chunks; no cell is a live
+    spreadsheet formula (a failed sign-in's email or a file name is the user's text)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvsafe.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for event in db.session.scalars(_query(f).order_by(AuditEvent.event_id)).yield_per(500):
         writer.writerow([

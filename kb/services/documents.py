@@ -24,6 +24,7 @@ from kb.models import (
     StoredFile,
     utcnow,
 )
+from kb.services import groups as groups_service
 from kb.services.metadata import Metadata, validate
 
 MAX_FILENAME = 255
@@ -78,7 +79,9 @@ def ingest(
     The file is written to the store before anything else happens, so that nothing a user
     sent is lost once this returns; extraction and indexing run in the background.
     """
-    meta = validate(raw_meta)
+    # A person's upload names only groups they may see; `kb import` (which sets the
+    # workflow itself) is the operator's, who may name any.
+    meta = validate(raw_meta, groups=None if workflow else groups_service.choosable(user))
     store = context.store()
     max_bytes = int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     staged = store.stage(stream, max_bytes)
@@ -92,7 +95,7 @@ def ingest(
     existing = existing_by_sha(staged.sha256)
     if existing is not None:
         store.discard(staged)
-        raise DuplicateError("This file is already in the repository.", existing)
+        raise _duplicate(existing, user)
     store.keep(staged)
     if workflow is None:
         workflow = "published" if policy.publishes_directly(user) else "submitted"
@@ -119,8 +122,16 @@ def ingest(
         other = existing_by_sha(staged.sha256)
         if other is None:
             raise
-        raise DuplicateError("This file is already in the repository.", other) from e
+        raise _duplicate(other, user) from e
     return doc
+
+
+def _duplicate(doc_id: int, user: object) -> DuplicateError:
+    """The error for bytes already stored in ``doc_id``: the same words whether or not the
+    user may see that document; its id goes into the answer only if they may."""
+    doc = db.session.get(Document, doc_id)
+    return DuplicateError("This file is already in the repository.", doc_id,
+                          visible=doc is not None and policy.can_view(user, doc))
 
 
 def _job(doc_id: int, kind: str, owner: str | None) -> Job:
@@ -137,7 +148,7 @@ def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
     """
     if not policy.can_edit(user, doc):
         raise Forbidden("Your account may not edit this document.")
-    meta = validate(raw_meta)
+    meta = validate(raw_meta, groups=groups_service.choosable(user))
     apply_metadata(doc, meta)
     if doc.workflow == "returned" and not policy.can_review(user):
         doc.workflow = "submitted"
@@ -199,8 +210,11 @@ def queue_index(doc: Document) -> None:
 
 def get_visible(doc_id: int, user: object) -> Document:
     """The document if the user may see it; otherwise NotFound (never confirm it exists)."""
-    doc = db.session.get(Document, doc_id)
-    if doc is None or not policy.can_view(user, doc):
+    # One statement with the policy inside it, whether the id is missing or hidden: the
+    # two answers cannot be told apart by their time (a hidden row is never loaded).
+    doc = db.session.scalar(select(Document).where(
+        Document.doc_id == doc_id, policy.viewable_documents_clause(user)))
+    if doc is None:
         raise NotFound("No such document.")
     return doc
 

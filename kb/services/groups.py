@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from kb import audit
+from kb import audit, policy
 from kb.errors import NotFound, ValidationError
 from kb.extensions import db
 from kb.models import Group, User
 
 
 def groups() -> list[Group]:
+    """Every group (for admins' pages and the operator's command line)."""
     return list(db.session.scalars(select(Group).order_by(Group.name)))
+
+
+def groups_for(user: object) -> list[Group]:
+    """The groups whose names the user may see and choose for a restricted document."""
+    if policy.sees_every_group(user):
+        return groups()
+    mine = policy.member_group_ids(user)
+    return [g for g in groups() if g.group_id in mine]
+
+
+def choosable(user: object) -> dict[str, int] | None:
+    """``groups_for`` as metadata validation takes it (case-folded name to id); None for
+    every group. A group the user may not see is as unknown to them as a missing one."""
+    if policy.sees_every_group(user):
+        return None
+    return {g.name.casefold(): g.group_id for g in groups_for(user)}
 
 
 def create_group(name: str, actor: object) -> Group:

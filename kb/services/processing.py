@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from kb import context, search
-from kb.errors import ExtractionError, IndexBusy
+from kb.errors import ExtractionError, IndexBusy, IndexUnavailable
 from kb.extensions import db
 from kb.extract import Extracted, extract
 from kb.models import Document, Job, PageText, StoredFile, utcnow
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 # A job still "running" this long after it was claimed belongs to a dead worker.
 STALE_AFTER = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
+# How long jobs wait before trying a missing or damaged index again.
+INDEX_WAIT = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,22 @@ def finish(jobs: list[Job], docs: list[Document]) -> None:
         db.session.rollback()
         retry(jobs, str(e))
         return
+    except IndexUnavailable as e:
+        wait_for_index(jobs, e.message)
+        return
     mark_indexed(jobs, docs)
+
+
+def wait_for_index(jobs: Iterable[Job], reason: str) -> None:
+    """Keep the extracted text and queue the indexing again, without counting an attempt:
+    the index is missing or damaged, not the documents (``rebuild_index`` wakes them)."""
+    later = utcnow() + INDEX_WAIT
+    for job in jobs:
+        if job.state != "running":
+            continue
+        job.kind, job.state, job.locked_by = "index", "queued", None
+        job.last_error, job.run_after = reason, later
+    db.session.commit()
 
 
 def mark_indexed(jobs: list[Job], docs: list[Document]) -> None:
@@ -251,12 +268,20 @@ def process_pending(worker: str, batch: int = 20,
 
 
 def rebuild_index() -> int:
-    """Rebuild the whole index from the database and stored text; returns documents written."""
+    """Rebuild the whole index from the database and stored text; returns documents written.
+
+    Documents still processing are left to their jobs, which are made due now: those that
+    waited for a missing index run at the worker's next poll.
+    """
     docs = db.session.scalars(
         select(Document).where(Document.status != "processing").order_by(Document.doc_id)
     )
-    return search.rebuild(context.index_dir(), (record_for(d) for d in docs),
-                          context.lock_timeout())
+    n = search.rebuild(context.index_dir(), (record_for(d) for d in docs),
+                       context.lock_timeout())
+    db.session.execute(update(Job).where(Job.state == "queued", Job.run_after > utcnow())
+                       .values(run_after=utcnow()))
+    db.session.commit()
+    return n
 
 
 def _first_chars(pages: list[str] | tuple[str, ...], limit: int) -> str:

@@ -59,13 +59,13 @@ def change_role(user_id: int) -> BaseResponse:
 
 @bp.post("/users/<int:user_id>/disable")
 def disable_user(user_id: int) -> BaseResponse:
-    """Disable an account: it cannot sign in, and its sessions and tokens stop at once."""
+    """Disable an account: it cannot sign in; its sessions end and its tokens are revoked."""
     return _set_active(user_id, False)
 
 
 @bp.post("/users/<int:user_id>/enable")
 def enable_user(user_id: int) -> BaseResponse:
-    """Let a disabled account sign in again (its old sessions stay ended)."""
+    """Let a disabled account sign in again (its old sessions and tokens stay ended)."""
     return _set_active(user_id, True)
 
 

@@ -6,15 +6,14 @@ from typing import IO, Any
 
 from flask import Blueprint, Response, jsonify, request
 from flask_login import current_user
-from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_options_header
 
-from kb import context, policy, search, serialize
+from kb import policy, serialize
 from kb.auth import bearer_token
-from kb.errors import Forbidden, IndexBusy, QueryError, Unauthorized, ValidationError
-from kb.extensions import csrf, db
-from kb.services import documents, searching, suggestions, thesaurus, workflow
+from kb.errors import Forbidden, QueryError, Unauthorized, ValidationError
+from kb.extensions import csrf
+from kb.services import documents, health, searching, suggestions, thesaurus, workflow
 from kb.services.metadata import FIELDS
 
 bp = Blueprint("api", __name__)
@@ -166,12 +165,8 @@ def api_themes() -> Response:
 
 
 @bp.get("/healthz")
-def healthz() -> Response:
-    """200 once the database and the index answer."""
-    db.session.execute(text("SELECT 1"))
-    try:
-        search.search(context.index_dir(), search.SearchRequest(per_page=1),
-                      search.Visibility(), lambda _: {})
-    except Exception as e:  # any failure to open the index is an unhealthy service
-        raise IndexBusy(f"The search index does not answer: {e}") from e
-    return jsonify({"status": "ok"})
+def healthz() -> tuple[Response, int]:
+    """200 with ``status`` ok or degraded and its ``reasons``; 503 when the database or the
+    index cannot answer (kb.services.health runs the checks)."""
+    found = health.report()
+    return jsonify(found.as_json()), found.http_status

@@ -5,9 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as BaseResponse
 
+from kb.auth import end_session, start_session
 from kb.forms import LoginForm
 from kb.security import LOGIN_FAILED, limit_login
 from kb.services import accounts
@@ -16,8 +17,10 @@ bp = Blueprint("auth", __name__)
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: never another host, never a scheme-relative URL."""
-    if not target:
+    """Only a path on this site: never another host, never a scheme-relative URL, and no
+    control characters (browsers drop tabs and line breaks, so "/\t/evil" is "//evil"; a
+    line break would also split the Location header)."""
+    if not target or not target.isprintable():
         return url_for("search.index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
@@ -34,7 +37,7 @@ def login() -> str | BaseResponse | tuple[str, int]:
     if form.validate_on_submit():
         user = accounts.sign_in(form.email.data or "", form.password.data or "")
         if user is not None:
-            login_user(user)
+            start_session(user)
             return redirect(safe_next(request.args.get("next")))
         # One answer for an unknown email, a wrong password and a disabled account.
         flash("Wrong email or password.", "error")
@@ -47,6 +50,6 @@ def login() -> str | BaseResponse | tuple[str, int]:
 def logout() -> BaseResponse:
     """Sign out (a POST with the CSRF token, so no other site can sign you out)."""
     accounts.record_sign_out(current_user)
-    logout_user()
+    end_session()
     flash("Signed out.", "ok")
     return redirect(url_for("search.index"))

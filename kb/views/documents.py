@@ -17,8 +17,9 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from kb import context, policy, taxonomy
-from kb.errors import DuplicateError, KbError, QueryError, ValidationError
+from kb.errors import DuplicateError, IndexUnavailable, KbError, QueryError, ValidationError
 from kb.forms import MetadataForm, UploadForm, WorkflowForm
+from kb.models import Document
 from kb.search import SearchRequest, Snippet
 from kb.services import accounts, documents, searching, workflow
 from kb.services import groups as groups_service
@@ -33,13 +34,20 @@ def detail(doc_id: int) -> str:
     agency_labels = {a.code: a.label for a in accounts.agencies()}
     q = request.args.get("q", "").strip()
     snippets: tuple[Snippet, ...] = ()
-    if q and doc.status != "processing":
-        try:
-            page = searching.run(current_user, SearchRequest(q=q, doc_ids=(doc.doc_id,)))
-        except QueryError:
-            page = None
-        if page is not None and page.found:
-            snippets = page.found[0].hit.snippets
+    similar: list[Document] = []
+    # Without the index (missing or damaged) the page still shows, without search extras.
+    try:
+        if q and doc.status != "processing":
+            try:
+                page = searching.run(current_user, SearchRequest(q=q, doc_ids=(doc.doc_id,)))
+            except QueryError:
+                page = None
+            if page is not None and page.found:
+                snippets = page.found[0].hit.snippets
+        if doc.status == "ready":
+            similar = searching.similar(current_user, doc)
+    except IndexUnavailable:
+        pass
     return render_template("documents/detail.html", doc=doc, label=taxonomy.label,
                            agency_labels=agency_labels, q=q, snippets=snippets,
                            can_edit=policy.can_edit(current_user, doc),
@@ -50,8 +58,7 @@ def detail(doc_id: int) -> str:
                            can_delete=policy.can_delete(current_user)
                            and doc.workflow == "withdrawn",
                            said=doc.current_file.said if doc.current_file else {},
-                           similar=searching.similar(current_user, doc)
-                           if doc.status == "ready" else [])
+                           similar=similar)
 
 
 @bp.route("/upload", methods=["GET", "POST"])
@@ -66,8 +73,11 @@ def upload() -> str | BaseResponse | tuple[str, int]:
             doc = documents.ingest(form.file.data.stream, form.file.data.filename,
                                    form.raw_metadata(), current_user)
         except DuplicateError as e:
-            flash("This file is already in the repository: here it is.", "info")
-            return redirect(url_for("documents.detail", doc_id=e.doc_id))
+            if e.shown_id is not None:
+                flash("This file is already in the repository: here it is.", "info")
+                return redirect(url_for("documents.detail", doc_id=e.shown_id))
+            flash(e.message, "error")  # in a document this user may not see: no link
+            return render_template("documents/upload.html", form=form), e.status_code
         except KbError as e:
             for name, message in e.fields.items():
                 if name in form:
@@ -98,7 +108,8 @@ def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
         form.themes.data = "; ".join(doc.themes)
         form.year.data = str(doc.year or "")
         form.phase.data, form.access.data = doc.phase or "", doc.access
-        form.groups.data = [g.name for g in groups_service.groups() if g.group_id in doc.group_ids]
+        form.groups.data = [g.name for g in groups_service.groups_for(current_user)
+                            if g.group_id in doc.group_ids]
         if request.args.get("from_file") and doc.current_file is not None:
             # Offer what the file says about itself; nothing changes until the user saves.
             said = doc.current_file.said
@@ -126,7 +137,9 @@ def download(doc_id: int) -> Response:
     stored = doc.current_file
     if stored is None:
         abort(404)
-    path = context.store().local_path(stored.sha256)
+    # A stat, not a hash (``kb doctor`` hashes): a truncated or missing file is refused
+    # with a logged error instead of serving wrong bytes under the original's ETag.
+    path = context.store().checked_path(stored.sha256, stored.size)
     # A reader fetching later parts of the same file is not a new download.
     if request.range is None or (request.range.ranges and request.range.ranges[0][0] == 0):
         documents.record_download(doc, current_user)

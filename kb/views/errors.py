@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from kb.errors import DuplicateError, KbError
+from kb.extensions import db
+from kb.storage import is_full
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +27,45 @@ def _answer(status: int, message: str, **extra: object) -> tuple[Response | str,
     return render_template("error.html", status=status, message=message), status
 
 
+DISK_FULL = ("There is no space left on the server's disk, so this could not be saved. "
+             "Try again later; an administrator must free disk space.")
+
+
+def _database_full(e: OperationalError) -> bool:
+    """Whether the database refused a write for want of disk space (SQLite, PostgreSQL)."""
+    return (getattr(e.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or getattr(e.orig, "pgcode", None) == "53100")
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(KbError)
     def kb_error(e: KbError) -> tuple[Response | str, int]:
         extra: dict[str, object] = {}
         if e.fields:
             extra["fields"] = e.fields
-        if isinstance(e, DuplicateError):
-            extra["id"] = e.doc_id
+        if isinstance(e, DuplicateError) and e.shown_id is not None:
+            extra["id"] = e.shown_id
         if e.status_code >= 500:
-            log.error("%s: %s", type(e).__name__, e.message)
+            log.error("%s %s: %s: %s", request.method, request.path, type(e).__name__,
+                      e.message)
         return _answer(e.status_code, e.message, **extra)
+
+    @app.errorhandler(OSError)
+    def os_error(e: OSError) -> tuple[Response | str, int]:
+        # A full disk anywhere (Werkzeug spooling a request body, a template cache...);
+        # any other OS error stays a server error, logged by Flask.
+        if not is_full(e):
+            raise e
+        log.error("%s %s: disk full: %s", request.method, request.path, e)
+        return _answer(507, DISK_FULL)
+
+    @app.errorhandler(OperationalError)
+    def database_error(e: OperationalError) -> tuple[Response | str, int]:
+        if not _database_full(e):
+            raise e
+        db.session.rollback()
+        log.error("%s %s: database disk full: %s", request.method, request.path, e.orig)
+        return _answer(507, DISK_FULL)
 
     @app.errorhandler(CSRFError)
     def csrf_error(e: CSRFError) -> tuple[Response | str, int]:

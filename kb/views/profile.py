@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, make_response, redirect, render_template, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as BaseResponse
 
+from kb.auth import end_session, start_session
 from kb.errors import KbError
 from kb.forms import ConfirmForm, PasswordChangeForm, TokenForm
+from kb.security import limit_password_change
 from kb.services import accounts
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
@@ -45,8 +56,10 @@ def index() -> Response:
 
 
 @bp.post("/password")
+@limit_password_change
 def change_password() -> BaseResponse:
-    """Change the password; every other session of the account ends, this one goes on."""
+    """Change the password; every session and API token of the account ends, and this
+    browser goes on in a new session."""
     form = PasswordChangeForm()
     if not form.validate_on_submit():
         return _page(400, password_form=form)
@@ -54,13 +67,15 @@ def change_password() -> BaseResponse:
         accounts.change_password(current_user, form.current_password.data or "",
                                  form.new_password.data or "")
     except KbError as e:
+        # Counted by the rate limit: someone holding a session must not guess the password.
+        g.wrong_current_password = "current_password" in e.fields
         for name, _reason in e.fields.items():
             if name in form:
                 form[name].errors = [*form[name].errors, e.message]
         return _page(e.status_code, password_form=form)
-    # The session version moved on: sign this session in again under the new one.
-    login_user(current_user._get_current_object())
-    flash("Password changed. Your other sessions have been signed out.", "ok")
+    start_session(current_user._get_current_object())
+    flash("Password changed. Your other sessions have been signed out and your API tokens "
+          "revoked.", "ok")
     return redirect(url_for("profile.index"))
 
 
@@ -71,7 +86,7 @@ def sign_out_everywhere() -> BaseResponse:
     if not form.validate_on_submit():
         return _page(400)
     accounts.sign_out_everywhere(current_user)
-    logout_user()
+    end_session()
     flash("Signed out everywhere. Sign in again to continue.", "ok")
     return redirect(url_for("auth.login"))
 
