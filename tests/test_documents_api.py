@@ -220,4 +220,5 @@ def test_taxonomy_lists_codes_and_labels(client):
 def test_healthz(client):
     res = client.get("/healthz")
     assert res.status_code == 200
-    assert res.json == {"status": "ok"}
+    assert (res.json["status"], res.json["reasons"]) == ("ok", [])
+    assert res.json["queue"]["queued"] == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
@@ -14,7 +14,7 @@ from kb import context, policy, search, serialize
 from kb.auth import bearer_token
 from kb.errors import Forbidden, IndexBusy, QueryError, Unauthorized, ValidationError
 from kb.extensions import csrf, db
-from kb.services import documents, searching, suggestions, thesaurus, workflow
+from kb.services import documents, queue, searching, suggestions, thesaurus, workflow
 from kb.services.metadata import FIELDS
 
 bp = Blueprint("api", __name__)
@@ -167,11 +167,15 @@ def api_themes() -> Response:
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    """200 once the database and the index answer."""
+    """200 once the database and the index answer: ``ok``, or ``degraded`` with reasons
+    (e.g. no worker running, jobs waiting for disk space)."""
     db.session.execute(text("SELECT 1"))
     try:
         search.search(context.index_dir(), search.SearchRequest(per_page=1),
                       search.Visibility(), lambda _: {})
     except Exception as e:  # any failure to open the index is an unhealthy service
         raise IndexBusy(f"The search index does not answer: {e}") from e
-    return jsonify({"status": "ok"})
+    jobs = queue.health(float(current_app.config["WORKER_STALE_SECONDS"]),
+                        float(current_app.config["QUEUE_WAIT_ALERT_SECONDS"]))
+    return jsonify({"status": "degraded" if jobs.reasons else "ok",
+                    "reasons": list(jobs.reasons), "queue": jobs.as_dict()})
