@@ -45,6 +45,10 @@ def run(app: Flask, *, once: bool = False, parent: int | None = None) -> int:
     stale = float(app.config["WORKER_STALE_SECONDS"])
     with app.app_context():
         worker_id = queue.register(text_owner)
+        try:
+            leftovers.sweep_when_due()  # at start (then hourly, from the text lane)
+        except Exception:  # a process boundary: the sweep is housekeeping, never fatal
+            log.exception("worker: the sweep of leftover files failed")
         db.session.remove()
     try:
         with queue.Heartbeat(app, [text_owner, ocr_owner], queue.beat_interval(stale),
@@ -78,7 +82,7 @@ def _text_lane(app: Flask, owner: queue.Owner, stopping: threading.Event,
             break
         with app.app_context():
             try:
-                leftovers.sweep_when_due()  # at start, then hourly
+                leftovers.sweep_when_due()  # hourly (the first ran at start)
                 if failure is not None:  # jobs a failed batch could not put back itself
                     processing.give_back_held(owner, failure)
                 sandbox = isolation.shared_sandbox(isolation.limits_from(app.config))
