@@ -146,3 +146,18 @@ def test_relevance_benchmark_prints_its_figures(tmp_path):
     for label in ("kb (product)", "Whoosh default (reference)", "FTS5 baseline"):
         assert re.match(scores, figure(out, label))
     assert re.match(rf"{NUMBER} s", figure(out, "kb index time"))
+
+
+def test_search_bounds_benchmark_prints_its_figures(instance):
+    out = run_bench("search_bounds.py", instance, "--repeat", "2")
+    assert re.match(r"nproc \d+, \w+ 3\.\d+", figure(out, "machine"))
+    assert f"{LIMIT} speeches" in figure(out, "corpus")
+    assert re.match(LATENCY, figure(out, "ordinary"))
+    assert re.match(LATENCY + rf", p50 {NUMBER}x ordinary; 200 capped edit_distance 9->2",
+                    figure(out, "fuzzy word~9 (capped to 2)"))
+    for label in ("refused: query too long", "refused: too many clauses", "refused: too deep",
+                  "refused: leading wildcard", "refused: too many fuzzy words",
+                  "refused: one-letter prefix", "refused: page too deep",
+                  "refused: huge year"):
+        assert re.match(LATENCY + rf", p50 {NUMBER}x ordinary; 400 ", figure(out, label))
+    assert re.match(VERDICT, figure(out, "target"))

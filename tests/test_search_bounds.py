@@ -52,6 +52,8 @@ REFUSED = [
       + ")" * (bounds.MAX_DEPTH + 1)}, "nesting depth"),
     ({"q": many_words(bounds.MAX_CLAUSES + 1, " OR ")}, "clauses"),
     ({"q": '"' + many_words(bounds.MAX_CLAUSES + 1) + '"'}, "clauses"),
+    ({"q": " OR ".join(f"migration{i}~" for i in range(bounds.MAX_FUZZY_WORDS + 1))},
+     "fuzzy words"),
     ({"q": "m*"}, "pattern prefix"),
     ({"q": "m?gration"}, "pattern prefix"),
     ({"q": "policy AND *ation"}, "pattern prefix"),
@@ -112,6 +114,8 @@ def test_ordinary_queries_report_nothing_capped(client, corpus):
     assert api(client, q="zqab*").json["total"] == 1
     # Bounds at their limit are allowed.
     assert api(client, q=many_words(bounds.MAX_CLAUSES, " OR ")).status_code == 200
+    assert api(client, q=" OR ".join(f"migration{i}~" for i in range(
+        bounds.MAX_FUZZY_WORDS))).status_code == 200
     assert api(client, q="migration", page=str(bounds.MAX_RESULTS // 100),
                per_page="100").status_code == 200
 
@@ -243,3 +247,16 @@ def test_did_you_mean_never_offers_a_word_of_a_hidden_document(client, hidden, k
                          headers=hidden[kind].headers).json
     assert allowed["did_you_mean"] is not None
     assert word in allowed["did_you_mean"]
+
+
+def test_the_help_page_documents_every_bound(client):
+    html = client.get("/help/search").get_data(as_text=True)
+    names = ["edit_distance", "words", "query length", "clauses", "fuzzy words", "nesting depth",
+             "pattern prefix", "pattern length", "expansions", "page size", "result depth",
+             "search time limit"]
+    assert [n for n in names if n not in html] == []
+    values = [bounds.MAX_EDIT_DISTANCE, bounds.MAX_WORDS, bounds.MAX_CLAUSES, bounds.MAX_DEPTH,
+              bounds.MAX_FUZZY_WORDS, bounds.MAX_PATTERN_CHARS, bounds.MAX_PER_PAGE]
+    assert all(f"<td>{v}</td>" in html for v in values)
+    assert f"{bounds.MAX_EXPANSIONS:,}" in html and f"{bounds.MAX_RESULTS:,}" in html
+    assert "2.0 s" in html

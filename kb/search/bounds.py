@@ -7,6 +7,7 @@ The bounds are documented on /help/search (templates/search/help.html); keep bot
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -26,6 +27,9 @@ MAX_QUERY_CHARS = 4_000
 MAX_WORDS = 200
 # Words, phrases' words, prefixes... of a query-language query (refused beyond).
 MAX_CLAUSES = 64
+# Fuzzy words of one query (refused beyond): each reads the index's words along an
+# automaton, about 1-3 ms per field and segment on 2,000 documents.
+MAX_FUZZY_WORDS = 8
 # Parentheses inside parentheses (refused beyond).
 MAX_DEPTH = 8
 # Edit distance of word~N (capped): each step multiplies the words a fuzzy word matches.
@@ -141,6 +145,10 @@ def bound_parsed(q: wq.Query) -> tuple[wq.Query, tuple[Cap, ...]]:
             elif isinstance(leaf, wq.Prefix) and len(text) < MIN_PATTERN_CHARS:
                 raise QueryError(f"{shown}: type at least {MIN_PATTERN_CHARS} letters "
                                  "before * (pattern prefix).")
+    fuzzy_words = sum(1 for kind, *_ in clauses if kind == "FuzzyTerm")
+    if fuzzy_words > MAX_FUZZY_WORDS:
+        raise QueryError(f"The query has {fuzzy_words} fuzzy words (word~); at most "
+                         f"{MAX_FUZZY_WORDS} are searched (fuzzy words).")
     count = sum(clauses.values())
     if count > MAX_CLAUSES:
         raise QueryError(f"The query has {count} words and clauses; at most {MAX_CLAUSES} "
@@ -213,30 +221,71 @@ def expand(searcher: Searcher, q: wq.Query, deadline: Deadline) -> wq.Query:
     stands for; more than MAX_EXPANSIONS of them in all is refused."""
     count = 0
     dfas: dict[tuple[str, int, int], Any] = {}
-    leaves = searcher.leaf_searchers()
+    segments = [sub.reader() for sub, _ in searcher.leaf_searchers()]
+    # A language's body field also holds the document's title, summary and themes
+    # (kb.search.schema): a pattern's words in those fields are among its words in the
+    # body, so the index's words are scanned once per pattern and language, not per field.
+    in_body: dict[tuple[object, ...], list[list[bytes]]] = {}
+
+    def body_words(leaf: wq.Query, body: str) -> list[list[bytes]]:
+        key = (type(leaf), body, leaf.text, getattr(leaf, "maxdist", None),
+               getattr(leaf, "prefixlength", None))
+        found = in_body.get(key)
+        if found is None:
+            scanned = copy.copy(leaf)
+            scanned.fieldname = body
+            found = in_body[key] = [_scan(reader, scanned, dfas, deadline)
+                                    for reader in segments]
+        return found
 
     def visit(leaf: wq.Query) -> wq.Query:
         nonlocal count
         if not isinstance(leaf, _MULTI) or leaf.fieldname not in searcher.schema:
             return leaf
+        fieldname = leaf.fieldname
+        body = _body_field(fieldname)
+        if body not in searcher.schema:
+            body = fieldname
         words: set[bytes] = set()
-        for sub, _ in leaves:
-            reader = sub.reader()
-            for scanned, btext in enumerate(_candidates(reader, leaf, dfas), 1):
-                if btext is not None and btext not in words:
-                    words.add(btext)
-                    count += 1
-                    if count > MAX_EXPANSIONS:
-                        raise QueryError(
-                            f"{_shown(leaf)} stands for more than {MAX_EXPANSIONS:,} words "
-                            "of the index (expansions): type more letters or a smaller "
-                            "edit distance.")
-                if not scanned % CHECK_EVERY:
-                    deadline.check()
+        for reader, found in zip(segments, body_words(leaf, body), strict=True):
+            if body == fieldname:
+                words.update(found)
+            else:
+                words.update(w for w in found if (fieldname, w) in reader)
+            if len(words) > MAX_EXPANSIONS:
+                break
+        count += len(words)
+        if count > MAX_EXPANSIONS:
+            raise _too_many(leaf)
         deadline.check()
         return Expanded(leaf, words)
 
     return q.accept(visit)
+
+
+def _body_field(fieldname: str) -> str:
+    """The body field of the language of a text field ("title_fr" -> "body_fr")."""
+    name, sep, lang = fieldname.partition("_")
+    return f"body_{lang}" if sep and name in ("title", "summary", "themes") else fieldname
+
+
+def _too_many(leaf: wq.Query) -> QueryError:
+    return QueryError(f"{_shown(leaf)} stands for more than {MAX_EXPANSIONS:,} words of the "
+                      "index (expansions): type more letters or a smaller edit distance.")
+
+
+def _scan(reader: Any, leaf: wq.Query, dfas: dict[tuple[str, int, int], Any],
+          deadline: Deadline) -> list[bytes]:
+    """The words of one segment ``leaf`` stands for (at most MAX_EXPANSIONS + 1)."""
+    words: list[bytes] = []
+    for n, btext in enumerate(_candidates(reader, leaf, dfas), 1):
+        if btext is not None:
+            words.append(btext)
+            if len(words) > MAX_EXPANSIONS:
+                raise _too_many(leaf)
+        if not n % CHECK_EVERY:
+            deadline.check()
+    return words
 
 
 def _candidates(reader: Any, leaf: wq.Query, dfas: dict[tuple[str, int, int], Any],

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_login import current_user
 
 from kb import search as engine
 from kb import taxonomy
 from kb.errors import QueryError, SearchTimeout
+from kb.search import bounds
 from kb.services import searching
 
 bp = Blueprint("search", __name__)
@@ -80,4 +81,5 @@ CAPPED = {
 @bp.get("/help/search")
 def help_page() -> str:
     """How to search: plain words, the query language, translations."""
-    return render_template("search/help.html")
+    return render_template("search/help.html", bounds=bounds,
+                           time_limit=current_app.config["SEARCH_TIME_LIMIT"])
