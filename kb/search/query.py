@@ -564,8 +564,11 @@ def search(
     )
     suggestion = None
     if req.spelling and req.q.strip() and total < _FEW and not req.doc_ids:
-        suggestion = did_you_mean(searcher, req.q, langs, _cached_mask(searcher, filtq),
-                                  total, deadline)
+        # Words are offered from the documents the user may see (the access filter
+        # alone); the corrected query must find more under all of the request's filters.
+        allowed = _cached_mask(searcher, _filter_query(SearchRequest(), visibility, skip=None))
+        suggestion = did_you_mean(searcher, req.q, langs, allowed,
+                                  _cached_mask(searcher, filtq), total, deadline)
     deadline.check()
     return SearchResult(
         total=total, page=req.page, per_page=req.per_page, hits=hits,
@@ -618,10 +621,11 @@ _FEW = 3
 _WORDS = re.compile(WORD_PATTERN)
 
 
-def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str],
-                 visible: np.ndarray, total: int, deadline: bounds.Deadline) -> str | None:
+def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], visible: np.ndarray,
+                 filtered: np.ndarray, total: int, deadline: bounds.Deadline) -> str | None:
     """The query with the words that no document the user may see holds replaced by the
-    nearest words that one does (``visible``: the user's filter), if it then finds more.
+    nearest words that one does (``visible``: the user's access filter), if it then finds
+    more than ``total`` under the request's filters (``filtered``).
 
     Every word offered occurs in a document the user may see: a word found only in
     hidden documents is never suggested, nor does it count as known.
@@ -651,7 +655,7 @@ def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str],
     if not weights:
         return None
     scored = arrays.score(searcher, weighted_query(weights), deadline)
-    better = int((scored.matched & visible).sum())
+    better = int((scored.matched & filtered).sum())
     return corrected if better > total else None
 
 
