@@ -70,7 +70,8 @@ def ordinary_queries(vocab: Counter[str], n: int) -> list[dict[str, Any]]:
 
 
 def misspelt(word: str) -> str:
-    return word[:-2] + word[-1] + word[-2]
+    """A word with a "q" in its middle: one edit away, and no word of the speeches."""
+    return word[:len(word) // 2] + "q" + word[len(word) // 2:]
 
 
 def prepare(work: Path, limit: int | None) -> tuple[list[c.Speech], str]:
@@ -135,6 +136,8 @@ def worst_queries(http: c.Http, vocab: Counter[str], bounds: Any,
         ("widest year range", {"q": f"{common} year:[{bounds.MIN_YEAR} TO {bounds.MAX_YEAR}]",
                                "year_from": bounds.MIN_YEAR, "year_to": bounds.MAX_YEAR}),
         ("sorted by date, most documents", {"q": f"{common} OR {words[1]}", "sort": "newest"}),
+        (f"did you mean: {bounds.MAX_CORRECTED_WORDS} misspelt words",
+         {"q": " ".join(misspelt(w) for w in words[200:200 + bounds.MAX_CORRECTED_WORDS])}),
         (f"did you mean: {bounds.MAX_WORDS} misspelt words",
          {"q": " ".join(misspelt(w) for w in words[200:200 + bounds.MAX_WORDS])}),
         (f"all years, {years[0]}-{years[-1]}, browsing", {"q": "", "per_page": 100}),
@@ -162,7 +165,9 @@ def measure(http: c.Http, params: dict[str, Any], repeat: int) -> tuple[list[flo
         status, answer = status_of(http, params)
         ms.append((time.perf_counter() - start) * 1000)
     shown = str(status)
-    if status == 200 and answer.get("capped"):
+    if status == 200 and answer.get("did_you_mean"):
+        shown += f" ({answer['total']} found, did you mean offered)"
+    elif status == 200 and answer.get("capped"):
         shown += " capped " + ",".join(f"{c_['bound']} {c_['asked']}->{c_['applied']}"
                                        for c_ in answer["capped"])
     elif status == 200:

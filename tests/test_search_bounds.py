@@ -193,6 +193,18 @@ def test_odd_queries_and_parameters_never_answer_500(client, corpus):
     assert not wrong
 
 
+def test_did_you_mean_corrects_a_few_words_not_a_page_of_them(client, corpus):
+    typos = ["migrasion", "polisy", "remitances", "methodolgy", "diasproa", "labuor",
+             "moldovaa", "mapp1ng"]
+    few = api(client, q=" ".join(typos[:2])).json
+    assert few["did_you_mean"] == "migration policy"
+    assert len(typos) == bounds.MAX_CORRECTED_WORDS
+    assert api(client, q=" ".join(typos)).json["did_you_mean"] is not None
+    many = api(client, q=" ".join([*typos, "diasporra"])).json
+    assert many["total"] == 0
+    assert many["did_you_mean"] is None
+
+
 # --- did you mean: only words of documents the user may see ---------------------------
 
 HIDDEN = {"restricted": "xylophonesecret", "internal": "quokkalithic",
@@ -253,7 +265,7 @@ def test_the_help_page_documents_every_bound(client):
     html = client.get("/help/search").get_data(as_text=True)
     names = ["edit_distance", "words", "query length", "clauses", "fuzzy words", "nesting depth",
              "pattern prefix", "pattern length", "expansions", "page size", "result depth",
-             "search time limit"]
+             "corrected words", "search time limit"]
     assert [n for n in names if n not in html] == []
     values = [bounds.MAX_EDIT_DISTANCE, bounds.MAX_WORDS, bounds.MAX_CLAUSES, bounds.MAX_DEPTH,
               bounds.MAX_FUZZY_WORDS, bounds.MAX_PATTERN_CHARS, bounds.MAX_PER_PAGE]

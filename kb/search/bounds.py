@@ -30,6 +30,8 @@ MAX_CLAUSES = 64
 # Fuzzy words of one query (refused beyond): each reads the index's words along an
 # automaton, about 1-3 ms per field and segment on 2,000 documents.
 MAX_FUZZY_WORDS = 8
+# Unknown words "did you mean" looks for corrections of (beyond, it offers none).
+MAX_CORRECTED_WORDS = 8
 # Parentheses inside parentheses (refused beyond).
 MAX_DEPTH = 8
 # Edit distance of word~N (capped): each step multiplies the words a fuzzy word matches.

@@ -634,15 +634,22 @@ def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], visible: n
 
     if is_query_language(text):
         return None
+    words = _WORDS.findall(text)[:bounds.MAX_WORDS]
+    unknown = {w.lower() for w in words if len(w) > 3 and not w.isdigit()
+               and not _visible_frequency(searcher, w.lower().encode("utf-8"), visible)}
+    if not unknown or len(unknown) > bounds.MAX_CORRECTED_WORDS:
+        return None  # so many unknown words are not a slip of the keyboard
     changed = False
     out: list[str] = []
     dfas: dict[tuple[str, int, int], object] = {}
-    for word in _WORDS.findall(text)[:bounds.MAX_WORDS]:
+    nearest: dict[str, str | None] = {}
+    for word in words:
         deadline.check()
         lower = word.lower()
-        if len(lower) > 3 and not lower.isdigit() \
-                and not _visible_frequency(searcher, lower.encode("utf-8"), visible):
-            found = _nearest_visible(searcher, lower, visible, dfas, deadline)
+        if lower in unknown:
+            if lower not in nearest:
+                nearest[lower] = _nearest_visible(searcher, lower, visible, dfas, deadline)
+            found = nearest[lower]
             if found is not None and found != lower:
                 out.append(found)
                 changed = True
