@@ -64,6 +64,9 @@ DEFAULTS: dict[str, object] = {
     "EXTRACT_MAX_CHARS": 20_000_000,
     # Characters of a hit's text analysed around matches for snippets.
     "SNIPPET_SURROUND": 90,
+    # Seconds one search may hold a server thread: a search still running then is stopped
+    # and answered 503 (the bounds on the query itself are in kb/search/bounds.py).
+    "SEARCH_TIME_LIMIT": 2.0,
     # Failed sign-ins allowed before the login form answers 429 (Flask-Limiter syntax;
     # successes do not count): per client address and account together (so that someone
     # else's failures never lock you out from your own address), per client address, and

@@ -165,3 +165,18 @@ def test_hidden_404_benchmark_prints_its_figures(tmp_path):
                 assert re.match(LATENCY, figure(out, f"{who}, {way}: {kind}"))
             assert re.match(rf"p50 {NUMBER}x, p95 {NUMBER}x; same SQL statements: yes",
                             figure(out, f"{who}, {way}: hidden/missing"))
+
+
+def test_search_bounds_benchmark_prints_its_figures(instance):
+    out = run_bench("search_bounds.py", instance, "--repeat", "2")
+    assert re.match(r"nproc \d+, \w+ 3\.\d+", figure(out, "machine"))
+    assert f"{LIMIT} speeches" in figure(out, "corpus")
+    assert re.match(LATENCY, figure(out, "ordinary"))
+    assert re.match(LATENCY + rf", p50 {NUMBER}x ordinary; 200 capped edit_distance 9->2",
+                    figure(out, "fuzzy word~9 (capped to 2)"))
+    for label in ("refused: query too long", "refused: too many clauses", "refused: too deep",
+                  "refused: leading wildcard", "refused: too many fuzzy words",
+                  "refused: one-letter prefix", "refused: page too deep",
+                  "refused: huge year"):
+        assert re.match(LATENCY + rf", p50 {NUMBER}x ordinary; 400 ", figure(out, label))
+    assert re.match(VERDICT, figure(out, "target"))
