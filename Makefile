@@ -59,14 +59,15 @@ unit: $(STAMP)
 ## test: install what the tests need, lint, type-check and run every test
 test: $(STAMP) browser-deps ocr-deps lint unit
 
-## bench: the benchmarks at full size (they print figures; they are not tests). search.py
-## and load.py reuse the instance ingest.py builds in $(BENCH_DIR); load.py adds to it.
+## bench: the benchmarks at full size (they print figures; they are not tests). search.py,
+## search_bounds.py and load.py reuse the instance ingest.py builds in $(BENCH_DIR); load.py adds to it.
 ifndef BENCH_DIR
 BENCH_DIR := $(shell mktemp -d -u /tmp/kb-bench-XXXXXX)
 endif
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --workdir $(BENCH_DIR)
 	$(BIN)/python bench/search.py --workdir $(BENCH_DIR)
+	$(BIN)/python bench/search_bounds.py --workdir $(BENCH_DIR)
 	$(BIN)/python bench/load.py --workdir $(BENCH_DIR)
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/extract.py

@@ -380,7 +380,7 @@ def reextract_command(doc_ids: tuple[int, ...], failed: bool) -> None:
     from sqlalchemy import select
 
     from kb.models import Document
-    from kb.services import documents, isolation, processing
+    from kb.services import documents, isolation, processing, queue
 
     query = select(Document)
     if failed:
@@ -394,9 +394,13 @@ def reextract_command(doc_ids: tuple[int, ...], failed: bool) -> None:
     documents.requeue_extraction(docs)
     db.session.commit()
     sandbox = isolation.shared_sandbox(isolation.limits_from(current_app.config))
-    processing.process_pending(
-        documents.worker_name("reextract"), int(current_app.config["WORKER_BATCH"]),
-        extractor=processing.configured_extractor(sandbox.run, current_app.config))
+    owner = queue.this_process("reextract")
+    stale = float(current_app.config["WORKER_STALE_SECONDS"])
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with queue.Heartbeat(app, [owner], queue.beat_interval(stale)):
+        processing.process_pending(
+            owner, int(current_app.config["WORKER_BATCH"]),
+            extractor=processing.configured_extractor(sandbox.run, current_app.config))
     ids = [d.doc_id for d in docs]
     after = list(db.session.scalars(select(Document).where(Document.doc_id.in_(ids))))
     for doc in after:
@@ -458,12 +462,20 @@ def thesaurus_stats() -> None:
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Stop when the queue is empty.")
+# `kb serve` passes its own process id: the worker stops when that process ends.
+@click.option("--parent", type=int, default=None, hidden=True)
 @with_appcontext
-def worker_command(once: bool) -> None:
-    """Run the background worker that extracts and indexes uploads."""
+def worker_command(once: bool, parent: int | None) -> None:
+    """Run the background worker that extracts and indexes uploads.
+
+    Scanned PDFs are read by OCR in a lane of their own, so other uploads go on meanwhile.
+    Jobs of a worker that died are given back at once on the same machine, and after
+    WORKER_STALE_SECONDS without a heartbeat on any other.
+    """
     from kb import worker
 
-    ran = worker.run(current_app._get_current_object(), once=once)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    ran = worker.run(app, once=once, parent=parent)
     if once:
         click.echo(f"Ran {ran} jobs.")
 

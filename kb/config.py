@@ -40,6 +40,11 @@ DEFAULTS: dict[str, object] = {
     "WORKER_POLL_SECONDS": 0.5,
     # Documents extracted per index commit by the background worker.
     "WORKER_BATCH": 20,
+    # Seconds without a heartbeat after which a worker's claimed jobs are given back to the
+    # queue, whatever machine it runs on (a dead worker on this machine is noticed at once).
+    "WORKER_STALE_SECONDS": 120.0,
+    # /healthz says "degraded" when a queued job has waited this many seconds.
+    "QUEUE_WAIT_ALERT_SECONDS": 600.0,
     # Email of the admin account `kb init` creates when there are no users.
     "ADMIN_EMAIL": "admin@kb.local",
     # Number of gunicorn worker processes for `kb serve`.
@@ -59,6 +64,9 @@ DEFAULTS: dict[str, object] = {
     "EXTRACT_MAX_CHARS": 20_000_000,
     # Characters of a hit's text analysed around matches for snippets.
     "SNIPPET_SURROUND": 90,
+    # Seconds one search may hold a server thread: a search still running then is stopped
+    # and answered 503 (the bounds on the query itself are in kb/search/bounds.py).
+    "SEARCH_TIME_LIMIT": 2.0,
     # Failed sign-ins allowed before the login form answers 429 (Flask-Limiter syntax;
     # successes do not count): per client address and account together (so that someone
     # else's failures never lock you out from your own address), per client address, and
@@ -98,9 +106,12 @@ DEFAULTS: dict[str, object] = {
     # Tesseract languages to read scanned pages in, joined with "+" (each needs its Debian
     # package tesseract-ocr-LANG, with "_" as "-"). Every one added slows OCR down.
     "OCR_LANGUAGES": "eng+fra+spa+rus+ron+srp+srp_latn+ara",
-    # Seconds OCR of one document may take before it is stopped (about 10 s a dense page
-    # on one core with the languages above).
+    # Seconds OCR of one document may take at most before it is stopped (about 10 s a
+    # dense page on one core with the languages above).
     "OCR_TIMEOUT": 300.0,
+    # Seconds of OCR allowed per page (one more page's worth for starting up): a short
+    # scan that hangs is stopped long before OCR_TIMEOUT, which stays the upper bound.
+    "OCR_TIMEOUT_PER_PAGE": 30.0,
 }
 
 

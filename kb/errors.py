@@ -59,6 +59,12 @@ class QueryError(KbError):
     """A search query or parameter that cannot be understood."""
 
 
+class SearchTimeout(KbError):
+    """A search stopped at the configured time limit (SEARCH_TIME_LIMIT)."""
+
+    status_code = 503
+
+
 class StorageError(KbError):
     """The file store could not keep or return a file."""
 

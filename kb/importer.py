@@ -42,8 +42,8 @@ from sqlalchemy import select, update
 from kb import context, index_writer, search
 from kb.errors import DuplicateError, KbError, ValidationError
 from kb.extensions import db
-from kb.models import Document, Job, utcnow
-from kb.services import documents, isolation, processing
+from kb.models import Document, Job
+from kb.services import documents, isolation, processing, queue
 from kb.services.metadata import FIELDS, agency_codes, group_ids_by_name, validate
 
 log = logging.getLogger(__name__)
@@ -378,7 +378,8 @@ class _Pipeline:
     """Extraction in sandboxes and index commits in a child process, both running while
     this process stores the next files; documents are marked ready batch by batch."""
 
-    def __init__(self, workers: int, owner: str, done: Callable[[Item], None]) -> None:
+    def __init__(self, workers: int, owner: queue.Owner,
+                 done: Callable[[Item], None]) -> None:
         config = current_app.config
         self.owner, self.done = owner, done
         self.sandboxes = _Sandboxes(isolation.limits_from(config))
@@ -432,6 +433,15 @@ class _Pipeline:
             self._stage()
 
     def _extracted(self, waiting: _Waiting, outcome: processing.Outcome) -> None:
+        if outcome.retry:  # not the file's fault: left to the background worker
+            jobs = list(db.session.scalars(select(Job).where(
+                Job.doc_id == waiting.doc.doc_id, Job.locked_by == self.owner.name,
+                Job.state == "running")))
+            processing.retry(jobs, outcome.error or "interrupted", outcome.error_code)
+            self.unindexed.append((waiting.item, waiting.doc.doc_id,
+                                   outcome.error or "interrupted"))
+            self.done(waiting.item)
+            return
         waiting.outcome = outcome
         waiting.since = time.monotonic()
         self.extracted.append(waiting)
@@ -474,7 +484,7 @@ class _Pipeline:
     def _indexed(self, batch: list[_Waiting], failure: str | None) -> None:
         ids = [w.doc.doc_id for w in batch]
         jobs = list(db.session.scalars(select(Job).where(
-            Job.doc_id.in_(ids), Job.locked_by == self.owner, Job.state == "running")))
+            Job.doc_id.in_(ids), Job.locked_by == self.owner.name, Job.state == "running")))
         if failure is None:
             processing.mark_indexed(jobs, [w.doc for w in batch])
         else:  # left to the background worker (or the next import), never lost
@@ -541,24 +551,7 @@ def console_progress(items: Iterator[Item], total: int) -> Iterator[Item]:
             yield item
 
 
-def _owner_gone(owner: str | None) -> bool:
-    """Whether the process that locked a job is gone (one of this machine's, not running)."""
-    if owner is None:
-        return True
-    _kind, _, rest = owner.partition(":")
-    host, _, pid = rest.rpartition(":")
-    if host != os.uname().nodename or not pid.isdigit():
-        return False  # another machine's: the stale-lock timeout frees it
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _take_over(doc_id: int, owner: str) -> Document | None:
+def _take_over(doc_id: int, owner: queue.Owner) -> Document | None:
     """The document an interrupted import (or worker) stored but never finished, with its
     jobs now claimed by this import; None when it is done or someone is working on it."""
     doc = db.session.get(Document, doc_id)
@@ -566,14 +559,14 @@ def _take_over(doc_id: int, owner: str) -> Document | None:
         return None
     jobs = list(db.session.scalars(select(Job).where(
         Job.doc_id == doc_id, Job.state.in_(("queued", "running")))))
-    if not jobs or any(j.state == "running" and not _owner_gone(j.locked_by) for j in jobs):
+    if not jobs or any(j.state == "running" and not queue.job_owner_gone(j) for j in jobs):
         return None
     for job in jobs:
         claimed = db.session.execute(
             update(Job).where(Job.job_id == job.job_id, Job.state == job.state,
                               Job.locked_by.is_(None) if job.locked_by is None
                               else Job.locked_by == job.locked_by)
-            .values(state="running", locked_by=owner, locked_at=utcnow())
+            .values(**owner.claim_values())
             .execution_options(synchronize_session="fetch"))
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             db.session.rollback()  # a worker claimed it first: it finishes the document
@@ -588,7 +581,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
     report = Report()
     bounds = Bounds.configured(folder)
     items = plan(bounds, manifest, report)
-    owner = documents.worker_name("import")
+    owner = queue.this_process("import")
     new_docs: list[int] = []
     step = _Steps(progress, len(items))
     session = db.session()
@@ -597,6 +590,11 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
     expire = session.expire_on_commit
     session.expire_on_commit = False
     pipeline = _Pipeline(workers, owner, step)
+    # While the import holds its documents' jobs, a heartbeat tells workers it is alive.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stale = float(app.config["WORKER_STALE_SECONDS"])
+    heartbeat = queue.Heartbeat(app, [owner], queue.beat_interval(stale))
+    heartbeat.start()
     try:
         for item in items:
             doc = _store(item, bounds, user, owner, report)
@@ -611,6 +609,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
         pipeline.drain()
     finally:
         pipeline.close()
+        heartbeat.stop()
         session.expire_on_commit = expire
         step.close()
     # Not searchable is not imported: counted as failed, saying whether the worker will
@@ -638,7 +637,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
     return report
 
 
-def _store(item: Item, bounds: Bounds, user: object, owner: str,
+def _store(item: Item, bounds: Bounds, user: object, owner: queue.Owner,
            report: Report) -> Document | None:
     """Store and record one file (counted in the report); None when there is nothing more
     to do with it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kb.extensions import db
@@ -280,7 +280,8 @@ class Job(db.Model):  # type: ignore[name-defined]
 
     job_id: Mapped[int] = mapped_column(primary_key=True)
     doc_id: Mapped[int] = mapped_column(ForeignKey("document.doc_id", ondelete="CASCADE"))
-    # extract: read the file's text, then index; index: re-index metadata and stored text
+    # extract: read the file's text, then index; ocr: read its scanned pages by OCR (a
+    # lane of its own), then index; index: re-index metadata and stored text
     kind: Mapped[str] = mapped_column(String(20))
     # queued | running | done | failed
     state: Mapped[str] = mapped_column(String(20), default="queued")
@@ -288,7 +289,31 @@ class Job(db.Model):  # type: ignore[name-defined]
     run_after: Mapped[datetime] = mapped_column(default=utcnow)
     locked_by: Mapped[str | None] = mapped_column(String(100))
     locked_at: Mapped[datetime | None]
+    # Who holds a running job: host, process id and that process's start time (clock
+    # ticks since boot, /proc/<pid>/stat), so that a reused pid is not taken for the holder.
+    locked_host: Mapped[str | None] = mapped_column(String(255))
+    locked_pid: Mapped[int | None]
+    locked_started: Mapped[int | None] = mapped_column(BigInteger)
+    # Refreshed while the holder works: a job whose heartbeat stops is given back.
+    heartbeat_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A name for the kind of the last error, e.g. "disk-full" (retried without limit).
+    last_error_code: Mapped[str | None] = mapped_column(String(40))
+
+
+class Worker(db.Model):  # type: ignore[name-defined]
+    """A running `kb worker` process, seen alive at ``last_seen`` (its heartbeat)."""
+
+    __tablename__ = "worker"
+    __table_args__ = (UniqueConstraint("host", "pid", "started"),)
+
+    worker_id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    # The process's start time in clock ticks since boot (see Job.locked_started).
+    started: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Concept(db.Model):  # type: ignore[name-defined]

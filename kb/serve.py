@@ -1,20 +1,103 @@
-"""`kb serve`: gunicorn (a production WSGI server) plus the background worker process."""
+"""`kb serve`: gunicorn (a production WSGI server) plus the background worker process,
+which it watches: a worker that dies is started again (after 1 s, then twice as long
+each time it dies again soon, up to a minute), and it stops with the server. The worker
+also stops by itself when the server's process ends, even by `kill -9`."""
 
 from __future__ import annotations
 
+import logging
+import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from kb import create_app
 
+log = logging.getLogger(__name__)
+
+# Seconds before the first restart of a dead worker; each quick death doubles it up to
+# the cap; a worker that ran this long without dying starts the count again.
+FIRST_RESTART = 1.0
+MAX_RESTART = 60.0
+HEALTHY_AFTER = 60.0
+
+
+class WorkerSupervisor:
+    """Runs `kb worker` as a child process and starts it again when it dies."""
+
+    def __init__(self, command: list[str],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.command = command
+        self.clock = clock
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.delay = FIRST_RESTART
+        self.restart_at: float | None = None
+        self.stopped = False
+
+    def start(self) -> None:
+        """Start the worker process."""
+        self.proc = subprocess.Popen(self.command)
+        self.started = self.clock()
+        self.restart_at = None
+
+    def check(self) -> None:
+        """Notice a dead worker and start a new one when its back-off is over (called
+        about once a second by the server's main loop, and when a child ends)."""
+        if self.stopped or self.proc is None:
+            return
+        now = self.clock()
+        if self.proc.poll() is None:
+            if now - self.started >= HEALTHY_AFTER:
+                self.delay = FIRST_RESTART
+            return
+        if self.restart_at is None:
+            self.restart_at = now + self.delay
+            log.error("kb worker (pid %s) ended with exit code %s; starting a new one in "
+                      "%g s", self.proc.pid, self.proc.returncode, self.delay)
+            self.delay = min(self.delay * 2, MAX_RESTART)
+        if now >= self.restart_at:
+            self.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the worker (SIGTERM: it finishes its batch; SIGKILL after ``timeout``)."""
+        self.stopped = True
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class _Arbiter(Arbiter):
+    """gunicorn's master, which also watches the background worker."""
+
+    supervisor: WorkerSupervisor
+
+    def manage_workers(self) -> None:
+        super().manage_workers()
+        self.supervisor.check()
+
+    def handle_chld(self) -> None:
+        # Ours first, by its pid: gunicorn's own reaping waits for any child and would
+        # take the worker's exit status with it.
+        self.supervisor.check()
+        super().handle_chld()
+
 
 class _Server(BaseApplication):
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], supervisor: WorkerSupervisor) -> None:
         self.options = options
+        self.supervisor = supervisor
         super().__init__()
 
     def load_config(self) -> None:
@@ -24,19 +107,22 @@ class _Server(BaseApplication):
     def load(self) -> Any:
         return create_app()
 
+    def run(self) -> None:
+        arbiter = _Arbiter(self)
+        arbiter.supervisor = self.supervisor
+        arbiter.run()
+
 
 def serve(host: str, port: int, workers: int, threads: int | None = None) -> None:
     """Serve until interrupted; the worker process is started first and stopped last."""
     if threads is None:
         threads = int(current_app.config["WEB_THREADS"])
-    worker = subprocess.Popen([sys.executable, "-m", "kb", "worker"])
+    supervisor = WorkerSupervisor(
+        [sys.executable, "-m", "kb", "worker", "--parent", str(os.getpid())])
+    supervisor.start()
 
     def on_exit(_server: Any) -> None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        supervisor.stop()
 
     try:
         _Server({
@@ -48,7 +134,6 @@ def serve(host: str, port: int, workers: int, threads: int | None = None) -> Non
             "graceful_timeout": int(current_app.config["SERVE_GRACEFUL_TIMEOUT"]),
             "accesslog": "-",
             "on_exit": on_exit,
-        }).run()
+        }, supervisor).run()
     finally:
-        if worker.poll() is None:
-            on_exit(None)
+        supervisor.stop()

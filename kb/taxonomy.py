@@ -165,4 +165,10 @@ EXTRACTION_HELP = {
     "missing": "The stored file is missing from the file store: tell an administrator.",
     "index-failed": "The document could not be added to the search index; an administrator "
                     "can run `kb reindex`.",
+    "interrupted": "Reading the file was interrupted (the reader or the worker was stopped); "
+                   "it is tried again by itself.",
+    "crashed": "Reading the file crashed the program that reads it; the file may be damaged. "
+               "Save a new copy and upload that.",
+    "disk-full": "The server's disk is full; the document is processed by itself once an "
+                 "administrator frees space.",
 }

@@ -173,3 +173,18 @@ def test_backup_benchmark_prints_its_figures(instance):
     assert "(0 new, 0.0 MB copied)" in figure(out, "backup: second")
     assert f"{LIMIT} documents, {LIMIT} stored files, {LIMIT} indexed" in figure(out, "restore")
     assert re.match(rf"{NUMBER} s for instance/", figure(out, "baseline: plain copy"))
+
+
+def test_search_bounds_benchmark_prints_its_figures(instance):
+    out = run_bench("search_bounds.py", instance, "--repeat", "2")
+    assert re.match(r"nproc \d+, \w+ 3\.\d+", figure(out, "machine"))
+    assert f"{LIMIT} speeches" in figure(out, "corpus")
+    assert re.match(LATENCY, figure(out, "ordinary"))
+    assert re.match(LATENCY + rf", p50 {NUMBER}x ordinary; 200 capped edit_distance 9->2",
+                    figure(out, "fuzzy word~9 (capped to 2)"))
+    for label in ("refused: query too long", "refused: too many clauses", "refused: too deep",
+                  "refused: leading wildcard", "refused: too many fuzzy words",
+                  "refused: one-letter prefix", "refused: page too deep",
+                  "refused: huge year"):
+        assert re.match(LATENCY + rf", p50 {NUMBER}x ordinary; 400 ", figure(out, label))
+    assert re.match(VERDICT, figure(out, "target"))

@@ -222,3 +222,4 @@ def test_healthz(client):
     assert res.status_code == 200
     assert res.json["status"] == "ok" and res.json["reasons"] == []
     assert res.json["database"] == "ok" and res.json["index"] == "ok"
+    assert res.json["queue"]["queued"] == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from kb import importer
 from kb.extensions import db
 from kb.models import Document, Job
-from kb.services import documents
+from kb.services import documents, queue
 
 WORDS = ("remittances", "diaspora", "labour", "migration", "return", "skills")
 
@@ -61,7 +61,7 @@ def test_progress_counts_finished_documents_and_the_import_is_searchable(app, cl
 def test_an_interrupted_import_is_finished_by_the_next(app, runner, client, tmp_path):
     folder = tmp_path / "notes"
     paths = write_files(folder, 5)
-    dead = f"import:{os.uname().nodename}:{a_dead_pid()}"
+    dead = queue.Owner("import", os.uname().nodename, a_dead_pid(), None)
     # Stored and recorded, then the importer died.
     with app.app_context(), paths[1].open("rb") as fh:
         stuck = documents.ingest(fh, paths[1].name, {"title": ["Stuck"]}, None,
@@ -86,7 +86,7 @@ def test_an_interrupted_import_is_finished_by_the_next(app, runner, client, tmp_
 def test_a_document_a_live_process_works_on_is_left_to_it(app, runner, tmp_path):
     folder = tmp_path / "notes"
     paths = write_files(folder, 2)
-    alive = f"worker:{os.uname().nodename}:{os.getpid()}"  # this very process
+    alive = queue.this_process("worker")  # this very process
     with app.app_context(), paths[0].open("rb") as fh:
         documents.ingest(fh, paths[0].name, {"title": ["Busy"]}, None, job_owner=alive,
                          workflow="published")

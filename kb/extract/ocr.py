@@ -64,32 +64,51 @@ def _reason(stderr: bytes) -> str:
     return lines[-1][:200] if lines else "no message"
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the group may have ended by itself
+def _end_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill whatever is left of the process's session (its own session: ocrmypdf,
+    Ghostscript, tesseract and any helper they left behind), then reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group may be gone
         os.killpg(process.pid, signal.SIGKILL)
-    process.communicate()
+    process.wait()
 
 
-def _run(command: list[str], env: dict[str, str], timeout: float) -> None:
+def _dies_with_us() -> None:
+    """In the child before exec: killed if the thread that started it ends (a worker
+    killed outright leaves no OCR running)."""
+    from kb.services.queue import exit_with_parent
+
+    exit_with_parent(signal.SIGKILL)
+
+
+def _run(command: list[str], env: dict[str, str], timeout: float, log: Path) -> None:
+    # Its messages go to a file, not a pipe: what ends the wait is ocrmypdf's own exit,
+    # never the end of a pipe that a helper it started may hold open long after it failed.
+    with log.open("wb") as err:
+        try:
+            # A session of its own, so that a timeout ends tesseract and Ghostscript as well.
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                       start_new_session=True, preexec_fn=_dies_with_us)
+        except OSError as e:
+            raise ExtractionError(NOT_INSTALLED, code="no-text-layer") from e
     try:
-        # A session of its own, so that a timeout ends tesseract and Ghostscript as well.
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, env=env, start_new_session=True)
-    except OSError as e:
-        raise ExtractionError(NOT_INSTALLED, code="no-text-layer") from e
-    try:
-        _, stderr = process.communicate(timeout=timeout)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired as e:
-        _kill(process)
         raise ExtractionError(
             f"Reading the scanned pages took longer than {timeout:g} seconds and was stopped.",
             code="timed-out") from e
-    except BaseException:
-        _kill(process)
-        raise
+    finally:
+        _end_group(process)
+    stderr = log.read_bytes()
     if process.returncode == _EXIT_ENCRYPTED:
         raise ExtractionError(
             "The PDF is password-protected; upload a copy without a password.", code="encrypted")
+    if process.returncode < 0:
+        number = -process.returncode
+        name = signal.Signals(number).name if number in signal.valid_signals() else "unknown"
+        raise ExtractionError(
+            f"OCR was stopped from outside kb (killed by signal {number}, {name}) before it "
+            "finished; it is being tried again.", code="interrupted")
     if process.returncode != 0:
         raise ExtractionError(
             f"The scanned pages could not be read by OCR ({_reason(stderr)}).", code="corrupt")
@@ -100,7 +119,8 @@ def ocr_pdf(src: Path, languages: str, timeout: float) -> Path:
     whose path is returned (the caller deletes it); ``src`` is only read.
 
     Raises ``ExtractionError`` with code ``timed-out`` past ``timeout`` seconds,
-    ``encrypted`` or ``corrupt`` when ocrmypdf fails, ``no-text-layer`` when it is missing.
+    ``encrypted`` or ``corrupt`` when ocrmypdf fails, ``interrupted`` when a signal from
+    outside stopped it, ``no-text-layer`` when it is missing.
     """
     _check_languages(languages)
     fd, name = tempfile.mkstemp(prefix="kb-ocr-", suffix=".pdf")
@@ -116,7 +136,7 @@ def ocr_pdf(src: Path, languages: str, timeout: float) -> Path:
         "--optimize", "0", "--quiet", str(src.resolve()), str(out),
     ]
     try:
-        _run(command, env, timeout)
+        _run(command, env, timeout, Path(work) / "ocrmypdf.log")
     except BaseException:
         out.unlink(missing_ok=True)
         raise

@@ -1,5 +1,6 @@
 """The search engine behind kb: every Whoosh import lives in this package."""
 
+from kb.search.bounds import MAX_PER_PAGE, Cap
 from kb.search.index import (
     create,
     delete_documents,
@@ -16,6 +17,8 @@ from kb.search.query import (
     SearchResult,
     Snippet,
     Visibility,
+    check_page,
+    check_year,
     more_like,
     parse_query,
     search,
@@ -24,14 +27,18 @@ from kb.search.schema import FACET_FIELDS, PAGE_SEPARATOR, IndexRecord
 
 __all__ = [
     "FACET_FIELDS",
+    "MAX_PER_PAGE",
     "PAGE_SEPARATOR",
     "SORTS",
+    "Cap",
     "Hit",
     "IndexRecord",
     "SearchRequest",
     "SearchResult",
     "Snippet",
     "Visibility",
+    "check_page",
+    "check_year",
     "create",
     "delete_documents",
     "function_words",

@@ -35,6 +35,7 @@ from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
 from kb.search import flat
+from kb.search.bounds import CHECK_EVERY, NO_DEADLINE, Deadline, Expanded
 
 # Whoosh stores a field's length in one byte; these are the lengths the bytes stand for.
 _LENGTHS = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
@@ -270,7 +271,8 @@ def _leaves(q: wq.Query) -> list[wq.Query] | None:
         return out
     if isinstance(q, wq.Term):
         return [q]
-    if isinstance(q, (wq.Phrase, wq.Prefix, wq.Wildcard, wq.FuzzyTerm, wq.Variations)):
+    if isinstance(q, (wq.Phrase, wq.Prefix, wq.Wildcard, wq.FuzzyTerm, wq.Variations,
+                      Expanded)):
         return [q]
     return None
 
@@ -289,8 +291,10 @@ class Scored:
     matched: np.ndarray  # bool
 
 
-def score(searcher: Searcher, q: wq.Query) -> Scored:
-    """The BM25 scores of the disjunction ``q`` (see ``handles``) for every document."""
+def score(searcher: Searcher, q: wq.Query, deadline: Deadline = NO_DEADLINE) -> Scored:
+    """The BM25 scores of the disjunction ``q`` (see ``handles``) for every document;
+    SearchTimeout past the ``deadline`` (looked at per term, never per document matched
+    by a term)."""
     leaves = _leaves(q)
     if not leaves:
         raise ValueError("not a disjunction")
@@ -305,6 +309,7 @@ def score(searcher: Searcher, q: wq.Query) -> Scored:
     for sub, offset in searcher.leaf_searchers():
         reader = sub.reader()
         for term in terms:
+            deadline.check()
             fieldname = term.fieldname
             btext = schema[fieldname].to_bytes(term.text)
             ids, tf = postings(reader, fieldname, btext)
@@ -317,12 +322,17 @@ def score(searcher: Searcher, q: wq.Query) -> Scored:
         if others:
             context = sub.context(weighting=searcher.weighting)
             for leaf in others:
+                deadline.check()
                 m = leaf.matcher(sub, context)
+                n = 0
                 while m.is_active():
                     d = m.id() + offset
                     scores[d] += m.score()
                     matched[d] = True
                     m.next()
+                    n += 1
+                    if not n % CHECK_EVERY:
+                        deadline.check()
     return Scored(scores, matched)
 
 

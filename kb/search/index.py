@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -172,7 +173,31 @@ def writer(index_dir: Path, timeout: float, *, clear: bool = False) -> Iterator[
         w.cancel()
         raise
     else:
-        w.commit(mergetype=CLEAR if clear else merge_small_tiers)
+        try:
+            w.commit(mergetype=CLEAR if clear else merge_small_tiers)
+        except BaseException:
+            _abandon(w)
+            raise
+
+
+def _abandon(w: IndexWriter) -> None:
+    """After a failed commit (e.g. a full disk): close its files, release the lock (which
+    Whoosh keeps otherwise) and remove the segment it was writing (which would hold the
+    space that the next attempt needs), so that the write can succeed once it can."""
+    try:
+        w.cancel()
+    except Exception:
+        lock = getattr(w, "writelock", None)
+        if lock is not None:
+            lock.release()
+    segment = getattr(w, "newsegment", None)
+    if segment is None:
+        return
+    prefix = segment.segment_id()
+    for name in list(w.storage.list()):
+        if name.startswith(prefix):
+            with contextlib.suppress(OSError):
+                w.storage.delete_file(name)
 
 
 def write_records(index_dir: Path, records: Iterable[IndexRecord], timeout: float) -> int:

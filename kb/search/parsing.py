@@ -22,6 +22,7 @@ from whoosh import query as wq
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 
 from kb.errors import QueryError
+from kb.search import bounds
 from kb.search.analysis import STOP_WORDS, WORD_PATTERN, analyzer
 from kb.search.schema import text_field
 
@@ -59,6 +60,8 @@ class Understood:
     # Per language: the analysed terms of a natural-language query and their weights.
     weights: dict[str, dict[str, float]]
     empty: bool = False  # nothing left to search for (only common words or punctuation)
+    # Bounds applied to the query (kb.search.bounds): what was asked, what is searched.
+    capped: tuple[bounds.Cap, ...] = ()
 
 
 def is_query_language(text: str) -> bool:
@@ -237,19 +240,37 @@ def understand(text: str, langs: Sequence[str],
     text = text.strip()
     if not text:
         return Understood(wq.Every(), natural=False, weights={})
+    bounds.check_length(text)
     if is_query_language(text):
+        bounds.check_depth(text)
         tidy = _tidy(text)
-        q = _parser().parse(tidy)
+        q = _parse(tidy)
         problems = _errors(q)
         if problems:
             raise QueryError(f"The query could not be understood ({problems[0]}). "
                              "Check field names, numbers and ranges, e.g. year:2014..2018.")
+        q, capped = bounds.bound_parsed(q)
         q = _localise(_narrowing(q), langs).normalize()
         if q is wq.NullQuery:
-            return Understood(NOTHING, natural=False, weights={}, empty=True)
-        return Understood(q, natural=False, weights={})
-    words = [w for w in _WORD.findall(text) if w.casefold() not in quiet]
+            return Understood(NOTHING, natural=False, weights={}, empty=True, capped=capped)
+        return Understood(q, natural=False, weights={}, capped=capped)
+    words, cap = bounds.cap_words([w for w in _WORD.findall(text) if w.casefold() not in quiet])
     weights = natural_weights(" ".join(words), langs)
+    caps = (cap,) if cap else ()
     if not weights:
-        return Understood(NOTHING, natural=True, weights={}, empty=True)
-    return Understood(weighted_query(weights), natural=True, weights=weights)
+        return Understood(NOTHING, natural=True, weights={}, empty=True, capped=caps)
+    return Understood(weighted_query(weights), natural=True, weights=weights, capped=caps)
+
+
+# What Whoosh's parser raises on some malformed queries ("NOT NOT x" leaves an empty
+# group it then indexes; a huge number overflows): a mistake of the query, not of kb.
+_PARSER_FAILURES = (IndexError, ValueError, TypeError, OverflowError, RecursionError)
+
+
+def _parse(text: str) -> wq.Query:
+    try:
+        return _parser().parse(text)
+    except _PARSER_FAILURES as e:
+        raise QueryError("The query could not be understood: check that every operator "
+                         "(AND, OR, NOT) stands between words and that parentheses and "
+                         "quotes are closed.") from e

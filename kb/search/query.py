@@ -15,9 +15,10 @@ from whoosh import collectors, highlight, sorting
 from whoosh import query as wq
 from whoosh.analysis import Token
 from whoosh.searching import Results, Searcher
+from whoosh.support.levenshtein import levenshtein
 
 from kb.errors import QueryError
-from kb.search import arrays
+from kb.search import arrays, bounds
 from kb.search.analysis import OTHER, WORD_PATTERN
 from kb.search.index import searchers
 from kb.search.parsing import (
@@ -137,11 +138,21 @@ class SearchResult:
     did_you_mean: str | None = None
     # True when the query held nothing to search for (only common words, punctuation).
     nothing_to_search: bool = False
+    # Bounds applied to the query (kb.search.bounds): what was asked, what was searched.
+    capped: tuple[bounds.Cap, ...] = ()
 
 
 def parse_query(text: str, langs: Sequence[str] = TEXT_LANGUAGES) -> wq.Query:
     """The user's query as a Whoosh query; an empty one matches every document."""
     return understand(text, langs).query
+
+
+def check_year(name: str, value: int | None) -> int | None:
+    """``value`` unless it is outside the years a search may name (kb.search.bounds)."""
+    if value is not None and not bounds.MIN_YEAR <= value <= bounds.MAX_YEAR:
+        raise QueryError(f"{name} must be a year between {bounds.MIN_YEAR} and "
+                         f"{bounds.MAX_YEAR}, not {value}")
+    return value
 
 
 def _any_of(fieldname: str, values: tuple[str, ...]) -> wq.Query:
@@ -152,6 +163,7 @@ def _any_of(fieldname: str, values: tuple[str, ...]) -> wq.Query:
                 year = int(v)
             except ValueError as e:
                 raise QueryError(f"year must be a number, not {v!r}") from e
+            check_year("year", year)
             terms.append(wq.NumericRange("year", year, year))
         return wq.Or(terms)
     return wq.Or([wq.Term(fieldname, v) for v in values])
@@ -204,8 +216,40 @@ class _FacetCounting(collectors.WrappingCollector):
         return self.child.collect(sub_docnum)
 
 
+class _TimedFilter(collectors.FilterCollector):
+    """Lets through the documents of ``allow`` only, looking at the deadline at each
+    segment and every CHECK_EVERY matches (Whoosh's TimeLimitCollector needs SIGALRM,
+    which only the main thread may use)."""
+
+    def __init__(self, child: collectors.Collector, allow: set[int],
+                 deadline: bounds.Deadline) -> None:
+        super().__init__(child, allow=allow)
+        self.deadline = deadline
+
+    def set_subsearcher(self, subsearcher: Searcher, offset: int) -> None:
+        self.deadline.check()
+        super().set_subsearcher(subsearcher, offset)
+
+    def collect_matches(self) -> None:
+        child = self.child
+        allow = self._allow
+        offset = self.offset
+        check = self.deadline.check
+        every = bounds.CHECK_EVERY
+        filtered = 0
+        for n, sub_docnum in enumerate(child.matches(), 1):
+            if not n % every:
+                check()
+            if allow is not None and offset + sub_docnum not in allow:
+                filtered += 1
+                continue
+            child.collect(sub_docnum)
+        self.filtered_count += filtered
+
+
 def _collect(searcher: Searcher, q: wq.Query, limit: int, filt: set[int], facets: list[str],
-             sortedby: sorting.FacetType | None) -> tuple[Results, dict[str, Counter[bytes]]]:
+             sortedby: sorting.FacetType | None,
+             deadline: bounds.Deadline) -> tuple[Results, dict[str, Counter[bytes]]]:
     """The first ``limit`` matches allowed by ``filt``, their total, and facet counts over
     all of them."""
     if sortedby is None:
@@ -217,7 +261,7 @@ def _collect(searcher: Searcher, q: wq.Query, limit: int, filt: set[int], facets
     else:
         inner = collectors.SortingCollector(sortedby, limit=limit)
     counting = _FacetCounting(inner, facets)
-    outer = collectors.FilterCollector(counting, allow=filt)
+    outer = _TimedFilter(counting, filt, deadline)
     searcher.search_with_collector(q, outer)
     return outer.results(), counting.counts
 
@@ -310,7 +354,8 @@ def _query_words(searcher: Searcher, q: wq.Query) -> dict[str, list[bytes]]:
 
 
 def _match_tokens(searcher: Searcher, docnums: dict[str, list[int]],
-                  words: dict[str, list[bytes]]) -> dict[int, list[Token]]:
+                  words: dict[str, list[bytes]],
+                  deadline: bounds.Deadline) -> dict[int, list[Token]]:
     """Where the query's words occur in each document's body field, from the stored
     character offsets (TEXT(chars=True)): no re-analysis of the text, and each word's
     postings read once, skipping to the page's documents only."""
@@ -327,6 +372,7 @@ def _match_tokens(searcher: Searcher, docnums: dict[str, list[int]],
             reader = sub.reader()
             locals_ = np.array(segment_docs, dtype=np.int64) - offset
             for btext in words.get(fieldname, ()):
+                deadline.check()
                 # Which of the hits hold the word, from its postings (kept as arrays):
                 # Whoosh's own are read only for those, to get the places.
                 ids, _ = arrays.postings(reader, fieldname, btext)
@@ -408,7 +454,7 @@ class _Ranked:
 
 
 def _reranked(searcher: Searcher, understood: Understood,
-              top: list[tuple[float, int]]) -> list[_Ranked]:
+              top: list[tuple[float, int]], deadline: bounds.Deadline) -> list[_Ranked]:
     """The first results reordered with the words the best of them share (relevance
     feedback, kb.search.ranking): the user's words decided what matches and the order
     beyond RERANK_DEPTH; the feedback words only add to the scores of the first ones."""
@@ -420,6 +466,7 @@ def _reranked(searcher: Searcher, understood: Understood,
     extra = feedback_weights(searcher, docs, weight, FLAT_FIELDS)
     if not extra:
         return hits
+    deadline.check()
     bonus = arrays.score_docs(searcher, [h.docnum for h in head], [
         (text_field(name, lang), term, w * FIELD_BOOSTS[name])
         for lang, terms in extra.items() for term, w in terms.items()
@@ -439,17 +486,26 @@ def search(
     *,
     snippets: int = 3,
     surround: int = 90,
+    time_limit: float | None = None,
 ) -> SearchResult:
-    """Run one search: ids in hit order with snippets, the total and every facet's counts."""
+    """Run one search: ids in hit order with snippets, the total and every facet's counts;
+    SearchTimeout once it has run ``time_limit`` seconds."""
+    deadline = bounds.Deadline(time_limit)
     if req.sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}")
     unknown = set(req.filters) - set(FILTER_FIELDS)
     if unknown:
         raise QueryError(f"unknown filter: {', '.join(sorted(unknown))}")
+    check_page(req.page, req.per_page)
+    check_year("year_from", req.year_from)
+    check_year("year_to", req.year_to)
     searcher = searchers.get(index_dir)
     langs = languages(searcher)
     understood = understand(req.q, langs, quiet=frozenset(w.casefold() for w in req.quiet))
     q = understood.query
+    if not understood.natural and bounds.needs_expansion(q):
+        q = bounds.expand(searcher, q, deadline)
+    deadline.check()
     if req.also and not understood.empty:
         extra = expansion_query(req.also, langs)
         q = wq.Or([q, extra]) if extra is not None else q
@@ -471,7 +527,7 @@ def search(
     counted: dict[str, Counter[bytes]]
     if relevance and not req.doc_ids and arrays.handles(q):
         # A disjunction (plain words): every match scored at once (kb.search.arrays).
-        scored = arrays.score(searcher, q)
+        scored = arrays.score(searcher, q, deadline)
         visible = scored.matched & _cached_mask(searcher, filtq)
         total = int(visible.sum())
         top = arrays.top(scored.scores, np.flatnonzero(visible), depth)
@@ -482,22 +538,24 @@ def search(
                 searcher, _filter_query(req, visibility, skip=name))
             counted[name] = Counter(arrays.facet_counts(searcher, others, FACET_FIELDS[name]))
     else:
-        results, counted = _collect(searcher, q, depth, filt, plain, sortedby)
+        results, counted = _collect(searcher, q, depth, filt, plain, sortedby, deadline)
         total = len(results)
         top = [(float(score) if relevance else 0.0, docnum)
                for score, docnum in results.top_n]
         for name in used:
             others_set = _cached_filter(searcher, _filter_query(req, visibility, skip=name))
-            counted.update(_collect(searcher, q, 1, others_set, [name], None)[1])
+            counted.update(_collect(searcher, q, 1, others_set, [name], None, deadline)[1])
     if feedback:
         # Feedback reorders the first RERANK_DEPTH results.
-        ranked = _reranked(searcher, understood, top)
+        deadline.check()
+        ranked = _reranked(searcher, understood, top, deadline)
     else:
         ranked = [_Ranked(docnum, score if relevance else None, searcher)
                   for score, docnum in top]
     page_hits = ranked[first:first + req.per_page]
     facets = _counts(counted)
-    found = _page_snippets(searcher, q, page_hits, load_bodies, surround, snippets)
+    deadline.check()
+    found = _page_snippets(searcher, q, page_hits, load_bodies, surround, snippets, deadline)
     hits = tuple(
         Hit(doc_id=int(str(hit.get("doc_id"))),
             score=float(hit.score) if relevance and hit.score is not None else None,
@@ -506,17 +564,37 @@ def search(
     )
     suggestion = None
     if req.spelling and req.q.strip() and total < _FEW and not req.doc_ids:
-        suggestion = did_you_mean(searcher, req.q, langs, filt, total)
+        # Words are offered from the documents the user may see (the access filter
+        # alone); the corrected query must find more under all of the request's filters.
+        allowed = _cached_mask(searcher, _filter_query(SearchRequest(), visibility, skip=None))
+        suggestion = did_you_mean(searcher, req.q, langs, allowed,
+                                  _cached_mask(searcher, filtq), total, deadline)
+    deadline.check()
     return SearchResult(
         total=total, page=req.page, per_page=req.per_page, hits=hits,
         facets={name: facets[name] for name in FACET_FIELDS},
         did_you_mean=suggestion, nothing_to_search=understood.empty,
+        capped=understood.capped,
     )
+
+
+def check_page(page: int, per_page: int) -> None:
+    """Refuse a page size or a page beyond the bounds (kb.search.bounds)."""
+    if not 1 <= per_page <= bounds.MAX_PER_PAGE:
+        raise QueryError(f"per_page must be between 1 and {bounds.MAX_PER_PAGE} (page size)")
+    if page < 1:
+        raise QueryError("page starts at 1")
+    if page * per_page > bounds.MAX_RESULTS:
+        last = bounds.MAX_RESULTS // per_page
+        raise QueryError(f"page {page} is too deep: results are shown up to the "
+                         f"{bounds.MAX_RESULTS:,}th (page {last} at {per_page} a page; "
+                         "result depth). Narrow the search with words or filters.")
 
 
 def _page_snippets(searcher: Searcher, q: wq.Query, hits: list[_Ranked],
                    load_bodies: Callable[[list[int]], dict[int, str]],
-                   surround: int, count: int) -> dict[int, list[Snippet]]:
+                   surround: int, count: int,
+                   deadline: bounds.Deadline) -> dict[int, list[Snippet]]:
     """Snippets of the page's hits (marking the user's words), keyed by document number."""
     if not count or not hits:
         return {}
@@ -524,7 +602,7 @@ def _page_snippets(searcher: Searcher, q: wq.Query, hits: list[_Ranked],
     for hit in hits:
         fieldname = text_field("body", str(hit.get("text_lang") or OTHER))
         fields.setdefault(fieldname, []).append(hit.docnum)
-    matched = _match_tokens(searcher, fields, _query_words(searcher, q))
+    matched = _match_tokens(searcher, fields, _query_words(searcher, q), deadline)
     wanted = [hit for hit in hits if hit.docnum in matched]
     # One database round trip for the texts of the page's hits, not one per hit.
     bodies = load_bodies([int(str(hit.get("doc_id"))) for hit in wanted]) if wanted else {}
@@ -543,27 +621,37 @@ _FEW = 3
 _WORDS = re.compile(WORD_PATTERN)
 
 
-def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], filt: set[int],
-                 total: int) -> str | None:
-    """The query with unknown words replaced by the nearest indexed ones, if it finds more.
+def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], visible: np.ndarray,
+                 filtered: np.ndarray, total: int, deadline: bounds.Deadline) -> str | None:
+    """The query with the words that no document the user may see holds replaced by the
+    nearest words that one does (``visible``: the user's access filter), if it then finds
+    more than ``total`` under the request's filters (``filtered``).
 
-    Only words the user may find are offered: the corrected query is run under the user's
-    filter, so a word that only occurs in documents hidden from them is never suggested.
+    Every word offered occurs in a document the user may see: a word found only in
+    hidden documents is never suggested, nor does it count as known.
     """
     from kb.search.parsing import is_query_language
 
     if is_query_language(text):
         return None
-    reader = searcher.reader()
-    corrector = searcher.corrector(SPELL_FIELD)
+    words = _WORDS.findall(text)[:bounds.MAX_WORDS]
+    unknown = {w.lower() for w in words if len(w) > 3 and not w.isdigit()
+               and not _visible_frequency(searcher, w.lower().encode("utf-8"), visible)}
+    if not unknown or len(unknown) > bounds.MAX_CORRECTED_WORDS:
+        return None  # so many unknown words are not a slip of the keyboard
     changed = False
     out: list[str] = []
-    for word in _WORDS.findall(text):
+    dfas: dict[tuple[str, int, int], object] = {}
+    nearest: dict[str, str | None] = {}
+    for word in words:
+        deadline.check()
         lower = word.lower()
-        if len(lower) > 3 and not lower.isdigit() and not reader.doc_frequency(SPELL_FIELD, lower):
-            found = corrector.suggest(lower, limit=1, maxdist=2, prefix=1)
-            if found and found[0] != lower:
-                out.append(found[0])
+        if lower in unknown:
+            if lower not in nearest:
+                nearest[lower] = _nearest_visible(searcher, lower, visible, dfas, deadline)
+            found = nearest[lower]
+            if found is not None and found != lower:
+                out.append(found)
                 changed = True
                 continue
         out.append(word)
@@ -573,8 +661,52 @@ def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], filt: set[
     weights = natural_weights(corrected, langs)
     if not weights:
         return None
-    better = searcher.search(weighted_query(weights), filter=filt, limit=1)
-    return corrected if len(better) > total else None
+    scored = arrays.score(searcher, weighted_query(weights), deadline)
+    better = int((scored.matched & filtered).sum())
+    return corrected if better > total else None
+
+
+# A misspelt word is compared with the index words this many edits from it at most, that
+# share its first letter (the corrector's usual settings).
+_SPELL_DISTANCE = 2
+_SPELL_PREFIX = 1
+
+
+def _visible_frequency(searcher: Searcher, btext: bytes, visible: np.ndarray) -> int:
+    """In how many documents the user may see (``visible``) a word of the spelling field
+    occurs."""
+    n = 0
+    for sub, offset in searcher.leaf_searchers():
+        ids = arrays.postings(sub.reader(), SPELL_FIELD, btext)[0]
+        if len(ids):
+            n += int(visible[ids + offset].sum())
+    return n
+
+
+def _nearest_visible(searcher: Searcher, word: str, visible: np.ndarray,
+                     dfas: dict[tuple[str, int, int], object],
+                     deadline: bounds.Deadline) -> str | None:
+    """The index word nearest to ``word`` (fewest edits, then held by the most documents
+    the user may see) that a document the user may see holds; None if there is none."""
+    found: set[bytes] = set()
+    for sub, _ in searcher.leaf_searchers():
+        for n, btext in enumerate(bounds.fuzzy_words(
+                sub.reader(), SPELL_FIELD, word, _SPELL_DISTANCE, _SPELL_PREFIX, dfas), 1):
+            found.add(btext)
+            if not n % bounds.CHECK_EVERY:
+                deadline.check()
+    by_distance: dict[int, list[str]] = {}
+    for btext in found:
+        candidate = btext.decode("utf-8")
+        if candidate != word:
+            by_distance.setdefault(levenshtein(candidate, word), []).append(candidate)
+    for distance in sorted(by_distance):
+        deadline.check()
+        ranked = sorted(((_visible_frequency(searcher, c.encode("utf-8"), visible), c)
+                         for c in by_distance[distance]), key=lambda fc: (-fc[0], fc[1]))
+        if ranked and ranked[0][0]:
+            return ranked[0][1]
+    return None
 
 
 # Words of a document that "more like this" searches for (Whoosh's key_terms default).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import IO
 
@@ -22,10 +21,10 @@ from kb.models import (
     DocumentTheme,
     Job,
     StoredFile,
-    utcnow,
 )
 from kb.services import groups as groups_service
 from kb.services.metadata import Metadata, validate
+from kb.services.queue import Owner
 
 MAX_FILENAME = 255
 
@@ -71,7 +70,7 @@ def ingest(
     raw_meta: Mapping[str, Sequence[str]],
     user: object,
     *,
-    job_owner: str | None = None,
+    job_owner: Owner | None = None,
     workflow: str | None = None,
 ) -> Document:
     """Store an upload, record it and queue its extraction; returns the new document.
@@ -134,10 +133,10 @@ def _duplicate(doc_id: int, user: object) -> DuplicateError:
                           visible=doc is not None and policy.can_view(user, doc))
 
 
-def _job(doc_id: int, kind: str, owner: str | None) -> Job:
+def _job(doc_id: int, kind: str, owner: Owner | None) -> Job:
     if owner is None:
         return Job(doc_id=doc_id, kind=kind)
-    return Job(doc_id=doc_id, kind=kind, state="running", locked_by=owner, locked_at=utcnow())
+    return Job(doc_id=doc_id, kind=kind, **owner.claim_values())
 
 
 def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
@@ -243,8 +242,3 @@ def count_download(doc: Document) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-
-
-def worker_name(kind: str) -> str:
-    """An identifier for a process that claims jobs."""
-    return f"{kind}:{os.uname().nodename}:{os.getpid()}"

@@ -116,8 +116,17 @@ def disk_space() -> Check:
     return Check("disk", seen, tuple(reasons))
 
 
+def work_queue() -> Check:
+    """Jobs are being taken: a worker was seen lately, none waits too long or for disk."""
+    from kb.services import queue
+
+    jobs = queue.health(float(current_app.config["WORKER_STALE_SECONDS"]),
+                        float(current_app.config["QUEUE_WAIT_ALERT_SECONDS"]))
+    return Check("queue", jobs.as_dict(), tuple(jobs.reasons))
+
+
 # The checks /healthz runs, in order; add a function here to add a check.
-CHECKS: list[Callable[[], Check]] = [database, index, disk_space]
+CHECKS: list[Callable[[], Check]] = [database, index, disk_space, work_queue]
 
 
 def start_warnings() -> list[str]:

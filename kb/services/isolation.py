@@ -4,14 +4,16 @@ or stuck worker.
 
 Each `Sandbox` keeps one child process (started with "spawn": no inherited database
 connections or locks) and lends it one file at a time. A child that overruns its time
-is killed and replaced; one that runs out of memory answers with a MemoryError or dies,
-and is replaced too.
+is killed and replaced; one that runs out of memory answers with a MemoryError, and is
+replaced too. One that dies is named after what ended it: a signal from outside
+(SIGKILL, SIGTERM...) is no fault of the file and the job is retried; a crash is.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,8 +38,12 @@ def _child(conn: Connection, memory_bytes: int) -> None:
     """The child's loop: extract what it is sent, answer an Outcome, until told to stop."""
     import resource
 
+    from kb.services.queue import exit_with_parent
+
     # Address space, not resident size: generous, but a decompression bomb hits it.
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # A worker killed outright must not leave its child reading on.
+    exit_with_parent(signal.SIGKILL)
     from kb.services.processing import extract_outcome
 
     while True:
@@ -72,6 +78,34 @@ def _child(conn: Connection, memory_bytes: int) -> None:
             conn.send(outcome)
         except MemoryError:
             conn.send(_too_much_memory(memory_bytes))
+
+
+# Signals that come from outside (an operator, a service manager, the kernel's
+# out-of-memory killer), not from a fault in reading the file: the job is tried again.
+_OUTSIDE = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+                      signal.SIGQUIT})
+
+
+def died(exitcode: int | None) -> Outcome:
+    """The outcome of an extraction child that died without answering, named after what
+    ended it: a signal from outside is retried; a crash is the file's failure."""
+    if exitcode is not None and exitcode < 0:
+        number = -exitcode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = "unknown"
+        if number in _OUTSIDE:
+            return Outcome(
+                error=f"Reading the file was stopped from outside kb (killed by signal {number}, "
+                      f"{name}) before it finished; it is being tried again.",
+                error_code="interrupted", retry=True)
+        return Outcome(
+            error=f"Reading the file crashed the reader (signal {number}, {name}); the file may "
+                  "be damaged. Save a new copy and upload that.", error_code="crashed")
+    return Outcome(
+        error=f"The reader stopped unexpectedly (exit code {exitcode}) while reading the file; "
+              "it may be damaged. Save a new copy and upload that.", error_code="crashed")
 
 
 def _too_much_memory(memory_bytes: int) -> Outcome:
@@ -118,10 +152,13 @@ class Sandbox:
                         self._kill()  # a fresh child after an exhausted heap
                     return outcome
             except (EOFError, OSError, BrokenPipeError):
-                exitcode = self._proc.exitcode if self._proc is not None else None
+                exitcode = None
+                if self._proc is not None:
+                    self._proc.join(timeout=5)  # reaped, so that its exit code is known
+                    exitcode = self._proc.exitcode
                 self._kill()
                 log.warning("extraction child died (exit code %s) on %s", exitcode, path)
-                return _too_much_memory(self.limits.memory_bytes)
+                return died(exitcode)
             self._kill()
             return Outcome(
                 error=f"Reading the file took longer than {self.limits.seconds:g} seconds, the "

@@ -2,29 +2,44 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import OperationalError
 
 from kb import context, search
 from kb.errors import ExtractionError, IndexBusy, IndexUnavailable
 from kb.extensions import db
 from kb.extract import Extracted, extract
 from kb.models import Document, Job, PageText, StoredFile, utcnow
+from kb.services import queue
+from kb.services.queue import Owner
 
 log = logging.getLogger(__name__)
 
-# A job still "running" this long after it was claimed belongs to a dead worker.
-STALE_AFTER = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
 # How long jobs wait before trying a missing or damaged index again.
 INDEX_WAIT = timedelta(seconds=60)
+# Retries wait 2 s per attempt made, never longer than this.
+MAX_BACKOFF_SECONDS = 60
+# Failures that are no fault of the job: retried until they pass, however many attempts.
+UNLIMITED = frozenset({"disk-full"})
+# Failures shown on a document still processing, so that a person knows why it waits.
+SHOWN_WHILE_WAITING = frozenset({"disk-full", "interrupted"})
+# The kinds of job each lane of the worker runs: OCR has its own, so that a slow scan
+# never holds up the text of other uploads.
+TEXT_KINDS = ("extract", "index")
+OCR_KINDS = ("ocr",)
+OCR_NOTICE = ("The text was read from scanned pages by OCR (optical character recognition) "
+              "and may contain errors.")
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,8 @@ class Outcome:
     language: str | None = None
     # What the file says about itself: title, author, created, modified (ISO dates).
     metadata: tuple[tuple[str, str], ...] = ()
+    # Not the file's fault (e.g. the reader was killed from outside): try it again later.
+    retry: bool = False
 
 
 def extract_outcome(path: str, mime: str) -> Outcome:
@@ -59,20 +76,43 @@ def extract_outcome(path: str, mime: str) -> Outcome:
 Extractor = Callable[[str, str], Outcome]
 
 
-def with_ocr(extractor: Extractor, mode: str, languages: str, timeout: float) -> Extractor:
+@dataclass(frozen=True)
+class OcrSettings:
+    """How scanned PDFs are read: mode auto|off, tesseract languages, time limits."""
+
+    mode: str
+    languages: str
+    timeout: float
+    per_page: float
+
+    def timeout_for(self, pages: int | None) -> float:
+        """The time limit for a PDF of ``pages`` pages: a share per page (one more for
+        starting up), never more than the overall limit."""
+        return min(self.timeout, self.per_page * (max(pages or 1, 1) + 1))
+
+
+def ocr_settings(config: Mapping[str, Any]) -> OcrSettings:
+    """The app's OCR settings."""
+    return OcrSettings(str(config["OCR"]), str(config["OCR_LANGUAGES"]),
+                       float(config["OCR_TIMEOUT"]), float(config["OCR_TIMEOUT_PER_PAGE"]))
+
+
+def with_ocr(extractor: Extractor, settings: OcrSettings) -> Extractor:
     """Wrap an extractor: a PDF without a text layer goes through OCR when it is installed
-    (``mode`` auto), and its OCR'd copy is read instead; the stored original is untouched."""
+    (``mode`` auto), and its OCR'd copy is read instead; the stored original is untouched.
+    (`kb import` reads scans this way; the background worker gives OCR a lane of its own.)"""
     from kb.extract import ocr
 
     def run(path: str, mime: str) -> Outcome:
         outcome = extractor(path, mime)
-        if outcome.notice_code != "no-text-layer" or mime != "application/pdf" or mode == "off":
+        if not _scanned(outcome, mime, settings):
             return outcome
-        installed, notice = ocr.available(languages)
+        installed, notice = ocr.available(settings.languages)
         if not installed:
             return replace(outcome, notice=f"{outcome.notice} {notice}")
         try:
-            copy = ocr.ocr_pdf(Path(path), languages, timeout)
+            copy = ocr.ocr_pdf(Path(path), settings.languages,
+                               settings.timeout_for(len(outcome.pages)))
         except ExtractionError as e:
             return replace(outcome, notice=f"{outcome.notice} OCR did not succeed: {e.message}")
         try:
@@ -81,35 +121,37 @@ def with_ocr(extractor: Extractor, mode: str, languages: str, timeout: float) ->
             copy.unlink(missing_ok=True)
         if second.error is not None or not any(p.strip() for p in second.pages):
             return outcome
-        return replace(second, notice_code=None, notice=(
-            "The text was read from scanned pages by OCR (optical character recognition) "
-            "and may contain errors."))
+        return replace(second, notice_code=None, notice=OCR_NOTICE)
 
     return run
 
 
+def _scanned(outcome: Outcome, mime: str, settings: OcrSettings | None) -> bool:
+    """Whether OCR should read this outcome's file."""
+    return (settings is not None and settings.mode != "off" and mime == "application/pdf"
+            and outcome.notice_code == "no-text-layer")
+
+
 def configured_extractor(extractor: Extractor, config: Mapping[str, Any]) -> Extractor:
-    """The extractor with the app's OCR settings applied."""
-    return with_ocr(extractor, str(config["OCR"]), str(config["OCR_LANGUAGES"]),
-                    float(config["OCR_TIMEOUT"]))
+    """The extractor with the app's OCR settings applied (OCR inline)."""
+    return with_ocr(extractor, ocr_settings(config))
 
 
-def claim(worker: str, limit: int) -> list[Job]:
-    """Claim up to ``limit`` queued jobs for this worker, atomically per job."""
+def claim(owner: Owner, limit: int, kinds: Iterable[str] = TEXT_KINDS) -> list[Job]:
+    """Claim up to ``limit`` queued jobs of ``kinds`` for ``owner``, atomically per job;
+    jobs stranded by a dead holder are given back first."""
+    release_stranded()
     now = utcnow()
-    db.session.execute(
-        update(Job).where(Job.state == "running", Job.locked_at < now - STALE_AFTER)
-        .values(state="queued", locked_by=None, locked_at=None)
-    )
     candidates = db.session.scalars(
-        select(Job.job_id).where(Job.state == "queued", Job.run_after <= now)
+        select(Job.job_id).where(Job.state == "queued", Job.run_after <= now,
+                                 Job.kind.in_(tuple(kinds)))
         .order_by(Job.job_id).limit(limit)
     ).all()
     claimed = []
     for job_id in candidates:
         res = db.session.execute(
             update(Job).where(Job.job_id == job_id, Job.state == "queued")
-            .values(state="running", locked_by=worker, locked_at=now)
+            .values(**owner.claim_values(now))
         )
         if res.rowcount == 1:  # type: ignore[attr-defined]
             claimed.append(job_id)
@@ -117,6 +159,77 @@ def claim(worker: str, limit: int) -> list[Job]:
     if not claimed:
         return []
     return list(db.session.scalars(select(Job).where(Job.job_id.in_(claimed))))
+
+
+def release_stranded(stale_seconds: float | None = None) -> int:
+    """Give back the running jobs whose holder is gone: a dead process of this machine (at
+    once), or any holder whose heartbeat is older than ``stale_seconds`` (default: the
+    WORKER_STALE_SECONDS setting). Returns how many were given back."""
+    if stale_seconds is None:
+        stale_seconds = float(current_app.config["WORKER_STALE_SECONDS"])
+    now = utcnow()
+    limit = now - timedelta(seconds=stale_seconds)
+    released = 0
+    for job in list(db.session.scalars(select(Job).where(Job.state == "running"))):
+        last = job.heartbeat_at or job.locked_at
+        if queue.job_owner_gone(job):
+            why = f"its {_holder(job)} stopped while working on it"
+        elif last is None or last < limit:
+            why = f"its {_holder(job)} gave no sign of life for over {stale_seconds:g} s"
+        else:
+            continue
+        # Only if nobody touched the claim meanwhile (a holder's heartbeat, a new claim).
+        res = db.session.execute(
+            update(Job).where(Job.job_id == job.job_id, Job.state == "running",
+                              Job.locked_by.is_not_distinct_from(job.locked_by),
+                              Job.heartbeat_at.is_not_distinct_from(job.heartbeat_at))
+            .values(state="given-back").execution_options(synchronize_session=False))
+        if res.rowcount == 1:  # type: ignore[attr-defined]
+            log.warning("job %s given back: %s", job.job_id, why)
+            db.session.refresh(job)  # in the same transaction: never left "given-back"
+            _requeue(job, f"The work was interrupted: {why}; it is being retried.",
+                     "interrupted", now)
+            released += 1
+    db.session.commit()
+    return released
+
+
+def _holder(job: Job) -> str:
+    kind = (job.locked_by or "worker").partition(":")[0]
+    where = f" on {job.locked_host}" if job.locked_host else ""
+    pid = f" (process {job.locked_pid}{where})" if job.locked_pid else ""
+    return f"{kind}{pid}"
+
+
+def give_back(job_ids: Iterable[int], owner: Owner, error: BaseException) -> None:
+    """Put the jobs ``owner`` still holds among ``job_ids`` back in the queue, with the
+    error that stopped their batch (retried with back-off, failed after MAX_ATTEMPTS)."""
+    reason, code = describe_failure(error)
+    jobs = list(db.session.scalars(select(Job).where(
+        Job.job_id.in_(list(job_ids)), Job.state == "running",
+        Job.locked_by == owner.name)))
+    if jobs:
+        retry(jobs, reason, code)
+
+
+def give_back_held(owner: Owner, error: BaseException) -> int:
+    """Put back every job ``owner`` holds (after a failure that could not do so itself)."""
+    ids = list(db.session.scalars(select(Job.job_id).where(
+        Job.state == "running", Job.locked_by == owner.name)))
+    give_back(ids, owner, error)
+    return len(ids)
+
+
+def describe_failure(error: BaseException) -> tuple[str, str]:
+    """A message a person can act on, and a code, for an error that stopped a batch."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" ({error.filename})" if error.filename else ""
+        return (f"The disk is full{where}: {error.strerror}. Free space on it; the document is "
+                "processed by itself once there is room.", "disk-full")
+    if isinstance(error, OperationalError) and "full" in str(error.orig).lower():
+        return ("The database's disk is full. Free space in the instance folder; the "
+                "document is processed by itself once there is room.", "disk-full")
+    return f"{type(error).__name__}: {error}"[:1000], "failed"
 
 
 def record_for(doc: Document, pages: tuple[str, ...] | None = None) -> search.IndexRecord:
@@ -177,6 +290,8 @@ def save_outcome(doc: Document, outcome: Outcome) -> None:
 
 def finish(jobs: list[Job], docs: list[Document]) -> None:
     """Index the documents in one commit, then mark them and their jobs done."""
+    if not jobs:
+        return
     records = [record_for(d) for d in docs]
     try:
         search.write_records(context.index_dir(), records, context.lock_timeout())
@@ -197,7 +312,8 @@ def wait_for_index(jobs: Iterable[Job], reason: str) -> None:
     for job in jobs:
         if job.state != "running":
             continue
-        job.kind, job.state, job.locked_by = "index", "queued", None
+        job.kind, job.state = "index", "queued"
+        _unlock(job)
         job.last_error, job.run_after = reason, later
     db.session.commit()
 
@@ -205,41 +321,70 @@ def wait_for_index(jobs: Iterable[Job], reason: str) -> None:
 def mark_indexed(jobs: list[Job], docs: list[Document]) -> None:
     """Mark indexed documents ready (or failed, after a failed extraction), their jobs done."""
     for doc in docs:
+        if doc.error_code in SHOWN_WHILE_WAITING:  # the wait is over
+            doc.error, doc.error_code = None, None
         doc.status = "failed" if doc.error_code and doc.error_code != "no-text-layer" else "ready"
     for job in jobs:
-        job.state, job.locked_by, job.last_error = "done", None, None
+        job.state, job.last_error, job.last_error_code = "done", None, None
+        _unlock(job)
     db.session.commit()
 
 
-def retry(jobs: Iterable[Job], reason: str) -> None:
-    """Put jobs back in the queue for later; after too many attempts, fail them visibly."""
+def _unlock(job: Job) -> None:
+    job.locked_by = job.locked_host = job.locked_pid = job.locked_started = None
+    job.locked_at = job.heartbeat_at = None
+
+
+def retry(jobs: Iterable[Job], reason: str, code: str | None = None) -> None:
+    """Put jobs back in the queue for later; after too many attempts, fail them visibly
+    (a full disk is waited out however long it lasts)."""
+    now = utcnow()
     for job in jobs:
-        job = db.session.merge(job)
-        job.attempts += 1
-        job.last_error = reason
-        job.locked_by = None
-        if job.attempts >= MAX_ATTEMPTS:
-            job.state = "failed"
-            doc = db.session.get(Document, job.doc_id)
-            if doc is not None and doc.status == "processing":
-                doc.status = "failed"
-                doc.error = ("Indexing failed repeatedly; an administrator can run "
-                             f"`kb reindex`. Last reason: {reason}")
-                doc.error_code = "index-failed"
-        else:
-            job.state = "queued"
-            job.run_after = utcnow() + timedelta(seconds=2 * job.attempts)
+        _requeue(db.session.merge(job), reason, code, now)
     db.session.commit()
 
 
-def run_jobs(jobs: list[Job], extractor: Callable[[str, str], Outcome] = extract_outcome) -> None:
-    """Run claimed jobs: extract where asked, then index all of them in one commit."""
+def _requeue(job: Job, reason: str, code: str | None, now: datetime) -> None:
+    job.attempts += 1
+    job.last_error, job.last_error_code = reason, code
+    _unlock(job)
+    doc = db.session.get(Document, job.doc_id)
+    if job.attempts >= MAX_ATTEMPTS and code not in UNLIMITED:
+        job.state = "failed"
+        if doc is not None and doc.status == "processing":
+            doc.status = "failed"
+            doc.error = ("Processing failed repeatedly; an administrator can run "
+                         f"`kb reextract {doc.doc_id}` or `kb reindex`. Last reason: {reason}")
+            doc.error_code = "index-failed"
+    else:
+        job.state = "queued"
+        job.run_after = now + timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2 * job.attempts))
+        if (doc is not None and doc.status == "processing" and code in SHOWN_WHILE_WAITING
+                and (doc.error is None or doc.error_code in SHOWN_WHILE_WAITING)):
+            doc.error, doc.error_code = reason, code
+
+
+def hand_over(job: Job, kind: str) -> None:
+    """Queue ``job`` again, now as a job of ``kind`` (for another lane), to run at once."""
+    job.kind, job.state, job.run_after = kind, "queued", utcnow()
+    _unlock(job)
+
+
+def run_jobs(jobs: list[Job], extractor: Callable[[str, str], Outcome] = extract_outcome,
+             ocr: OcrSettings | None = None) -> None:
+    """Run claimed jobs: extract where asked, then index all of them in one commit. With
+    ``ocr`` settings, a PDF without text is handed to the OCR lane instead of indexed."""
+    from kb.extract import ocr as ocr_module
+
     store = context.store()
     docs: dict[int, Document] = {}
+    indexed: list[Job] = []
+    again: list[tuple[Job, Outcome]] = []
     for job in jobs:
         doc = db.session.get(Document, job.doc_id)
         if doc is None:
             job.state = "done"
+            _unlock(job)
             continue
         if job.kind == "extract" and doc.current_file is not None:
             current = doc.current_file
@@ -249,22 +394,107 @@ def run_jobs(jobs: list[Job], extractor: Callable[[str, str], Outcome] = extract
                 outcome = Outcome(error=f"The stored file is missing: {e}", error_code="missing")
             else:
                 outcome = extractor(path, current.content_type)
+            if outcome.retry:
+                again.append((job, outcome))
+                continue
             save_outcome(doc, outcome)
+            if _scanned(outcome, current.content_type, ocr):
+                assert ocr is not None
+                installed, notice = ocr_module.available(ocr.languages)
+                if installed:
+                    hand_over(job, "ocr")
+                    continue
+                doc.error = f"{outcome.notice} {notice}"
         docs[doc.doc_id] = doc
-    db.session.flush()
-    finish(jobs, list(docs.values()))
+        indexed.append(job)
+    # The text is in the database before the index: what is handed over or retried keeps it.
+    db.session.commit()
+    for job, outcome in again:
+        retry([job], outcome.error or "interrupted", outcome.error_code)
+    finish(indexed, list(docs.values()))
 
 
-def process_pending(worker: str, batch: int = 20,
-                    extractor: Callable[[str, str], Outcome] = extract_outcome) -> int:
-    """Run queued jobs until none is left; returns how many jobs ran."""
+def run_ocr(job: Job, extractor: Callable[[str, str], Outcome], settings: OcrSettings) -> None:
+    """Read a claimed ``ocr`` job's scanned PDF by OCR, save its text, and queue it for
+    indexing (a failed OCR leaves the document found by its metadata, and says why)."""
+    from kb.extract import ocr
+
+    doc = db.session.get(Document, job.doc_id)
+    current = doc.current_file if doc is not None else None
+    if doc is None or current is None:
+        job.state = "done"
+        _unlock(job)
+        db.session.commit()
+        return
+    try:
+        path = context.store().local_path(current.sha256)
+        copy = ocr.ocr_pdf(Path(path), settings.languages, settings.timeout_for(current.pages))
+    except ExtractionError as e:
+        if e.code == "interrupted":
+            retry([job], e.message, e.code)
+            return
+        doc.error = f"{doc.error or ''} OCR did not succeed: {e.message}".strip()
+    except Exception as e:  # the blob vanished: the document says so
+        save_outcome(doc, Outcome(error=f"The stored file is missing: {e}", error_code="missing"))
+    else:
+        try:
+            second = extractor(str(copy), current.content_type)
+        finally:
+            copy.unlink(missing_ok=True)
+        if second.retry:
+            retry([job], second.error or "interrupted", second.error_code)
+            return
+        if second.error is None and any(p.strip() for p in second.pages):
+            save_outcome(doc, replace(second, notice_code=None, notice=OCR_NOTICE))
+    hand_over(job, "index")
+    db.session.commit()
+
+
+def run_ocr_jobs(owner: Owner, extractor: Callable[[str, str], Outcome],
+                 settings: OcrSettings, stop: Callable[[], bool] = lambda: False) -> int:
+    """Run queued OCR jobs one at a time until none is left (or ``stop``); returns how
+    many ran."""
     total = 0
-    while True:
-        jobs = claim(worker, batch)
+    while not stop():
+        jobs = claim(owner, 1, OCR_KINDS)
         if not jobs:
-            return total
-        run_jobs(jobs, extractor)
-        total += len(jobs)
+            break
+        try:
+            run_ocr(jobs[0], extractor, settings)
+        except Exception as e:
+            db.session.rollback()
+            give_back([jobs[0].job_id], owner, e)
+            raise
+        total += 1
+    return total
+
+
+def process_batch(owner: Owner, batch: int = 20,
+                  extractor: Callable[[str, str], Outcome] = extract_outcome,
+                  ocr: OcrSettings | None = None) -> int:
+    """Claim and run one batch of text jobs; returns how many ran. A batch that raises
+    puts its jobs back in the queue with the error recorded, then re-raises."""
+    jobs = claim(owner, batch)
+    if not jobs:
+        return 0
+    ids = [j.job_id for j in jobs]
+    try:
+        run_jobs(jobs, extractor, ocr)
+    except Exception as e:
+        db.session.rollback()
+        give_back(ids, owner, e)
+        raise
+    return len(ids)
+
+
+def process_pending(owner: Owner, batch: int = 20,
+                    extractor: Callable[[str, str], Outcome] = extract_outcome,
+                    ocr: OcrSettings | None = None) -> int:
+    """Run queued text jobs until none is left; returns how many jobs ran."""
+    total = 0
+    while ran := process_batch(owner, batch, extractor, ocr):
+        total += ran
+    return total
 
 
 def rebuild_index() -> int:

@@ -15,7 +15,7 @@ from kb.models import Agency, Document
 from kb.services import thesaurus
 from kb.services.processing import body_texts
 
-MAX_PER_PAGE = 100
+MAX_PER_PAGE = search.MAX_PER_PAGE
 FILTER_PARAMS = ("country", "agency", "type", "theme", "language", "phase", "year")
 
 
@@ -78,16 +78,15 @@ def parse_request(args: Mapping[str, Sequence[str]], *, per_page: int = 20) -> s
     page = 1 if page is None else page
     size = _int(args, "per_page", None)
     size = per_page if size is None else size
-    if page < 1:
-        raise QueryError("page starts at 1")
-    if not 1 <= size <= MAX_PER_PAGE:
-        raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+    search.check_page(page, size)
     sort = (args.get("sort") or ["relevance"])[-1] or "relevance"
     if sort not in search.SORTS:
         raise QueryError(f"sort must be one of: {', '.join(search.SORTS)}")
     return search.SearchRequest(
-        q=q, filters=filters, year_from=_int(args, "year_from", None),
-        year_to=_int(args, "year_to", None), sort=sort, page=page, per_page=size,
+        q=q, filters=filters,
+        year_from=search.check_year("year_from", _int(args, "year_from", None)),
+        year_to=search.check_year("year_to", _int(args, "year_to", None)),
+        sort=sort, page=page, per_page=size,
     )
 
 
@@ -132,6 +131,7 @@ def run(user: object, req: search.SearchRequest, *, expand: bool = True) -> Page
     result = search.search(
         context.index_dir(), req, policy.visibility(user), body_texts,
         surround=int(current_app.config["SNIPPET_SURROUND"]),
+        time_limit=float(current_app.config["SEARCH_TIME_LIMIT"]),
     )
     ids = [h.doc_id for h in result.hits]
     query = select(Document).where(Document.doc_id.in_(ids))

@@ -45,7 +45,11 @@ def api_search() -> Response:
     args = request.args.to_dict(flat=False)
     req = searching.parse_request(args)
     page = searching.run(current_user, req, expand=searching.expand_wanted(args))
-    return jsonify(serialize.search_page(page))
+    answer = serialize.search_page(page)
+    # Bounds applied to the query (kb.search.bounds), e.g. an edit distance lowered to 2.
+    answer["capped"] = [{"bound": c.bound, "asked": c.asked, "applied": c.applied}
+                        for c in page.result.capped]
+    return jsonify(answer)
 
 
 @bp.post("/api/v1/documents")

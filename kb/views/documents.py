@@ -17,7 +17,14 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from kb import context, policy, taxonomy
-from kb.errors import DuplicateError, IndexUnavailable, KbError, QueryError, ValidationError
+from kb.errors import (
+    DuplicateError,
+    IndexUnavailable,
+    KbError,
+    QueryError,
+    SearchTimeout,
+    ValidationError,
+)
 from kb.forms import MetadataForm, UploadForm, WorkflowForm
 from kb.models import Document
 from kb.search import SearchRequest, Snippet
@@ -40,7 +47,7 @@ def detail(doc_id: int) -> str:
         if q and doc.status != "processing":
             try:
                 page = searching.run(current_user, SearchRequest(q=q, doc_ids=(doc.doc_id,)))
-            except QueryError:
+            except (QueryError, SearchTimeout):  # the page shows without snippets
                 page = None
             if page is not None and page.found:
                 snippets = page.found[0].hit.snippets

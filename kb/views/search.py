@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_login import current_user
 
 from kb import search as engine
 from kb import taxonomy
-from kb.errors import QueryError
+from kb.errors import QueryError, SearchTimeout
+from kb.search import bounds
 from kb.services import searching
 
 bp = Blueprint("search", __name__)
@@ -53,21 +54,32 @@ def index() -> tuple[str, int]:
     """Search the documents this visitor may see; with no query, browse them all."""
     args = request.args.to_dict(flat=False)
     error = None
+    status = 200
     try:
         req = searching.parse_request(args)
         page = searching.run(current_user, req, expand=searching.expand_wanted(args))
-    except QueryError as e:
-        error = e.message
+    except (QueryError, SearchTimeout) as e:
+        error, status = e.message, e.status_code
         req = engine.SearchRequest(q=(args.get("q") or [""])[-1])
         page = None
     return render_template(
         "search/index.html", req=req, page=page, error=error, facet_titles=FACET_TITLES,
         args=args, label=taxonomy.label, sorts=engine.SORTS, toggle_url=toggle_url,
-        page_url=page_url, with_args=with_args,
-    ), (400 if error else 200)
+        page_url=page_url, with_args=with_args, capped=CAPPED,
+    ), status
+
+
+# How the page tells that a bound was applied (kb.search.bounds), by bound.
+CAPPED = {
+    "edit_distance": "Fuzzy words were searched with at most {applied} letters off "
+                     "(you asked for {asked}).",
+    "words": "Only the first {applied} different words of the query were searched "
+             "(it has {asked}).",
+}
 
 
 @bp.get("/help/search")
 def help_page() -> str:
     """How to search: plain words, the query language, translations."""
-    return render_template("search/help.html")
+    return render_template("search/help.html", bounds=bounds,
+                           time_limit=current_app.config["SEARCH_TIME_LIMIT"])
