@@ -14,8 +14,7 @@ import pytest
 from flask import Flask
 from werkzeug.datastructures import FileStorage
 
-from kb import create_app
-from tests.conftest import csrf_from, login, post_multipart
+from tests.conftest import csrf_from, login, make_app, post_multipart
 
 # Big enough to be refused by a 1 MB file system, small enough to stay under the limit.
 BIG = b"migration data " * (2 * 1024 * 1024 // 15)
@@ -53,14 +52,8 @@ def uploads(tmp_path: Path, mount_options: str) -> Iterator[Path]:
         yield folder
 
 
-def _app(tmp_path: Path, uploads: Path) -> Iterator[Flask]:
-    app = create_app({
-        "TESTING": True,
-        "INSTANCE_DIR": str(tmp_path / "instance"),
-        "UPLOAD_DIR": str(uploads),
-        "SECRET_KEY": "test-secret",
-        "INDEX_LOCK_TIMEOUT": 10.0,
-    })
+def _app(tmp_path: Path, uploads: Path, database_url: str | None) -> Iterator[Flask]:
+    app = make_app(tmp_path, database_url, UPLOAD_DIR=str(uploads))
     result = app.test_cli_runner().invoke(args=["init"])
     assert result.exit_code == 0, result.output
     yield app
@@ -71,8 +64,8 @@ def _app(tmp_path: Path, uploads: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def app(tmp_path: Path, uploads: Path) -> Iterator[Flask]:
-    yield from _app(tmp_path, uploads)
+def app(tmp_path: Path, uploads: Path, database_url: str | None) -> Iterator[Flask]:
+    yield from _app(tmp_path, uploads, database_url)
 
 
 def _stored(uploads: Path) -> list[Path]:
@@ -136,7 +129,8 @@ def test_healthz_ok_when_space_is_above_the_configured_minimum(app, client, uplo
 def small_instance_app(tmp_path: Path) -> Iterator[Flask]:
     """An app whose instance folder (database, index) is on a small tmpfs."""
     with _tmpfs(tmp_path / "instance", "size=8m"):
-        yield from _app(tmp_path, tmp_path / "store")
+        # SQLite in the instance folder, whatever the run: its disk is the one filled
+        yield from _app(tmp_path, tmp_path / "store", None)
 
 
 def test_full_instance_disk_refuses_an_upload_with_507(small_instance_app, tmp_path):

@@ -14,9 +14,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kb import create_app
 from kb.extensions import db
 from kb.models import Job
+from tests.conftest import kb_env, make_app
 
 
 @pytest.fixture
@@ -37,10 +37,10 @@ def small_index_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def full_app(tmp_path: Path, small_index_disk: Path) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
-                      "UPLOAD_DIR": str(tmp_path / "uploads"), "SECRET_KEY": "test-secret",
-                      "INDEX_DIR": str(small_index_disk / "index"), "INDEX_LOCK_TIMEOUT": 5.0})
+def full_app(tmp_path: Path, small_index_disk: Path,
+             database_url: str | None) -> Iterator[Flask]:
+    app = make_app(tmp_path, database_url, INDEX_DIR=str(small_index_disk / "index"),
+                   INDEX_LOCK_TIMEOUT=5.0)
     assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0
     yield app
     with app.app_context():
@@ -50,9 +50,7 @@ def full_app(tmp_path: Path, small_index_disk: Path) -> Iterator[Flask]:
 def run_worker_once(app: Flask) -> None:
     """`kb worker --once` in a process of its own (Whoosh leaves the files it could not
     flush to a full disk to the garbage collector: they stay in that process)."""
-    env = {**os.environ, "KB_INSTANCE_DIR": app.config["INSTANCE_DIR"],
-           "KB_UPLOAD_DIR": app.config["UPLOAD_DIR"], "KB_INDEX_DIR": app.config["INDEX_DIR"],
-           "KB_SECRET_KEY": "test-secret"}
+    env = kb_env(app, KB_INDEX_DIR=app.config["INDEX_DIR"])
     done = subprocess.run([str(Path(sys.executable).parent / "kb"), "worker", "--once"],
                           env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr

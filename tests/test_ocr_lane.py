@@ -23,6 +23,7 @@ from kb.config import DEFAULTS
 from kb.extensions import db
 from kb.extract import ocr
 from kb.models import Job
+from tests.conftest import kb_env
 
 KB = str(Path(sys.executable).parent / "kb")
 REAL_OCRMYPDF = "/usr/bin/ocrmypdf"
@@ -65,10 +66,8 @@ def start_worker(app: Flask) -> Iterator[Callable[..., subprocess.Popen[bytes]]]
     started: list[subprocess.Popen[bytes]] = []
 
     def start(path_first: Path, **extra: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "KB_INSTANCE_DIR": app.config["INSTANCE_DIR"],
-               "KB_UPLOAD_DIR": app.config["UPLOAD_DIR"], "KB_SECRET_KEY": "test-secret",
-               "KB_WORKER_POLL_SECONDS": "0.1",
-               "PATH": f"{path_first}:{os.environ['PATH']}", **extra}
+        env = kb_env(app, KB_WORKER_POLL_SECONDS="0.1",
+                     PATH=f"{path_first}:{os.environ['PATH']}", **extra)
         proc = subprocess.Popen([KB, "worker"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         started.append(proc)

@@ -11,11 +11,10 @@ import pytest
 from reportlab.pdfgen import canvas
 from sqlalchemy import select
 
-from kb import create_app
 from kb.extensions import db
 from kb.models import StoredFile
 from kb.security import PAGE_CSP
-from tests.conftest import csrf_from, login
+from tests.conftest import csrf_from, login, make_app
 
 LIMITED = "Too many failed sign-in attempts"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -29,10 +28,10 @@ def attempt(client, email, password, address="127.0.0.1", **kwargs):
 
 
 def build_app(tmp_path, **config):
-    """An app with extra configuration, initialised like the `app` fixture's."""
-    app = create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance2"),
-                      "UPLOAD_DIR": str(tmp_path / "uploads2"), "SECRET_KEY": "test-secret",
-                      **config})
+    """An app with extra configuration, initialised like the `app` fixture's (on SQLite:
+    these tests are about the web layer)."""
+    app = make_app(tmp_path, None, INSTANCE_DIR=str(tmp_path / "instance2"),
+                   UPLOAD_DIR=str(tmp_path / "uploads2"), **config)
     assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0
     return app
 

@@ -38,11 +38,14 @@ def _wait(condition, seconds: float, what: str, log: Path) -> None:
 
 
 class Instance:
-    def __init__(self, root: Path, **settings: str) -> None:
+    def __init__(self, root: Path, database_url: str | None, **settings: str) -> None:
         self.root = root
-        self.env = {**os.environ, "KB_INSTANCE_DIR": str(root / "instance"),
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("KB_")},
+                    "KB_INSTANCE_DIR": str(root / "instance"),
                     "KB_UPLOAD_DIR": str(root / "uploads"),
                     **{f"KB_{k}": v for k, v in settings.items()}}
+        if database_url:
+            self.env["KB_DATABASE_URL"] = database_url
         self.log = root / "server.log"
         self.port = _free_port()
 
@@ -76,8 +79,8 @@ class Instance:
             return False
 
 
-def test_serve_says_at_start_that_the_index_is_missing(tmp_path):
-    site = Instance(tmp_path)
+def test_serve_says_at_start_that_the_index_is_missing(tmp_path, database_url):
+    site = Instance(tmp_path, database_url)
     site.kb("init")
     shutil.rmtree(tmp_path / "instance" / "index")
     with site.serve():
@@ -87,8 +90,8 @@ def test_serve_says_at_start_that_the_index_is_missing(tmp_path):
             "(or `kb init`)") in log
 
 
-def test_stop_waits_for_uploads_under_way_as_configured(tmp_path):
-    site = Instance(tmp_path, SERVE_GRACEFUL_TIMEOUT="1")
+def test_stop_waits_for_uploads_under_way_as_configured(tmp_path, database_url):
+    site = Instance(tmp_path, database_url, SERVE_GRACEFUL_TIMEOUT="1")
     site.kb("init")
     site.kb("user", "add", "ed@example.org", "--role", "editor", "--password-stdin",
             stdin="correct horse battery\n")

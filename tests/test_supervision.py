@@ -28,6 +28,7 @@ from kb import serve as kb_serve
 from kb.extensions import db
 from kb.models import Worker, utcnow
 from kb.services import queue
+from tests.conftest import kb_env
 
 KB = str(Path(sys.executable).parent / "kb")
 
@@ -91,9 +92,7 @@ def _free_port() -> int:
 @pytest.fixture
 def served(app: Flask, tmp_path: Path) -> Iterator[Served]:
     port = _free_port()
-    env = {**os.environ, "KB_INSTANCE_DIR": app.config["INSTANCE_DIR"],
-           "KB_UPLOAD_DIR": app.config["UPLOAD_DIR"], "KB_SECRET_KEY": "test-secret",
-           "KB_WORKER_POLL_SECONDS": "0.1"}
+    env = kb_env(app, KB_WORKER_POLL_SECONDS="0.1")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([KB, "serve", "--host", "127.0.0.1", "--port", str(port),

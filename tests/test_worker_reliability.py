@@ -20,14 +20,13 @@ from flask import Flask
 from kb.extensions import db
 from kb.models import Job, PageText, utcnow
 from kb.services import queue
+from tests.conftest import kb_env
 
 KB = str(Path(sys.executable).parent / "kb")
 
 
 def worker_env(app: Flask, **extra: str) -> dict[str, str]:
-    return {**os.environ, "KB_INSTANCE_DIR": app.config["INSTANCE_DIR"],
-            "KB_UPLOAD_DIR": app.config["UPLOAD_DIR"], "KB_SECRET_KEY": "test-secret",
-            "KB_WORKER_POLL_SECONDS": "0.1", **extra}
+    return kb_env(app, KB_WORKER_POLL_SECONDS="0.1", **extra)
 
 
 @pytest.fixture
