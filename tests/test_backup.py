@@ -106,6 +106,7 @@ def test_a_restored_instance_is_the_same_repository(source, tmp_path):
     out = ok(target.test_cli_runner(), "restore", str(tmp_path / "backup"))
     assert "restored" in out.splitlines()[-1] and "3 indexed" in out.splitlines()[-1]
     with target.app_context():
+        db.session.remove()
         db.engine.dispose()
 
     restored = new_app(tmp_path / "target")  # as the server would start on it
@@ -128,8 +129,10 @@ def test_a_restored_instance_is_the_same_repository(source, tmp_path):
     res = restored.test_cli_runner().invoke(args=["db", "current"])
     assert "(head)" in res.output
     with source.app_context():
+        db.session.remove()
         db.engine.dispose()
     with restored.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -145,6 +148,7 @@ def test_a_second_backup_copies_only_new_files(source, tmp_path):
     snapshots = sorted(p.name for p in (tmp_path / "backup" / "snapshots").iterdir())
     assert len(snapshots) == 3
     with source.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -163,9 +167,11 @@ def test_a_damaged_backup_is_refused_naming_the_file(source, tmp_path):
         from sqlalchemy import inspect
 
         assert inspect(db.engine).get_table_names() == []  # nothing restored
+        db.session.remove()
         db.engine.dispose()
     assert not any(p.is_file() for p in (tmp_path / "target" / "uploads").rglob("*"))
     with source.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -183,6 +189,8 @@ def test_restore_refuses_an_instance_in_use_and_an_incomplete_backup(source, tmp
     out = ok(target.test_cli_runner(), "restore", str(half), code=1)
     assert "no complete backup" in out
     with target.app_context():
+        db.session.remove()
         db.engine.dispose()
     with source.app_context():
+        db.session.remove()
         db.engine.dispose()

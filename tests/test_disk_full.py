@@ -60,6 +60,7 @@ def _app(tmp_path: Path, uploads: Path, database_url: str | None) -> Iterator[Fl
     from kb.extensions import db
 
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 

@@ -44,6 +44,7 @@ def full_app(tmp_path: Path, small_index_disk: Path,
     assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0
     yield app
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -96,6 +97,7 @@ def test_a_full_index_disk_is_reported_and_waited_out(full_app, small_index_disk
         job = db.session.query(Job).filter_by(doc_id=doc_id).one()
         assert (job.state, job.last_error_code) == ("queued", "disk-full")
         assert "disk is full" in (job.last_error or "")
+        db.session.remove()
         db.engine.dispose()
     doc = client.get(f"/api/v1/documents/{doc_id}").json
     assert (doc["status"], doc["error_code"]) == ("processing", "disk-full")

@@ -91,6 +91,7 @@ def test_a_database_at_the_first_revision_is_upgraded_losing_nothing(tmp_path):
         user = db.session.get(User, 7)
         assert user is not None and user.email == "old@example.org"
         assert db.session.get(AuditEvent, 3).action == "upload"
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -105,6 +106,7 @@ def test_an_instance_made_before_migrations_is_recognised_not_recreated(app, upl
             conn.execute(text("DROP TABLE alembic_version"))
             conn.execute(text("DROP TABLE concept_label"))
             conn.execute(text("DROP TABLE concept"))
+        db.session.remove()
         db.engine.dispose()
         assert migrate.current_revision() is None
 

@@ -128,6 +128,7 @@ def test_text_uploads_go_on_while_a_scan_is_being_read(
         with app.app_context():
             job = db.session.query(Job).filter_by(doc_id=scan).one()
             found = (job.kind, job.state) == ("ocr", "running")
+            db.session.remove()
             db.engine.dispose()
             return found
 

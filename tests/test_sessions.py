@@ -253,4 +253,5 @@ def test_the_migration_keeps_every_row_that_refers_to_a_user(tmp_path):
             inspect(db.engine).get_table_names()
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM api_token")).scalar() == 1
+        db.session.remove()
         db.engine.dispose()

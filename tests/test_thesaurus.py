@@ -56,6 +56,7 @@ def unbis_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     assert elapsed < 30, f"the UNBIS import took {elapsed:.1f} s"
     yield app
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -246,6 +247,7 @@ def test_an_import_through_one_app_reaches_another_without_restart(app, runner, 
             assert labels_of(thesaurus.expansions("giros")) == {("en", "remittances")}
     finally:
         with second.app_context():
+            db.session.remove()
             db.engine.dispose()
 
 

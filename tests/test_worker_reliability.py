@@ -76,6 +76,7 @@ def job_of(app: Flask, doc_id: int) -> Job:
         job = db.session.query(Job).filter_by(doc_id=doc_id).order_by(Job.job_id.desc()).first()
         assert job is not None
         db.session.expunge(job)
+        db.session.remove()
         db.engine.dispose()
         return job
 
@@ -148,6 +149,7 @@ def test_a_batch_that_raises_puts_its_jobs_back_with_the_error(app, client, uplo
     with app.app_context():  # the batch's saving of extracted text raises
         db.session.execute(db.text("DROP TABLE page_text"))
         db.session.commit()
+        db.session.remove()
         db.engine.dispose()
     process()
     for doc_id in ids:
@@ -158,6 +160,7 @@ def test_a_batch_that_raises_puts_its_jobs_back_with_the_error(app, client, uplo
 
     with app.app_context():  # the table is back
         PageText.__table__.create(db.engine)
+        db.session.remove()
         db.engine.dispose()
     deadline = time.monotonic() + 30
     while any(status(client, i)["status"] != "ready" for i in ids):  # after the back-off
@@ -174,6 +177,7 @@ def _claim_as(app: Flask, doc_id: int, owner: queue.Owner, heartbeat_age: float)
             setattr(job, key, value)
         job.heartbeat_at = utcnow() - timedelta(seconds=heartbeat_age)
         db.session.commit()
+        db.session.remove()
         db.engine.dispose()
 
 
