@@ -43,7 +43,13 @@ def init_command() -> None:
     from kb.services import accounts
 
     for key in ("INSTANCE_DIR", "UPLOAD_DIR"):
-        Path(current_app.config[key]).mkdir(parents=True, exist_ok=True)
+        # The database (password hashes), the index and the files of restricted documents
+        # are for kb's own account only.
+        folder = Path(current_app.config[key])
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if folder.stat().st_mode & 0o077:
+            click.echo(f"Warning: other accounts on this machine can open {folder}, which "
+                       f"holds private data; run: chmod 700 {folder}", err=True)
     before = migrate.current_revision()
     migrate.upgrade()
     after = migrate.current_revision()

@@ -49,3 +49,27 @@ def test_an_existing_key_readable_by_others_is_made_private_and_reported(fresh, 
     with caplog.at_level(logging.WARNING, logger="kb.config"):
         create_app(fresh)
     assert not caplog.records  # private now: nothing more to say
+
+
+def test_init_makes_the_instance_and_upload_folders_private(fresh, tmp_path):
+    old = os.umask(0o022)
+    try:
+        app = create_app(fresh)
+        res = app.test_cli_runner().invoke(args=["init"])
+    finally:
+        os.umask(old)
+    assert res.exit_code == 0, res.output
+    assert mode(tmp_path / "instance") == 0o700
+    assert mode(tmp_path / "up") == 0o700
+    assert "Warning" not in res.output
+
+    (tmp_path / "up").chmod(0o755)  # an older instance's folder: said, not changed
+    res = app.test_cli_runner().invoke(args=["init"])
+    assert res.exit_code == 0
+    assert f"other accounts on this machine can open {tmp_path / 'up'}" in res.output
+    assert f"chmod 700 {tmp_path / 'up'}" in res.output
+    from kb.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
