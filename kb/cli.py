@@ -353,21 +353,44 @@ def reindex_command() -> None:
 @click.command("doctor")
 @click.option("--quick", is_flag=True,
               help="Compare sizes only, without reading every stored file for its SHA-256.")
+@click.option("--repair", is_flag=True,
+              help="Fix what can be fixed: re-queue stuck work, re-index, quarantine stored "
+                   "files no record names; then check again.")
 @with_appcontext
-def doctor_command(quick: bool) -> None:
-    """Check the stored files against their records; count leftovers.
+def doctor_command(quick: bool, repair: bool) -> None:
+    """Check that the database, the stored files and the search index agree.
 
-    Each stored file must exist with its recorded size and SHA-256; each problem is
-    printed with the document's id and what to do. Partial uploads, stored files no record
-    names and the quarantine are counted as notes. Exits 1 when it found a problem, else
-    prints "no problems found" and exits 0.
+    Stored files: each must exist with its recorded size and SHA-256; old stored files no
+    record names are problems, young ones, partial uploads and the quarantine are notes.
+    Index: each finished document in it once, with its record's metadata, and nothing the
+    database lacks. Queue: no job `running` for a holder that has ended or gone silent, no
+    document `processing` without a job. Each problem is printed with its document's id
+    and what --repair does about it; exits 1 when a problem is found (with --repair: when
+    one is left after repairing), else prints "no problems found" and exits 0. --repair
+    never deletes a stored file.
     """
     from kb.services import doctor
 
-    findings = doctor.run(doctor.Options(hashes=not quick))
+    options = doctor.Options(hashes=not quick)
+    findings = doctor.run(options)
     for finding in findings:
-        click.echo(f"{'problem' if finding.problem else 'note'}: {finding.message}")
+        click.echo(finding.line())
     problems = sum(f.problem for f in findings)
+    if problems and repair:
+        click.echo(f"{problems} problem{'s' if problems > 1 else ''} found; repairing")
+        try:
+            click.echo(doctor.repair(findings).summary())
+        except KbError as e:
+            _fail(e)
+        left = [f for f in doctor.run(options) if f.problem]
+        for finding in left:
+            click.echo(f"left: {finding.line()}")
+        problems = len(left)
+        if problems:
+            click.echo(f"{problems} problem{'s' if problems > 1 else ''} left")
+            sys.exit(1)
+        click.echo("no problems left")
+        return
     if problems:
         click.echo(f"{problems} problem{'s' if problems > 1 else ''} found")
         sys.exit(1)

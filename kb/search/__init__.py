@@ -2,11 +2,14 @@
 
 from kb.search.bounds import MAX_PER_PAGE, Cap
 from kb.search.index import (
+    IndexedEntry,
     create,
     delete_documents,
+    indexed_entries,
     needs_rebuild,
     problem,
     rebuild,
+    rewrite_records,
     write_records,
 )
 from kb.search.parsing import function_words, is_query_language
@@ -23,7 +26,7 @@ from kb.search.query import (
     parse_query,
     search,
 )
-from kb.search.schema import FACET_FIELDS, PAGE_SEPARATOR, IndexRecord
+from kb.search.schema import FACET_FIELDS, PAGE_SEPARATOR, IndexRecord, metadata_digest
 
 __all__ = [
     "FACET_FIELDS",
@@ -33,6 +36,7 @@ __all__ = [
     "Cap",
     "Hit",
     "IndexRecord",
+    "IndexedEntry",
     "SearchRequest",
     "SearchResult",
     "Snippet",
@@ -42,12 +46,15 @@ __all__ = [
     "create",
     "delete_documents",
     "function_words",
+    "indexed_entries",
     "is_query_language",
+    "metadata_digest",
     "more_like",
     "needs_rebuild",
     "parse_query",
     "problem",
     "rebuild",
+    "rewrite_records",
     "search",
     "write_records",
 ]

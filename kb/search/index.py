@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -210,11 +211,44 @@ def write_records(index_dir: Path, records: Iterable[IndexRecord], timeout: floa
     return n
 
 
+def rewrite_records(index_dir: Path, records: Iterable[IndexRecord], timeout: float) -> int:
+    """Write documents in one commit, each once, whatever the index held of them: every
+    entry of their ids is deleted first (Whoosh's update_document replaces only the
+    first, so a document in the index twice stays twice). Returns how many were written."""
+    unique = {rec.doc_id: rec for rec in records}
+    with writer(index_dir, timeout) as w:
+        for doc_id in unique:
+            w.delete_by_term("doc_id", doc_id)
+        for rec in unique.values():
+            w.add_document(**to_fields(rec))
+    return len(unique)
+
+
 def delete_documents(index_dir: Path, doc_ids: Iterable[int], timeout: float) -> None:
     """Remove documents from the index in one commit."""
     with writer(index_dir, timeout) as w:
         for doc_id in doc_ids:
             w.delete_by_term("doc_id", doc_id)
+
+
+@dataclass(frozen=True)
+class IndexedEntry:
+    """One document as the index holds it: what it was written from (for `kb doctor`)."""
+
+    doc_id: int
+    # The record's updated_at and metadata digest when it was written ("" if not stored).
+    updated_at: str
+    meta_digest: str
+
+
+def indexed_entries(index_dir: Path) -> list[IndexedEntry]:
+    """Every live entry of the index, in index order; a document written twice is listed
+    twice. Raises IndexUnavailable when the index cannot be opened."""
+    ix = open_index(index_dir)
+    with ix.reader() as reader:
+        return [IndexedEntry(int(stored["doc_id"]), str(stored.get("updated_at") or ""),
+                             str(stored.get("meta_digest") or ""))
+                for stored in reader.all_stored_fields()]
 
 
 class SearcherCache:

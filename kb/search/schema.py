@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 
@@ -11,7 +14,7 @@ from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from kb.search.analysis import LANGUAGES, OTHER, WORD_PATTERN, analyzer, field_language
 
 # Bump when the schema or analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Every text field exists once per analysis language ("title_fr", "body_ru", ...): a
 # document's text goes to the fields of its language, analysed with that language's
@@ -100,6 +103,10 @@ def build_schema() -> fields.Schema:
         sort_title=fields.COLUMN(columns.VarBytesColumn()),
         # Character offset at which each page starts in `body`, to name a snippet's page.
         page_starts=fields.STORED,
+        # What the index was written from, for `kb doctor`: the record's updated_at and a
+        # digest of its indexed metadata (a stale entry's digest differs from the record's).
+        updated_at=fields.STORED,
+        meta_digest=fields.STORED,
         **{name: _facet_column() for name in FACET_FIELDS.values()},
     )
 
@@ -127,6 +134,8 @@ class IndexRecord:
     workflow: str = "published"
     uploader_id: int | None = None
     group_ids: tuple[int, ...] = ()
+    # The record's last change (ISO 8601), kept with the entry to say how old it is.
+    updated_at: str = ""
 
     def body(self) -> str:
         return PAGE_SEPARATOR.join(self.pages)
@@ -137,6 +146,17 @@ class IndexRecord:
             starts.append(pos)
             pos += len(page) + len(PAGE_SEPARATOR)
         return starts
+
+
+_NOT_DIGESTED = ("pages", "updated_at")
+
+
+def metadata_digest(rec: IndexRecord) -> str:
+    """A digest of everything the index holds of ``rec`` apart from its text and its
+    updated_at: equal digests mean the index has the record's metadata as it is."""
+    meta = {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)
+            if f.name not in _NOT_DIGESTED}
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def _b(values: list[str] | tuple[str, ...]) -> list[bytes]:
@@ -172,6 +192,8 @@ def to_fields(rec: IndexRecord) -> dict[str, object]:
         "sort_created": rec.created_ts,
         "sort_title": rec.title.casefold().encode("utf-8"),
         "page_starts": rec.page_starts(),
+        "updated_at": rec.updated_at,
+        "meta_digest": metadata_digest(rec),
         "f_country": _b(rec.countries),
         "f_agency": _b(rec.agencies),
         "f_theme": _b(rec.themes),

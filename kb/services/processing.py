@@ -249,6 +249,7 @@ def record_for(doc: Document, pages: tuple[str, ...] | None = None) -> search.In
         themes=tuple(doc.themes), language=doc.language, year=doc.year, phase=doc.phase,
         access=doc.access, created_ts=int(doc.created_at.timestamp()), pages=pages,
         workflow=doc.workflow, uploader_id=doc.uploader_id, group_ids=tuple(doc.group_ids),
+        updated_at=doc.updated_at.isoformat() if doc.updated_at else "",
     )
 
 
