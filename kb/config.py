@@ -99,6 +99,9 @@ DEFAULTS: dict[str, object] = {
     # X-Forwarded-Proto headers are trusted (werkzeug ProxyFix); 0 trusts none. Only set
     # it behind a proxy that overwrites these headers, or clients can forge them.
     "TRUST_PROXY": 0,
+    # Mark the session cookie Secure on every answer (it always is on answers to HTTPS
+    # requests); set it when kb is only ever reached over HTTPS.
+    "SESSION_COOKIE_SECURE": False,
     # OCR of PDF pages without a text layer with Debian's ocrmypdf and tesseract: auto|off.
     # "auto" runs it where both are installed with the languages below, else the document is
     # found by its metadata only and says so.

@@ -251,3 +251,15 @@ def test_every_state_changing_route_refuses_a_session_without_csrf(app, client, 
         changed = db.session.query(AuditEvent).filter(
             AuditEvent.action.notin_(["sign-in", "account-create", "token-create"])).count()
     assert changed == 0
+
+
+@pytest.mark.parametrize(("value", "secure"), [("false", False), ("true", True)])
+def test_kb_session_cookie_secure_is_read_as_a_yes_or_no(tmp_path, monkeypatch, value, secure):
+    monkeypatch.setenv("KB_SESSION_COOKIE_SECURE", value)
+    app = build_app(tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["user", "add", "r@example.org", "--password-stdin"],
+                         input="correct horse battery\n").exit_code == 0
+    cookie = session_cookie(attempt(app.test_client(), "r@example.org",
+                                    "correct horse battery"))
+    assert ("Secure" in cookie) is secure
