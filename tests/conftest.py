@@ -39,27 +39,41 @@ _databases = itertools.count(1)
 
 
 @pytest.fixture
-def database_url() -> Iterator[str | None]:
-    """A new, empty database for one test on the server KB_TEST_DATABASE_URL names (None:
-    the app's default SQLite file in its instance folder)."""
+def new_database() -> Iterator[Callable[[], str | None]]:
+    """Makes new, empty databases on the server KB_TEST_DATABASE_URL names, dropped after
+    the test (each call: None when that is unset, for the app's default SQLite file)."""
     if not TEST_DATABASE_URL:
-        yield None
+        yield lambda: None
         return
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     server = make_url(TEST_DATABASE_URL)
-    name = f"kbtest_{os.getpid()}_{next(_databases)}"
     admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"kbtest_{os.getpid()}_{next(_databases)}"
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return server.set(database=name).render_as_string(hide_password=False)
+
     try:
-        yield server.set(database=name).render_as_string(hide_password=False)
+        yield make
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(new_database: Callable[[], str | None]) -> str | None:
+    """A new, empty database for one test on the server KB_TEST_DATABASE_URL names (None:
+    the app's default SQLite file in its instance folder)."""
+    return new_database()
 
 
 def make_app(root: Path, database_url: str | None, **config: Any) -> Flask:

@@ -8,16 +8,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from kb import create_app
 from kb.extensions import db
+from tests.conftest import make_app
 
 THESAURUS = "en\tfr\nremittances\tenvois de fonds\n"
 
 
-def new_app(root: Path) -> Flask:
-    """An app whose secret key is generated into its instance folder (as in production)."""
-    return create_app({"TESTING": True, "INSTANCE_DIR": str(root / "instance"),
-                       "UPLOAD_DIR": str(root / "uploads"), "INDEX_LOCK_TIMEOUT": 10.0})
+def new_app(root: Path, database_url: str | None) -> Flask:
+    """An app whose secret key is generated into its instance folder (as in production),
+    on the given database (SQLite in the instance folder when None)."""
+    return make_app(root, database_url, SECRET_KEY=None)
 
 
 def ok(runner: FlaskCliRunner, *args: str, code: int = 0) -> str:
@@ -27,10 +27,10 @@ def ok(runner: FlaskCliRunner, *args: str, code: int = 0) -> str:
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Flask:
+def source(tmp_path: Path, database_url: str | None) -> Flask:
     """A repository in use: documents (one restricted to a group), users, a token, a
     thesaurus and audit events."""
-    app = new_app(tmp_path / "source")
+    app = new_app(tmp_path / "source", database_url)
     runner = app.test_cli_runner()
     ok(runner, "init")
     return app
@@ -90,7 +90,7 @@ def fill(app: Flask, tmp_path: Path) -> tuple[str, list[int]]:
     return token, ids
 
 
-def test_a_restored_instance_is_the_same_repository(source, tmp_path):
+def test_a_restored_instance_is_the_same_repository(source, tmp_path, new_database):
     token, ids = fill(source, tmp_path)
     client = source.test_client()
     auth = {"Authorization": f"Bearer {token}"}
@@ -102,14 +102,15 @@ def test_a_restored_instance_is_the_same_repository(source, tmp_path):
     assert out.splitlines()[-1].startswith("backup ")
     assert "3 documents, 3 stored files (3 new" in out.splitlines()[-1]
 
-    target = new_app(tmp_path / "target")  # no `kb init`
+    target_db = new_database()
+    target = new_app(tmp_path / "target", target_db)  # no `kb init`
     out = ok(target.test_cli_runner(), "restore", str(tmp_path / "backup"))
     assert "restored" in out.splitlines()[-1] and "3 indexed" in out.splitlines()[-1]
     with target.app_context():
         db.session.remove()
         db.engine.dispose()
 
-    restored = new_app(tmp_path / "target")  # as the server would start on it
+    restored = new_app(tmp_path / "target", target_db)  # as the server would start on it
     assert (tmp_path / "target" / "instance" / "secret_key").read_text() == key_before
     assert restored.config["SECRET_KEY"] == key_before
     client = restored.test_client()
@@ -152,14 +153,14 @@ def test_a_second_backup_copies_only_new_files(source, tmp_path):
         db.engine.dispose()
 
 
-def test_a_damaged_backup_is_refused_naming_the_file(source, tmp_path):
+def test_a_damaged_backup_is_refused_naming_the_file(source, tmp_path, new_database):
     _token, _ids = fill(source, tmp_path)
     ok(source.test_cli_runner(), "backup", str(tmp_path / "backup"))
     blobs = sorted(p for p in (tmp_path / "backup" / "files").rglob("*") if p.is_file())
     damaged = blobs[0]
     damaged.write_bytes(damaged.read_bytes()[:-3] + b"xyz")
 
-    target = new_app(tmp_path / "target")
+    target = new_app(tmp_path / "target", new_database())
     res = target.test_cli_runner().invoke(args=["restore", str(tmp_path / "backup")])
     assert res.exit_code == 1
     assert "damaged" in res.output and damaged.name in res.output
@@ -175,7 +176,8 @@ def test_a_damaged_backup_is_refused_naming_the_file(source, tmp_path):
         db.engine.dispose()
 
 
-def test_restore_refuses_an_instance_in_use_and_an_incomplete_backup(source, tmp_path):
+def test_restore_refuses_an_instance_in_use_and_an_incomplete_backup(source, tmp_path,
+                                                                     new_database):
     fill(source, tmp_path)
     runner = source.test_cli_runner()
     ok(runner, "backup", str(tmp_path / "backup"))
@@ -185,7 +187,7 @@ def test_restore_refuses_an_instance_in_use_and_an_incomplete_backup(source, tmp
     half = tmp_path / "half"
     (half / "snapshots" / ".20260101T000000Z.incomplete").mkdir(parents=True)
     (half / "snapshots" / "20260101T000000Z").mkdir()  # no manifest: never finished
-    target = new_app(tmp_path / "target")
+    target = new_app(tmp_path / "target", new_database())
     out = ok(target.test_cli_runner(), "restore", str(half), code=1)
     assert "no complete backup" in out
     with target.app_context():

@@ -7,15 +7,15 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import create_engine, inspect, text
 
-from kb import create_app, migrate
+from kb import migrate
 from kb.extensions import db
+from tests.conftest import make_app
 
 FIRST = "0001_baseline"
 
 
-def _app(tmp_path: Path) -> Flask:
-    return create_app({"TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
-                       "UPLOAD_DIR": str(tmp_path / "uploads"), "SECRET_KEY": "test-secret"})
+def _app(tmp_path: Path, database_url: str | None) -> Flask:
+    return make_app(tmp_path, database_url)
 
 
 def test_the_models_and_the_migrations_agree(app):
@@ -48,8 +48,8 @@ def test_every_revision_goes_down_and_up_again(app, runner):
         assert migrate.differences() == []
 
 
-def test_a_database_at_the_first_revision_is_upgraded_losing_nothing(tmp_path):
-    app = _app(tmp_path)
+def test_a_database_at_the_first_revision_is_upgraded_losing_nothing(tmp_path, database_url):
+    app = _app(tmp_path, database_url)
     (tmp_path / "instance").mkdir()
     runner = app.test_cli_runner()
     res = runner.invoke(args=["db", "upgrade", FIRST])
@@ -58,8 +58,8 @@ def test_a_database_at_the_first_revision_is_upgraded_losing_nothing(tmp_path):
     engine = create_engine(url)
     with engine.begin() as conn:  # rows as the first revision's schema holds them
         conn.execute(text(
-            "INSERT INTO user (user_id, email, password_hash, role, active, created_at, "
-            "session_version) VALUES (7, 'old@example.org', 'x', 'editor', 1, "
+            'INSERT INTO "user" (user_id, email, password_hash, role, active, created_at, '
+            "session_version) VALUES (7, 'old@example.org', 'x', 'editor', TRUE, "
             "'2020-01-02 03:04:05', 1)"))
         conn.execute(text(
             "INSERT INTO document (doc_id, title, summary, access, workflow, status, "
