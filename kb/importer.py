@@ -39,7 +39,7 @@ import click
 from flask import current_app
 from sqlalchemy import select, update
 
-from kb import context, index_writer, search
+from kb import context, index_writer, logs, search
 from kb.errors import DuplicateError, KbError, ValidationError
 from kb.extensions import db
 from kb.models import Document, Job
@@ -327,7 +327,8 @@ class _IndexWriter:
             self.close()
             parent, child = _CTX.Pipe()
             self._proc = _CTX.Process(target=index_writer.serve, name="kb-index", daemon=True,
-                                      args=(child, str(self.index_dir), self.timeout))
+                                      args=(child, str(self.index_dir), self.timeout,
+                                            logs.settings()))
             self._proc.start()
             child.close()
             self._conn = parent
@@ -582,6 +583,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
     bounds = Bounds.configured(folder)
     items = plan(bounds, manifest, report)
     owner = queue.this_process("import")
+    log.info("import: %d files from %s", len(items), folder)
     new_docs: list[int] = []
     step = _Steps(progress, len(items))
     session = db.session()
@@ -634,6 +636,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
         report.reasons.append(f"{name}: stored, but its text could not be read: {doc.error}")
     report.imported -= len(failed) + len(unindexed)
     report.failed += len(failed) + len(unindexed)
+    log.info("import: %s", report.summary())
     return report
 
 
@@ -658,6 +661,7 @@ def _store(item: Item, bounds: Bounds, user: object, owner: queue.Owner,
         db.session.rollback()
         report.failed += 1
         report.reasons.append(f"{item.label}: {getattr(e, 'message', None) or e}")
+        log.warning("import: %s not stored: %s", item.label, getattr(e, "message", None) or e)
         return None
     report.imported += 1
     return doc
