@@ -18,6 +18,7 @@ folder) is refused, and so is anything inside kb's own instance, upload or index
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import logging
 import multiprocessing
@@ -408,7 +409,9 @@ class _Pipeline:
         current = doc.current_file
         assert current is not None
         path = str(self.store.local_path(current.sha256))
-        fut = self.pool.submit(self.extract, path, current.content_type)
+        with logs.bound(doc_id=doc.doc_id):  # on what the readers log, in their thread
+            run = contextvars.copy_context().run
+        fut = self.pool.submit(run, self.extract, path, current.content_type)
         self.extracting[fut] = _Waiting(doc, item)
 
     def pump(self, block: bool) -> None:

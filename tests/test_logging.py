@@ -116,6 +116,10 @@ def test_the_worker_logs_each_job_start_and_end_as_json(app, upload):
     assert [line["level"] for line in ready] == ["INFO"]
     failed = [line for line in jobs if line["doc_id"] == bad and "failed" in line["message"]]
     assert [(line["level"], line["error_code"]) for line in failed] == [("WARNING", "corrupt")]
+    # What the PDF reader logged in the extraction child names the job too.
+    reader = [line for line in lines if line["logger"].startswith("pypdf")]
+    assert reader and all((line["doc_id"], line["job_id"]) == (bad, job_of[bad])
+                          for line in reader), reader
 
 
 def test_retries_and_final_failures_are_logged_with_the_job(app, upload, process, caplog):
@@ -142,6 +146,29 @@ def test_retries_and_final_failures_are_logged_with_the_job(app, upload, process
     assert [line["level"] for line in retried] == ["WARNING"]
     failed = [line for line in lines if "failed after" in line["message"]]
     assert [(line["level"], line["error_code"]) for line in failed] == [("ERROR", "index-failed")]
+
+
+def test_kb_import_logs_each_document_as_json(app, tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "a.txt").write_text("labour mobility partnerships")
+    (folder / "b.pdf").write_bytes(BROKEN_PDF)
+    res = subprocess.run([KB, "import", str(folder), "--workers", "1"],
+                         env=kb_env(app, KB_LOG_FORMAT="json"), capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 1, res.stderr  # b.pdf could not be read
+    # The progress bar shares standard error (its label alone when it is not a terminal).
+    lines = _json_lines("\n".join(line for line in res.stderr.splitlines()
+                                  if line.strip() != "Importing"))
+    jobs = {line["doc_id"]: line for line in lines if "job_id" in line}
+    assert len(jobs) == 2
+    assert sorted((line["level"], line.get("error_code")) for line in jobs.values()) == [
+        ("INFO", None), ("WARNING", "corrupt")]
+    assert any(line["message"] == "import: imported 1, skipped 0 as duplicates, failed 1"
+               for line in lines)
+    [bad] = [doc_id for doc_id, line in jobs.items() if line.get("error_code") == "corrupt"]
+    reader = [line for line in lines if line["logger"].startswith("pypdf")]
+    assert reader and all(line["doc_id"] == bad for line in reader), reader
 
 
 def test_unknown_settings_are_warned_about_once_each_by_name(app):
