@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, url_for
 
 from kb import config as kb_config
+from kb import logs
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -21,8 +22,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     settings: dict[str, Any] = dict(kb_config.DEFAULTS)
     early = {**kb_config.env_overrides(os.environ), **(test_config or {})}
     instance_dir = Path(str(early.get("INSTANCE_DIR") or root / "instance")).resolve()
-    kb_config.load_instance_file(settings, instance_dir)
+    file_keys = kb_config.load_instance_file(settings, instance_dir)
     settings.update(early)
+    logs.configure(settings)
+    kb_config.warn_unknown(file_keys, instance_dir, os.environ)
     settings["INSTANCE_DIR"] = str(instance_dir)
     settings["UPLOAD_DIR"] = str(Path(settings["UPLOAD_DIR"] or root / "uploads").resolve())
     settings["INDEX_DIR"] = str(Path(settings["INDEX_DIR"] or instance_dir / "index").resolve())
@@ -44,6 +47,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # also stops it after the session's absolute lifetime.
     app.config["WTF_CSRF_TIME_LIMIT"] = int(float(settings["SESSION_MAX_HOURS"]) * 3600)
 
+    # First: its hooks see every request, even one a later hook answers early.
+    logs.init_app(app)
     register_extensions(app)
     register_security(app)
     register_blueprints(app)

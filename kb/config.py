@@ -115,7 +115,22 @@ DEFAULTS: dict[str, object] = {
     # Seconds of OCR allowed per page (one more page's worth for starting up): a short
     # scan that hangs is stopped long before OCR_TIMEOUT, which stays the upper bound.
     "OCR_TIMEOUT_PER_PAGE": 30.0,
+    # Log records go to standard error as "text" (one line each, fields in brackets) or
+    # "json" (one object a line: time, level, logger, message, and where they apply
+    # request_id, user_id, route, status, duration_ms, doc_id, job_id, error_code).
+    "LOG_FORMAT": "text",
+    # The least severe records logged: DEBUG, INFO, WARNING, ERROR or CRITICAL.
+    "LOG_LEVEL": "INFO",
 }
+
+# Keys kb does not define but hands on to Flask and its extensions (exact names, then
+# prefixes): not warned about when set in instance/config.py or as KB_* variables.
+PASSED_ON = frozenset({"USE_SESSION_FOR_NEXT", "SESSION_PROTECTION", "AUTH_HEADER_NAME",
+                       "ID_ATTRIBUTE", "LOGIN_DISABLED", "FORCE_HOST_FOR_REDIRECTS"})
+PASSED_ON_PREFIXES = ("SQLALCHEMY_", "WTF_", "RATELIMIT_", "REMEMBER_COOKIE_", "RECAPTCHA_")
+# KB_* variables that are not configuration: the test suite's database server.
+NOT_CONFIGURATION = frozenset({"TEST_DATABASE_URL"})
+_warned: set[str] = set()
 
 
 def project_root() -> Path:
@@ -123,16 +138,47 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def load_instance_file(config: dict[str, object], instance_dir: Path) -> None:
-    """Apply ``instance/config.py`` if present; unknown keys are kept but warned about."""
+def load_instance_file(config: dict[str, object], instance_dir: Path) -> list[str]:
+    """Apply ``instance/config.py`` if present; returns the keys it set (``warn_unknown``
+    warns about those kb does not know; they are kept)."""
     path = instance_dir / "config.py"
     if not path.is_file():
-        return
+        return []
     namespace: dict[str, object] = {}
     exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+    keys = []
     for key, value in namespace.items():
         if key.isupper():
             config[key] = value
+            keys.append(key)
+    return keys
+
+
+def is_known(key: str) -> bool:
+    """Whether kb, Flask or one of its extensions reads the configuration key ``key``."""
+    from flask import Flask
+
+    return (key in DEFAULTS or key in Flask.default_config or key in PASSED_ON
+            or key.startswith(PASSED_ON_PREFIXES))
+
+
+def warn_unknown(file_keys: list[str], instance_dir: Path,
+                 environ: os._Environ[str] | dict[str, str]) -> list[str]:
+    """Warn once per process about each key of ``instance/config.py`` and each ``KB_*``
+    variable that nothing reads (a typo stays unnoticed otherwise); returns them."""
+    unknown = [(key, f"{key} in {instance_dir / 'config.py'}") for key in file_keys]
+    unknown += [(name[3:], f"the environment variable {name}") for name in sorted(environ)
+                if name.startswith("KB_") and name[3:] not in NOT_CONFIGURATION]
+    named = []
+    for key, where in unknown:
+        if is_known(key):
+            continue
+        named.append(key)
+        if where not in _warned:
+            _warned.add(where)
+            log.warning("Unknown configuration key: %s is not a setting kb reads (a typo? "
+                        "the README lists the settings); it is ignored.", where)
+    return named
 
 
 def env_overrides(environ: os._Environ[str] | dict[str, str]) -> dict[str, object]:

@@ -18,6 +18,7 @@ folder) is refused, and so is anything inside kb's own instance, upload or index
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import logging
 import multiprocessing
@@ -39,7 +40,7 @@ import click
 from flask import current_app
 from sqlalchemy import select, update
 
-from kb import context, index_writer, search
+from kb import context, index_writer, logs, search
 from kb.errors import DuplicateError, KbError, ValidationError
 from kb.extensions import db
 from kb.models import Document, Job
@@ -327,7 +328,8 @@ class _IndexWriter:
             self.close()
             parent, child = _CTX.Pipe()
             self._proc = _CTX.Process(target=index_writer.serve, name="kb-index", daemon=True,
-                                      args=(child, str(self.index_dir), self.timeout))
+                                      args=(child, str(self.index_dir), self.timeout,
+                                            logs.settings()))
             self._proc.start()
             child.close()
             self._conn = parent
@@ -407,7 +409,9 @@ class _Pipeline:
         current = doc.current_file
         assert current is not None
         path = str(self.store.local_path(current.sha256))
-        fut = self.pool.submit(self.extract, path, current.content_type)
+        with logs.bound(doc_id=doc.doc_id):  # on what the readers log, in their thread
+            run = contextvars.copy_context().run
+        fut = self.pool.submit(run, self.extract, path, current.content_type)
         self.extracting[fut] = _Waiting(doc, item)
 
     def pump(self, block: bool) -> None:
@@ -582,6 +586,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
     bounds = Bounds.configured(folder)
     items = plan(bounds, manifest, report)
     owner = queue.this_process("import")
+    log.info("import: %d files from %s", len(items), folder)
     new_docs: list[int] = []
     step = _Steps(progress, len(items))
     session = db.session()
@@ -634,6 +639,7 @@ def run_import(folder: Path, manifest: Path | None, workers: int, user: object,
         report.reasons.append(f"{name}: stored, but its text could not be read: {doc.error}")
     report.imported -= len(failed) + len(unindexed)
     report.failed += len(failed) + len(unindexed)
+    log.info("import: %s", report.summary())
     return report
 
 
@@ -658,6 +664,7 @@ def _store(item: Item, bounds: Bounds, user: object, owner: queue.Owner,
         db.session.rollback()
         report.failed += 1
         report.reasons.append(f"{item.label}: {getattr(e, 'message', None) or e}")
+        log.warning("import: %s not stored: %s", item.label, getattr(e, "message", None) or e)
         return None
     report.imported += 1
     return doc

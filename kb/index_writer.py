@@ -18,9 +18,13 @@ from kb.errors import KbError
 log = logging.getLogger(__name__)
 
 
-def serve(conn: Connection, index_dir: str, timeout: float) -> None:
+def serve(conn: Connection, index_dir: str, timeout: float,
+          log_settings: dict[str, str] | None = None) -> None:
     """The index writer (a child process): one commit per batch of records it receives;
     answers None, or why the batch was not written."""
+    from kb import logs
+
+    logs.configure(log_settings or {})
     # Ctrl-C reaches the whole process group: the importer decides when this child stops
     # (after the commit under way, never in the middle of it).
     signal.signal(signal.SIGINT, signal.SIG_IGN)

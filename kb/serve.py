@@ -132,7 +132,10 @@ def serve(host: str, port: int, workers: int, threads: int | None = None) -> Non
             "threads": threads,
             "timeout": 120,
             "graceful_timeout": int(current_app.config["SERVE_GRACEFUL_TIMEOUT"]),
-            "accesslog": "-",
+            # kb logs each request once itself (kb/logs.py: route, user, request id,
+            # duration); gunicorn's own messages go through the same handler and format.
+            "accesslog": None,
+            "logger_class": "kb.logs.GunicornLogger",
             "on_exit": on_exit,
         }, supervisor).run()
     finally:

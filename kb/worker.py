@@ -45,6 +45,8 @@ def run(app: Flask, *, once: bool = False, parent: int | None = None) -> int:
     stale = float(app.config["WORKER_STALE_SECONDS"])
     with app.app_context():
         worker_id = queue.register(text_owner)
+        log.info("worker started: process %s on %s%s", text_owner.pid, text_owner.host,
+                 " (until the queue is empty)" if once else "")
         try:
             leftovers.sweep_when_due()  # at start (then hourly, from the text lane)
         except Exception:  # a process boundary: the sweep is housekeeping, never fatal
@@ -54,13 +56,15 @@ def run(app: Flask, *, once: bool = False, parent: int | None = None) -> int:
         with queue.Heartbeat(app, [text_owner, ocr_owner], queue.beat_interval(stale),
                              worker_id):
             if once:
-                return _drain(app, text_owner, ocr_owner)
-            lane = threading.Thread(target=_ocr_lane, args=(app, ocr_owner, stopping),
-                                    name="kb-ocr-lane", daemon=True)
-            lane.start()
-            total = _text_lane(app, text_owner, stopping, parent)
-            stopping.set()
-            lane.join(timeout=OCR_STOP_WAIT)
+                total = _drain(app, text_owner, ocr_owner)
+            else:
+                lane = threading.Thread(target=_ocr_lane, args=(app, ocr_owner, stopping),
+                                        name="kb-ocr-lane", daemon=True)
+                lane.start()
+                total = _text_lane(app, text_owner, stopping, parent)
+                stopping.set()
+                lane.join(timeout=OCR_STOP_WAIT)
+            log.info("worker stopped: %d jobs run", total)
             return total
     finally:
         with app.app_context():

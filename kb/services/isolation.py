@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from kb import logs
 from kb.services.processing import Outcome
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,14 @@ class Limits:
     max_chars: int = 20_000_000
 
 
-def _child(conn: Connection, memory_bytes: int) -> None:
+def _child(conn: Connection, memory_bytes: int, log_settings: dict[str, str]) -> None:
     """The child's loop: extract what it is sent, answer an Outcome, until told to stop."""
     import resource
 
+    from kb import logs
     from kb.services.queue import exit_with_parent
+
+    logs.configure(log_settings)
 
     # Address space, not resident size: generous, but a decompression bomb hits it.
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
@@ -53,9 +57,10 @@ def _child(conn: Connection, memory_bytes: int) -> None:
             return
         if task is None:
             return
-        path, mime, max_chars = task
+        path, mime, max_chars, log_fields = task
         try:
-            outcome = extract_outcome(path, mime)
+            with logs.bound(**log_fields):  # the job's id on what the readers log
+                outcome = extract_outcome(path, mime)
             if sum(len(p) for p in outcome.pages) > max_chars:
                 outcome = Outcome(
                     error=f"The file holds more than {max_chars:,} characters of text, the "
@@ -126,8 +131,8 @@ class Sandbox:
 
     def _start(self) -> Connection:
         parent, child = _CTX.Pipe()
-        proc = _CTX.Process(target=_child, args=(child, self.limits.memory_bytes),
-                            name="kb-extract", daemon=True)
+        proc = _CTX.Process(target=_child, name="kb-extract", daemon=True,
+                            args=(child, self.limits.memory_bytes, logs.settings()))
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
@@ -145,7 +150,7 @@ class Sandbox:
                 self._kill()
                 conn = self._start()
             try:
-                conn.send((path, mime, self.limits.max_chars))
+                conn.send((path, mime, self.limits.max_chars, logs.fields()))
                 if conn.poll(self.limits.seconds):
                     outcome: Outcome = conn.recv()
                     if outcome.error_code == "too-much-memory":

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import OperationalError
 
-from kb import context, search
+from kb import context, logs, search
 from kb.errors import ExtractionError, IndexBusy, IndexUnavailable
 from kb.extensions import db
 from kb.extract import Extracted, extract
@@ -158,7 +158,17 @@ def claim(owner: Owner, limit: int, kinds: Iterable[str] = TEXT_KINDS) -> list[J
     db.session.commit()
     if not claimed:
         return []
-    return list(db.session.scalars(select(Job).where(Job.job_id.in_(claimed))))
+    jobs = list(db.session.scalars(select(Job).where(Job.job_id.in_(claimed))))
+    for job in jobs:
+        log.info("job %s started: %s of document %s", job.job_id, job.kind, job.doc_id,
+                 extra=_fields(job))
+    return jobs
+
+
+def _fields(job: Job, error_code: str | None = None) -> dict[str, Any]:
+    """The log fields of a job."""
+    return {"job_id": job.job_id, "doc_id": job.doc_id, "kind": job.kind,
+            "attempts": job.attempts, "error_code": error_code}
 
 
 def release_stranded(stale_seconds: float | None = None) -> int:
@@ -185,7 +195,8 @@ def release_stranded(stale_seconds: float | None = None) -> int:
                               Job.heartbeat_at.is_not_distinct_from(job.heartbeat_at))
             .values(state="given-back").execution_options(synchronize_session=False))
         if res.rowcount == 1:  # type: ignore[attr-defined]
-            log.warning("job %s given back: %s", job.job_id, why)
+            log.warning("job %s given back: %s", job.job_id, why,
+                        extra=_fields(job, "interrupted"))
             db.session.refresh(job)  # in the same transaction: never left "given-back"
             _requeue(job, f"The work was interrupted: {why}; it is being retried.",
                      "interrupted", now)
@@ -316,6 +327,7 @@ def wait_for_index(jobs: Iterable[Job], reason: str) -> None:
         job.kind, job.state = "index", "queued"
         _unlock(job)
         job.last_error, job.run_after = reason, later
+        log.warning("job %s waits for the index: %s", job.job_id, reason, extra=_fields(job))
     db.session.commit()
 
 
@@ -325,10 +337,23 @@ def mark_indexed(jobs: list[Job], docs: list[Document]) -> None:
         if doc.error_code in SHOWN_WHILE_WAITING:  # the wait is over
             doc.error, doc.error_code = None, None
         doc.status = "failed" if doc.error_code and doc.error_code != "no-text-layer" else "ready"
+    by_id = {doc.doc_id: doc for doc in docs}
+    # Logged once committed (read now: the commit expires the rows).
+    lines: list[tuple[int, str, tuple[Any, ...], dict[str, Any]]] = []
     for job in jobs:
         job.state, job.last_error, job.last_error_code = "done", None, None
         _unlock(job)
+        done = by_id.get(job.doc_id)
+        code = done.error_code if done is not None else None
+        if done is not None and done.status == "failed":
+            lines.append((logging.WARNING, "job %s done: document %s failed: %s",
+                          (job.job_id, job.doc_id, done.error), _fields(job, code)))
+        else:
+            lines.append((logging.INFO, "job %s done: document %s is ready",
+                          (job.job_id, job.doc_id), _fields(job, code)))
     db.session.commit()
+    for level, message, args, fields in lines:
+        log.log(level, message, *args, extra=fields)
 
 
 def _unlock(job: Job) -> None:
@@ -357,9 +382,14 @@ def _requeue(job: Job, reason: str, code: str | None, now: datetime) -> None:
             doc.error = ("Processing failed repeatedly; an administrator can run "
                          f"`kb reextract {doc.doc_id}` or `kb reindex`. Last reason: {reason}")
             doc.error_code = "index-failed"
+        log.error("job %s failed after %d attempts: %s", job.job_id, job.attempts, reason,
+                  extra=_fields(job, code or "index-failed"))
     else:
         job.state = "queued"
-        job.run_after = now + timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2 * job.attempts))
+        wait = min(MAX_BACKOFF_SECONDS, 2 * job.attempts)
+        job.run_after = now + timedelta(seconds=wait)
+        log.warning("job %s: attempt %d failed, trying again in %d s: %s", job.job_id,
+                    job.attempts, wait, reason, extra=_fields(job, code))
         if (doc is not None and doc.status == "processing" and code in SHOWN_WHILE_WAITING
                 and (doc.error is None or doc.error_code in SHOWN_WHILE_WAITING)):
             doc.error, doc.error_code = reason, code
@@ -369,6 +399,7 @@ def hand_over(job: Job, kind: str) -> None:
     """Queue ``job`` again, now as a job of ``kind`` (for another lane), to run at once."""
     job.kind, job.state, job.run_after = kind, "queued", utcnow()
     _unlock(job)
+    log.info("job %s handed over to the %s lane", job.job_id, kind, extra=_fields(job))
 
 
 def run_jobs(jobs: list[Job], extractor: Callable[[str, str], Outcome] = extract_outcome,
@@ -394,7 +425,8 @@ def run_jobs(jobs: list[Job], extractor: Callable[[str, str], Outcome] = extract
             except Exception as e:  # the blob vanished: say so, keep the record
                 outcome = Outcome(error=f"The stored file is missing: {e}", error_code="missing")
             else:
-                outcome = extractor(path, current.content_type)
+                with logs.bound(job_id=job.job_id, doc_id=job.doc_id):
+                    outcome = extractor(path, current.content_type)
             if outcome.retry:
                 again.append((job, outcome))
                 continue
@@ -461,7 +493,8 @@ def run_ocr_jobs(owner: Owner, extractor: Callable[[str, str], Outcome],
         if not jobs:
             break
         try:
-            run_ocr(jobs[0], extractor, settings)
+            with logs.bound(job_id=jobs[0].job_id, doc_id=jobs[0].doc_id):
+                run_ocr(jobs[0], extractor, settings)
         except Exception as e:
             db.session.rollback()
             give_back([jobs[0].job_id], owner, e)
