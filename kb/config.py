@@ -43,6 +43,11 @@ DEFAULTS: dict[str, object] = {
     # Seconds without a heartbeat after which a worker's claimed jobs are given back to the
     # queue, whatever machine it runs on (a dead worker on this machine is noticed at once).
     "WORKER_STALE_SECONDS": 120.0,
+    # Whether `kb worker` (and the worker `kb serve` starts) writes the search index. Set it
+    # false on a machine that only extracts (the index lives on another machine: Whoosh's
+    # locks are not safe on a network file system); its documents are handed over as
+    # index jobs to a worker that writes it. Same as `kb worker --no-index`.
+    "WORKER_INDEXES": True,
     # /healthz says "degraded" when a queued job has waited this many seconds.
     "QUEUE_WAIT_ALERT_SECONDS": 600.0,
     # Email of the admin account `kb init` creates when there are no users.
