@@ -73,7 +73,6 @@ def test_three_workers_two_without_the_index_make_each_document_ready_once(
 
     # Each document's extract job was claimed once, by one of the three.
     assert extractor_a["extract"] + extractor_b["extract"] + indexer["extract"] == n
-    assert extractor_a["extract"] and extractor_b["extract"]
     # Only the indexing worker wrote the index: what the others extracted, it indexed.
     assert extractor_a["index"] == extractor_b["index"] == 0
     assert extractor_a["indexed"] == extractor_b["indexed"] == 0
