@@ -491,22 +491,34 @@ def thesaurus_stats() -> None:
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Stop when the queue is empty.")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes to run; only the first writes the index.")
+@click.option("--index/--no-index", "index", default=None,
+              help="Write the search index, or only extract and leave indexing to a worker "
+                   "on the machine that holds the index (default: the WORKER_INDEXES "
+                   "setting, true unless set).")
 # `kb serve` passes its own process id: the worker stops when that process ends.
 @click.option("--parent", type=int, default=None, hidden=True)
 @with_appcontext
-def worker_command(once: bool, parent: int | None) -> None:
+def worker_command(once: bool, concurrency: int, index: bool | None,
+                   parent: int | None) -> None:
     """Run the background worker that extracts and indexes uploads.
 
     Scanned PDFs are read by OCR in a lane of their own, so other uploads go on meanwhile.
     Jobs of a worker that died are given back at once on the same machine, and after
-    WORKER_STALE_SECONDS without a heartbeat on any other.
+    WORKER_STALE_SECONDS without a heartbeat on any other. Several workers, on one
+    machine or several, share the queue without ever taking the same job. Prints what it
+    ran when it stops.
     """
     from kb import worker
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    ran = worker.run(app, once=once, parent=parent)
-    if once:
-        click.echo(f"Ran {ran} jobs.")
+    if concurrency > 1:
+        if once:
+            raise click.UsageError("--once runs a single process: leave out --concurrency.")
+        worker.run_many(app, concurrency, index)
+        return
+    click.echo(worker.summary(worker.run(app, once=once, parent=parent, index=index)))
 
 
 @click.command("serve")

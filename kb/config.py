@@ -43,6 +43,11 @@ DEFAULTS: dict[str, object] = {
     # Seconds without a heartbeat after which a worker's claimed jobs are given back to the
     # queue, whatever machine it runs on (a dead worker on this machine is noticed at once).
     "WORKER_STALE_SECONDS": 120.0,
+    # Whether `kb worker` (and the worker `kb serve` starts) writes the search index. Set it
+    # false on a machine that only extracts (the index lives on another machine: Whoosh's
+    # locks are not safe on a network file system); its documents are handed over as
+    # index jobs to a worker that writes it. Same as `kb worker --no-index`.
+    "WORKER_INDEXES": True,
     # /healthz says "degraded" when a queued job has waited this many seconds.
     "QUEUE_WAIT_ALERT_SECONDS": 600.0,
     # Email of the admin account `kb init` creates when there are no users.
@@ -80,9 +85,12 @@ DEFAULTS: dict[str, object] = {
     "PASSWORD_CHANGE_LIMIT": "5 per 15 minutes",
     # Where Flask-Limiter keeps its counters. With "memory://" each gunicorn worker
     # process counts separately (so the real limit is the number above times WEB_WORKERS)
-    # and counters reset on restart; set a shared storage, e.g. "redis://host:6379" (with
-    # the `redis` package installed), to count across workers.
+    # and counters reset on restart; set a shared storage, e.g. "redis://host:6379/0" (the
+    # `redis` client is a dependency of kb), to count once across workers and servers.
     "RATELIMIT_STORAGE_URI": "memory://",
+    # While that storage is unreachable (Redis restarting), count in each process's memory
+    # instead of failing every sign-in; it is tried again now and then, and used once back.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     # A signed-in session ends after this many minutes without a request (idle), and this
     # many hours after sign-in whatever happens (absolute): a working day, then sign in
     # again. Sign-out ends it at once, on the server: a copy of the cookie opens nothing.

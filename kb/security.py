@@ -12,6 +12,7 @@ from flask import (
     Response,
     current_app,
     g,
+    has_app_context,
     has_request_context,
     request,
     session,
@@ -20,6 +21,8 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from limits.storage import Storage
+from limits.strategies import RateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kb.auth import bearer_token
@@ -40,8 +43,38 @@ ACTIVE_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml",
 LOGIN_FAILED = 401
 View = TypeVar("View", bound=Callable[..., Any])
 
+
+
+class _Limiter(Limiter):
+    """Flask-Limiter's limiter, counting in each app's own RATELIMIT_STORAGE_URI: the stock
+    one counts every app of a process in the storage of the last app bound, so two apps
+    (two web workers, as tests make them) would share counters even with memory://."""
+
+    def init_app(self, app: Flask) -> None:
+        super().init_app(app)
+        app.extensions["kb.ratelimit"] = (self._storage, self._limiter)
+        self._storage_dead = False  # that was another app's storage, if any
+
+    def _own(self) -> tuple[Any, Any] | None:
+        if not has_app_context():
+            return None
+        return cast(tuple[Any, Any] | None, current_app.extensions.get("kb.ratelimit"))
+
+    @property
+    def storage(self) -> Storage:
+        own = self._own()
+        return cast(Storage, own[0]) if own else super().storage
+
+    @property
+    def limiter(self) -> RateLimiter:
+        own = self._own()
+        if own is None or (self._storage_dead and self._in_memory_fallback_enabled):
+            return super().limiter  # the storage is unreachable: counting in memory
+        return cast(RateLimiter, own[1])
+
+
 # Bound to the app in init_app; counters live in RATELIMIT_STORAGE_URI.
-limiter = Limiter(key_func=get_remote_address)
+limiter = _Limiter(key_func=get_remote_address)
 
 
 class SessionInterface(SecureCookieSessionInterface):

@@ -4,6 +4,12 @@ Two lanes share the process: text (extract and index, in batches, the only index
 and OCR (one scanned PDF at a time, in a thread of its own), so that a slow or stuck scan
 never holds up the text of other uploads. A heartbeat thread marks the worker and its
 claimed jobs alive; jobs of a worker that died are given back by the next one.
+
+A worker started without the index (`kb worker --no-index`, or WORKER_INDEXES false: on
+a machine that does not hold the index) only extracts: it saves the text in the database
+and hands each document over as an ``index`` job, which only a worker that writes the
+index claims. `kb worker --concurrency N` runs N worker processes, of which only the
+first writes the index, and starts again any that dies.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
+from collections import Counter
 from types import FrameType
 
 from flask import Flask
@@ -25,10 +33,15 @@ log = logging.getLogger(__name__)
 OCR_STOP_WAIT = 5.0
 
 
-def run(app: Flask, *, once: bool = False, parent: int | None = None) -> int:
-    """Poll for jobs; with ``once`` stop when the queue is empty. Returns jobs run.
+def run(app: Flask, *, once: bool = False, parent: int | None = None,
+        index: bool | None = None) -> Counter[str]:
+    """Poll for jobs; with ``once`` stop when the queue is empty. Returns the jobs run by
+    kind, and the documents written to the index ("indexed"); see ``summary``.
 
-    With ``parent`` (the process id of `kb serve`), stop when that process ends."""
+    With ``parent`` (the process id of `kb serve`), stop when that process ends. Without
+    ``index`` (default: the WORKER_INDEXES setting), extract only and hand over."""
+    if index is None:
+        index = bool(app.config["WORKER_INDEXES"])
     stopping = threading.Event()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -40,7 +53,9 @@ def run(app: Flask, *, once: bool = False, parent: int | None = None) -> int:
     if parent is not None:
         queue.exit_with_parent(signal.SIGTERM)
         if os.getppid() != parent:  # it ended before we asked to be told
-            return 0
+            return Counter()
+    if not index:
+        log.info("worker: extracting only; a worker that writes the index indexes the text")
     text_owner, ocr_owner = queue.this_process("worker"), queue.this_process("ocr")
     stale = float(app.config["WORKER_STALE_SECONDS"])
     with app.app_context():
@@ -56,26 +71,70 @@ def run(app: Flask, *, once: bool = False, parent: int | None = None) -> int:
         with queue.Heartbeat(app, [text_owner, ocr_owner], queue.beat_interval(stale),
                              worker_id):
             if once:
-                total = _drain(app, text_owner, ocr_owner)
+                tally = _drain(app, text_owner, ocr_owner, index)
             else:
-                lane = threading.Thread(target=_ocr_lane, args=(app, ocr_owner, stopping),
+                ocr_tally: Counter[str] = Counter()
+                lane = threading.Thread(target=_ocr_lane,
+                                        args=(app, ocr_owner, stopping, ocr_tally),
                                         name="kb-ocr-lane", daemon=True)
                 lane.start()
-                total = _text_lane(app, text_owner, stopping, parent)
+                tally = _text_lane(app, text_owner, stopping, parent, index)
                 stopping.set()
                 lane.join(timeout=OCR_STOP_WAIT)
-            log.info("worker stopped: %d jobs run", total)
-            return total
+                tally = tally + ocr_tally
+            log.info("worker stopped: %s", summary(tally))
+            return tally
     finally:
         with app.app_context():
             queue.unregister(worker_id)
             db.session.remove()
 
 
+def summary(tally: Counter[str]) -> str:
+    """The line `kb worker` prints when it stops: the jobs it ran, by kind, and the
+    documents it wrote to the index."""
+    kinds = ("extract", "index", "ocr")
+    return (f"Ran {sum(tally[k] for k in kinds)} jobs ("
+            + ", ".join(f"{k} {tally[k]}" for k in kinds)
+            + f"); wrote {tally['indexed']} documents to the index.")
+
+
+def run_many(app: Flask, concurrency: int, index: bool | None = None) -> None:
+    """Run ``concurrency`` worker processes until stopped (SIGTERM or Ctrl-C); only the
+    first writes the index (one writer per machine), the others extract and hand over.
+    A process that dies is started again, as `kb serve` does with its worker."""
+    from kb.serve import WorkerSupervisor
+
+    if index is None:
+        index = bool(app.config["WORKER_INDEXES"])
+    command = [sys.executable, "-m", "kb", "worker", "--parent", str(os.getpid())]
+    supervisors = [WorkerSupervisor(command + ([] if index and n == 0 else ["--no-index"]))
+                   for n in range(concurrency)]
+    stopping = threading.Event()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        for supervisor in supervisors:
+            supervisor.start()
+        while not stopping.wait(1.0):
+            for supervisor in supervisors:
+                supervisor.check()
+    finally:
+        for supervisor in supervisors:  # all at once: each finishes its batch meanwhile
+            if supervisor.proc is not None and supervisor.proc.poll() is None:
+                supervisor.proc.terminate()
+        for supervisor in supervisors:
+            supervisor.stop()
+
+
 def _text_lane(app: Flask, owner: queue.Owner, stopping: threading.Event,
-               parent: int | None) -> int:
-    """Extract and index batches until stopped."""
-    total = 0
+               parent: int | None, index: bool) -> Counter[str]:
+    """Extract and index batches (or only extract) until stopped."""
+    tally: Counter[str] = Counter()
     poll = float(app.config["WORKER_POLL_SECONDS"])
     batch = int(app.config["WORKER_BATCH"])
     settings = processing.ocr_settings(app.config)
@@ -90,7 +149,8 @@ def _text_lane(app: Flask, owner: queue.Owner, stopping: threading.Event,
                 if failure is not None:  # jobs a failed batch could not put back itself
                     processing.give_back_held(owner, failure)
                 sandbox = isolation.shared_sandbox(isolation.limits_from(app.config))
-                ran = processing.process_batch(owner, batch, sandbox.run, settings)
+                ran = processing.process_batch(owner, batch, sandbox.run, settings, index,
+                                               tally)
                 failure = None
             except Exception as e:  # the worker loop is a process boundary: log, keep going
                 log.exception("worker: a batch failed; its jobs are back in the queue")
@@ -98,13 +158,13 @@ def _text_lane(app: Flask, owner: queue.Owner, stopping: threading.Event,
                 failure, ran = e, 0
             finally:
                 db.session.remove()
-        total += ran
         if not ran:
             stopping.wait(poll)
-    return total
+    return tally
 
 
-def _ocr_lane(app: Flask, owner: queue.Owner, stopping: threading.Event) -> None:
+def _ocr_lane(app: Flask, owner: queue.Owner, stopping: threading.Event,
+              tally: Counter[str]) -> None:
     """Read scanned PDFs by OCR, one at a time, until stopped."""
     poll = float(app.config["WORKER_POLL_SECONDS"])
     settings = processing.ocr_settings(app.config)
@@ -121,15 +181,17 @@ def _ocr_lane(app: Flask, owner: queue.Owner, stopping: threading.Event) -> None
                     ran = 0
                 finally:
                     db.session.remove()
+            tally["ocr"] += ran
             if not ran:
                 stopping.wait(poll)
     finally:
         sandbox.close()
 
 
-def _drain(app: Flask, text_owner: queue.Owner, ocr_owner: queue.Owner) -> int:
+def _drain(app: Flask, text_owner: queue.Owner, ocr_owner: queue.Owner,
+           index: bool) -> Counter[str]:
     """Run both lanes in turn until neither finds work (`kb worker --once`)."""
-    total = 0
+    tally: Counter[str] = Counter()
     batch = int(app.config["WORKER_BATCH"])
     settings = processing.ocr_settings(app.config)
     limits = isolation.limits_from(app.config)
@@ -139,16 +201,18 @@ def _drain(app: Flask, text_owner: queue.Owner, ocr_owner: queue.Owner) -> int:
             with app.app_context():
                 try:
                     sandbox = isolation.shared_sandbox(limits)
-                    ran = processing.process_pending(text_owner, batch, sandbox.run, settings)
-                    ran += processing.run_ocr_jobs(ocr_owner, ocr_box.run, settings)
+                    ran = processing.process_pending(text_owner, batch, sandbox.run, settings,
+                                                     index, tally)
+                    ocr_ran = processing.run_ocr_jobs(ocr_owner, ocr_box.run, settings)
+                    tally["ocr"] += ocr_ran
+                    ran += ocr_ran
                 except Exception:  # a process boundary: log; the jobs are back in the queue
                     log.exception("worker: a batch failed; its jobs are back in the queue")
                     db.session.rollback()
                     ran = 0
                 finally:
                     db.session.remove()
-            total += ran
             if not ran:
-                return total
+                return tally
     finally:
         ocr_box.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -37,6 +38,9 @@ SHOWN_WHILE_WAITING = frozenset({"disk-full", "interrupted"})
 # The kinds of job each lane of the worker runs: OCR has its own, so that a slow scan
 # never holds up the text of other uploads.
 TEXT_KINDS = ("extract", "index")
+# A worker that does not write the index (`kb worker --no-index`, on a machine without
+# the index) only extracts, and hands each document over as an ``index`` job.
+EXTRACT_KINDS = ("extract",)
 OCR_KINDS = ("ocr",)
 OCR_NOTICE = ("The text was read from scanned pages by OCR (optical character recognition) "
               "and may contain errors.")
@@ -139,19 +143,25 @@ def configured_extractor(extractor: Extractor, config: Mapping[str, Any]) -> Ext
 
 def claim(owner: Owner, limit: int, kinds: Iterable[str] = TEXT_KINDS) -> list[Job]:
     """Claim up to ``limit`` queued jobs of ``kinds`` for ``owner``, atomically per job;
-    jobs stranded by a dead holder are given back first."""
+    jobs stranded by a dead holder are given back first.
+
+    On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED``, so that
+    workers claiming at the same moment take different jobs instead of queueing on the
+    same rows; SQLite has no row locks (the clause is left out) and serialises writers.
+    On both, each job is taken by a compare-and-set on its state: never by two workers."""
     release_stranded()
     now = utcnow()
+    # The whole test again in the update: between the two, another worker may have taken
+    # the job, run it and queued it again as another kind (handed over to another lane).
+    due = (Job.state == "queued", Job.run_after <= now, Job.kind.in_(tuple(kinds)))
     candidates = db.session.scalars(
-        select(Job.job_id).where(Job.state == "queued", Job.run_after <= now,
-                                 Job.kind.in_(tuple(kinds)))
-        .order_by(Job.job_id).limit(limit)
+        select(Job.job_id).where(*due)
+        .order_by(Job.job_id).limit(limit).with_for_update(skip_locked=True)
     ).all()
     claimed = []
     for job_id in candidates:
         res = db.session.execute(
-            update(Job).where(Job.job_id == job_id, Job.state == "queued")
-            .values(**owner.claim_values(now))
+            update(Job).where(Job.job_id == job_id, *due).values(**owner.claim_values(now))
         )
         if res.rowcount == 1:  # type: ignore[attr-defined]
             claimed.append(job_id)
@@ -300,21 +310,23 @@ def save_outcome(doc: Document, outcome: Outcome) -> None:
         doc.language = outcome.language  # what the user set always wins
 
 
-def finish(jobs: list[Job], docs: list[Document]) -> None:
-    """Index the documents in one commit, then mark them and their jobs done."""
+def finish(jobs: list[Job], docs: list[Document]) -> int:
+    """Index the documents in one commit, then mark them and their jobs done; returns how
+    many documents were written to the index."""
     if not jobs:
-        return
+        return 0
     records = [record_for(d) for d in docs]
     try:
         search.write_records(context.index_dir(), records, context.lock_timeout())
     except IndexBusy as e:
         db.session.rollback()
         retry(jobs, str(e))
-        return
+        return 0
     except IndexUnavailable as e:
         wait_for_index(jobs, e.message)
-        return
+        return 0
     mark_indexed(jobs, docs)
+    return len(records)
 
 
 def wait_for_index(jobs: Iterable[Job], reason: str) -> None:
@@ -403,9 +415,11 @@ def hand_over(job: Job, kind: str) -> None:
 
 
 def run_jobs(jobs: list[Job], extractor: Callable[[str, str], Outcome] = extract_outcome,
-             ocr: OcrSettings | None = None) -> None:
-    """Run claimed jobs: extract where asked, then index all of them in one commit. With
-    ``ocr`` settings, a PDF without text is handed to the OCR lane instead of indexed."""
+             ocr: OcrSettings | None = None, index: bool = True) -> int:
+    """Run claimed jobs: extract where asked, then index all of them in one commit (or,
+    without ``index``, hand them over as ``index`` jobs to a worker that writes the index).
+    With ``ocr`` settings, a PDF without text is handed to the OCR lane instead of indexed.
+    Returns how many documents were written to the index."""
     from kb.extract import ocr as ocr_module
 
     store = context.store()
@@ -441,10 +455,13 @@ def run_jobs(jobs: list[Job], extractor: Callable[[str, str], Outcome] = extract
         docs[doc.doc_id] = doc
         indexed.append(job)
     # The text is in the database before the index: what is handed over or retried keeps it.
+    if not index:  # the indexing worker reads the text back from the database
+        for job in indexed:
+            hand_over(job, "index")
     db.session.commit()
     for job, outcome in again:
         retry([job], outcome.error or "interrupted", outcome.error_code)
-    finish(indexed, list(docs.values()))
+    return finish(indexed, list(docs.values())) if index else 0
 
 
 def run_ocr(job: Job, extractor: Callable[[str, str], Outcome], settings: OcrSettings) -> None:
@@ -505,28 +522,37 @@ def run_ocr_jobs(owner: Owner, extractor: Callable[[str, str], Outcome],
 
 def process_batch(owner: Owner, batch: int = 20,
                   extractor: Callable[[str, str], Outcome] = extract_outcome,
-                  ocr: OcrSettings | None = None) -> int:
+                  ocr: OcrSettings | None = None, index: bool = True,
+                  tally: Counter[str] | None = None) -> int:
     """Claim and run one batch of text jobs; returns how many ran. A batch that raises
-    puts its jobs back in the queue with the error recorded, then re-raises."""
-    jobs = claim(owner, batch)
+    puts its jobs back in the queue with the error recorded, then re-raises.
+
+    Without ``index`` only extract jobs are claimed, and handed over for indexing. A
+    ``tally`` counts the jobs claimed by kind, and the documents written ("indexed")."""
+    jobs = claim(owner, batch, TEXT_KINDS if index else EXTRACT_KINDS)
     if not jobs:
         return 0
     ids = [j.job_id for j in jobs]
+    kinds = Counter(j.kind for j in jobs)
     try:
-        run_jobs(jobs, extractor, ocr)
+        written = run_jobs(jobs, extractor, ocr, index)
     except Exception as e:
         db.session.rollback()
         give_back(ids, owner, e)
         raise
+    if tally is not None:
+        tally.update(kinds)
+        tally["indexed"] += written
     return len(ids)
 
 
 def process_pending(owner: Owner, batch: int = 20,
                     extractor: Callable[[str, str], Outcome] = extract_outcome,
-                    ocr: OcrSettings | None = None) -> int:
+                    ocr: OcrSettings | None = None, index: bool = True,
+                    tally: Counter[str] | None = None) -> int:
     """Run queued text jobs until none is left; returns how many jobs ran."""
     total = 0
-    while ran := process_batch(owner, batch, extractor, ocr):
+    while ran := process_batch(owner, batch, extractor, ocr, index, tally):
         total += ran
     return total
 
