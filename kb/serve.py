@@ -32,8 +32,11 @@ class WorkerSupervisor:
     """Runs `kb worker` as a child process and starts it again when it dies."""
 
     def __init__(self, command: list[str],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *, quiet: bool = False) -> None:
         self.command = command
+        # Quiet: its standard output (the summary `kb worker` prints at its end) is dropped;
+        # its log (standard error) says the same.
+        self.quiet = quiet
         self.clock = clock
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
@@ -43,7 +46,8 @@ class WorkerSupervisor:
 
     def start(self) -> None:
         """Start the worker process."""
-        self.proc = subprocess.Popen(self.command)
+        self.proc = subprocess.Popen(self.command,
+                                     stdout=subprocess.DEVNULL if self.quiet else None)
         self.started = self.clock()
         self.restart_at = None
 
@@ -118,7 +122,7 @@ def serve(host: str, port: int, workers: int, threads: int | None = None) -> Non
     if threads is None:
         threads = int(current_app.config["WEB_THREADS"])
     supervisor = WorkerSupervisor(
-        [sys.executable, "-m", "kb", "worker", "--parent", str(os.getpid())])
+        [sys.executable, "-m", "kb", "worker", "--parent", str(os.getpid())], quiet=True)
     supervisor.start()
 
     def on_exit(_server: Any) -> None:
