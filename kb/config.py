@@ -99,6 +99,9 @@ DEFAULTS: dict[str, object] = {
     # X-Forwarded-Proto headers are trusted (werkzeug ProxyFix); 0 trusts none. Only set
     # it behind a proxy that overwrites these headers, or clients can forge them.
     "TRUST_PROXY": 0,
+    # A secret that lets a scraper (Prometheus) read /metrics as `Authorization: Bearer
+    # TOKEN` without an account; None: only admins (signed in or by their API token) may.
+    "METRICS_TOKEN": None,
     # OCR of PDF pages without a text layer with Debian's ocrmypdf and tesseract: auto|off.
     # "auto" runs it where both are installed with the languages below, else the document is
     # found by its metadata only and says so.

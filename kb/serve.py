@@ -11,13 +11,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from kb import create_app
+from kb import create_app, metrics
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +118,17 @@ def serve(host: str, port: int, workers: int, threads: int | None = None) -> Non
     """Serve until interrupted; the worker process is started first and stopped last."""
     if threads is None:
         threads = int(current_app.config["WEB_THREADS"])
+    # Before any fork: gunicorn's workers and the worker process inherit the folder.
+    metrics.use_multiprocess(Path(current_app.config["INSTANCE_DIR"]) / "metrics")
     supervisor = WorkerSupervisor(
         [sys.executable, "-m", "kb", "worker", "--parent", str(os.getpid())])
     supervisor.start()
 
     def on_exit(_server: Any) -> None:
         supervisor.stop()
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        metrics.process_ended(worker.pid)
 
     try:
         _Server({
@@ -134,6 +140,7 @@ def serve(host: str, port: int, workers: int, threads: int | None = None) -> Non
             "graceful_timeout": int(current_app.config["SERVE_GRACEFUL_TIMEOUT"]),
             "accesslog": "-",
             "on_exit": on_exit,
+            "child_exit": child_exit,
         }, supervisor).run()
     finally:
         supervisor.stop()

@@ -7,6 +7,7 @@ from kb.search.index import (
     needs_rebuild,
     problem,
     rebuild,
+    segment_count,
     write_records,
 )
 from kb.search.parsing import function_words, is_query_language
@@ -49,5 +50,6 @@ __all__ = [
     "problem",
     "rebuild",
     "search",
+    "segment_count",
     "write_records",
 ]
