@@ -1,7 +1,8 @@
 """`kb serve`: gunicorn (a production WSGI server) plus the background worker process,
 which it watches: a worker that dies is started again (after 1 s, then twice as long
 each time it dies again soon, up to a minute), and it stops with the server. The worker
-also stops by itself when the server's process ends, even by `kill -9`."""
+also stops by itself when the server's process ends, even by `kill -9`. The counters of
+/metrics are kept in <instance>/metrics/, emptied at each start (kb.metrics)."""
 
 from __future__ import annotations
 
