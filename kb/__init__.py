@@ -92,9 +92,21 @@ def register_security(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from kb.views import admin, api, audit, auth, documents, groups, profile, review, search
+    from kb.views import (
+        admin,
+        api,
+        audit,
+        auth,
+        documents,
+        groups,
+        metrics,
+        profile,
+        review,
+        search,
+    )
 
-    for module in (search, documents, auth, admin, api, profile, review, groups, audit):
+    for module in (search, documents, auth, admin, api, profile, review, groups, audit,
+                   metrics):
         app.register_blueprint(module.bp)
 
 

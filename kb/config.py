@@ -110,6 +110,9 @@ DEFAULTS: dict[str, object] = {
     # Mark the session cookie Secure on every answer (it always is on answers to HTTPS
     # requests); set it when kb is only ever reached over HTTPS.
     "SESSION_COOKIE_SECURE": False,
+    # A secret that lets a scraper (Prometheus) read /metrics as `Authorization: Bearer
+    # TOKEN` without an account; None: only admins (signed in or by their API token) may.
+    "METRICS_TOKEN": None,
     # OCR of PDF pages without a text layer with Debian's ocrmypdf and tesseract: auto|off.
     # "auto" runs it where both are installed with the languages below, else the document is
     # found by its metadata only and says so.

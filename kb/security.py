@@ -189,6 +189,10 @@ def refuse_invalid_token() -> None:
     token = bearer_token(request)
     if token is None:
         return
+    from kb.metrics import is_metrics_token
+
+    if request.endpoint == "metrics.metrics" and is_metrics_token(token):
+        return  # the scrapers' METRICS_TOKEN, which is no account's (kb.views.metrics)
     from kb.services.accounts import user_for_token
 
     user = user_for_token(token)

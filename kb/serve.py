@@ -1,7 +1,8 @@
 """`kb serve`: gunicorn (a production WSGI server) plus the background worker process,
 which it watches: a worker that dies is started again (after 1 s, then twice as long
 each time it dies again soon, up to a minute), and it stops with the server. The worker
-also stops by itself when the server's process ends, even by `kill -9`."""
+also stops by itself when the server's process ends, even by `kill -9`. The counters of
+/metrics are kept in <instance>/metrics/, emptied at each start (kb.metrics)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from kb import create_app
+from kb import create_app, metrics
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +123,17 @@ def serve(host: str, port: int, workers: int, threads: int | None = None) -> Non
     """Serve until interrupted; the worker process is started first and stopped last."""
     if threads is None:
         threads = int(current_app.config["WEB_THREADS"])
+    # Before any fork: gunicorn's workers and the worker process inherit the folder.
+    metrics.use_multiprocess(Path(current_app.config["INSTANCE_DIR"]) / "metrics")
     supervisor = WorkerSupervisor(
         [sys.executable, "-m", "kb", "worker", "--parent", str(os.getpid())], quiet=True)
     supervisor.start()
 
     def on_exit(_server: Any) -> None:
         supervisor.stop()
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        metrics.process_ended(worker.pid)
 
     try:
         _Server({
@@ -141,6 +148,7 @@ def serve(host: str, port: int, workers: int, threads: int | None = None) -> Non
             "accesslog": None,
             "logger_class": "kb.logs.GunicornLogger",
             "on_exit": on_exit,
+            "child_exit": child_exit,
         }, supervisor).run()
     finally:
         supervisor.stop()

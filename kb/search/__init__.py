@@ -10,6 +10,7 @@ from kb.search.index import (
     problem,
     rebuild,
     rewrite_records,
+    segment_count,
     write_records,
 )
 from kb.search.parsing import function_words, is_query_language
@@ -56,5 +57,6 @@ __all__ = [
     "rebuild",
     "rewrite_records",
     "search",
+    "segment_count",
     "write_records",
 ]

@@ -107,6 +107,13 @@ def open_index(index_dir: Path, *, quiet: bool = False) -> FileIndex:
     raise AssertionError("unreachable")
 
 
+def segment_count(index_dir: Path) -> int:
+    """How many segments the index has now (read from its table of contents); raises
+    IndexUnavailable like ``open_index``."""
+    # Whoosh has no public call for it; _segments() only reads the TOC (whoosh is pinned).
+    return len(open_index(index_dir, quiet=True)._segments())
+
+
 def _unreadable(index_dir: Path, e: Exception,
                 say: Callable[..., None]) -> IndexUnavailable:
     _close_streams(e)

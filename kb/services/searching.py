@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from flask import current_app
 from sqlalchemy import select
 
-from kb import context, policy, search, taxonomy
+from kb import context, metrics, policy, search, taxonomy
 from kb.errors import QueryError
 from kb.extensions import db
 from kb.models import Agency, Document
@@ -122,6 +122,7 @@ def expanded(req: search.SearchRequest) -> tuple[search.SearchRequest,
     return replace(req, also=labels, quiet=quiet), found
 
 
+@metrics.timed_search
 def run(user: object, req: search.SearchRequest, *, expand: bool = True) -> Page:
     """Search what this user may see; plain-word queries also in the thesaurus's other
     languages unless ``expand`` is off."""

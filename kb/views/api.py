@@ -9,7 +9,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_options_header
 
-from kb import policy, serialize
+from kb import metrics, policy, serialize
 from kb.auth import bearer_token
 from kb.errors import Forbidden, QueryError, Unauthorized, ValidationError
 from kb.extensions import csrf
@@ -44,6 +44,7 @@ def api_search() -> Response:
     """Full-text search with filters, facets and snippets."""
     args = request.args.to_dict(flat=False)
     req = searching.parse_request(args)
+    metrics.count_search("api")
     page = searching.run(current_user, req, expand=searching.expand_wanted(args))
     answer = serialize.search_page(page)
     # Bounds applied to the query (kb.search.bounds), e.g. an edit distance lowered to 2.
@@ -81,6 +82,7 @@ def api_upload() -> tuple[Response, int]:
         raise ValidationError(f"unknown field {unknown[0]!r}",
                               fields={k: "unknown field" for k in unknown})
     doc = documents.ingest(stream, filename, meta, current_user)
+    metrics.count_upload("api")
     return jsonify(serialize.document(doc)), 201
 
 

@@ -16,7 +16,7 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from kb import context, policy, taxonomy
+from kb import context, metrics, policy, taxonomy
 from kb.errors import (
     DuplicateError,
     IndexUnavailable,
@@ -91,6 +91,7 @@ def upload() -> str | BaseResponse | tuple[str, int]:
                     form[name].errors = [*form[name].errors, message]
             flash(e.message, "error")
             return render_template("documents/upload.html", form=form), e.status_code
+        metrics.count_upload("web")
         flash("Stored. Its text is being extracted; this page shows when it is ready.", "ok")
         warning = getattr(doc, "upload_warning", None)
         if warning:
@@ -150,6 +151,7 @@ def download(doc_id: int) -> Response:
     # A reader fetching later parts of the same file is not a new download.
     if request.range is None or (request.range.ranges and request.range.ranges[0][0] == 0):
         documents.record_download(doc, current_user)
+        metrics.count_download()
     response = send_file(
         path, mimetype=stored.content_type, as_attachment=True,
         download_name=stored.filename, etag=stored.sha256, conditional=True,

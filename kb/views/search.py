@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_login import current_user
 
+from kb import metrics, taxonomy
 from kb import search as engine
-from kb import taxonomy
 from kb.errors import QueryError, SearchTimeout
 from kb.search import bounds
 from kb.services import searching
@@ -57,6 +57,7 @@ def index() -> tuple[str, int]:
     status = 200
     try:
         req = searching.parse_request(args)
+        metrics.count_search("web")
         page = searching.run(current_user, req, expand=searching.expand_wanted(args))
     except (QueryError, SearchTimeout) as e:
         error, status = e.message, e.status_code
