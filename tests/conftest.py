@@ -6,7 +6,9 @@ import io
 import itertools
 import os
 import re
+import socket
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,3 +229,21 @@ def ungdc_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with tarfile.open(UNGDC_TAR) as tar:
         tar.extractall(target, filter="data")
     return target / "ungdc-2011-2018"
+
+
+def wait_for(what: str, check: Callable[[], Any], bound: float = 60.0,
+             every: float = 0.1) -> Any:
+    """Poll ``check`` until it gives something true (returned); fail naming ``what`` after
+    ``bound`` seconds. A wait on a condition, never a timing assert."""
+    deadline = time.monotonic() + bound
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(every)
+    return found
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -10,7 +10,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.conftest import free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -52,12 +53,6 @@ class Server:
         except OSError as e:
             return f"(no server log: {e})"
         return "\n".join(text.splitlines()[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -99,7 +94,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     kb("init")
     kb("user", "add", EMAIL, "--role", "editor", "--password-stdin", stdin=PASSWORD + "\n")
 
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     server = Server(f"http://127.0.0.1:{port}", log)
     with log.open("wb") as out:

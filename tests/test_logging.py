@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from kb.logs import JsonFormatter
-from tests.conftest import csrf_from, kb_env
+from tests.conftest import csrf_from, free_port, kb_env
 
 KB = str(Path(sys.executable).parent / "kb")
 BROKEN_PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 9 0 R >>\n"
@@ -188,12 +187,6 @@ def test_unknown_settings_are_warned_about_once_each_by_name(app):
         assert known not in res.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait(condition, seconds: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -247,7 +240,7 @@ def test_a_full_run_logs_no_password_token_or_session_value(app, tmp_path):
     new_password = "amber walrus lantern 58"
     kb("user", "add", email, "--role", "editor", "--password-stdin", stdin=password + "\n")
     cli_token = kb("token", "create", email).strip()
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "serve.log"
     browser = _Browser(f"http://127.0.0.1:{port}")
     with log_path.open("wb") as out:

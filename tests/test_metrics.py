@@ -9,10 +9,8 @@ import io
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,7 +25,7 @@ from sqlalchemy import update
 
 from kb.extensions import db
 from kb.models import Job, utcnow
-from tests.conftest import Account, csrf_from, kb_env, login, same_instance
+from tests.conftest import Account, csrf_from, free_port, kb_env, login, same_instance, wait_for
 
 KB = str(Path(sys.executable).parent / "kb")
 SCRAPER_TOKEN = "scraper-secret-0123456789"
@@ -159,26 +157,12 @@ def test_a_missing_index_leaves_its_gauge_out_and_the_rest_answers(
     assert value(samples, "kb_jobs_queued") == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for(what: str, check: Callable[[], Any], bound: float = 60.0) -> Any:
-    deadline = time.monotonic() + bound
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.1)
-    return found
-
-
 class Server:
     """A real `kb serve` with two gunicorn workers on the app's instance and database."""
 
     def __init__(self, app: Flask, log: Path) -> None:
         self.env = kb_env(app, KB_METRICS_TOKEN=SCRAPER_TOKEN, KB_WORKER_POLL_SECONDS="0.2")
-        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.url = f"http://127.0.0.1:{free_port()}"
         self.log = log
 
     @contextlib.contextmanager
@@ -190,7 +174,7 @@ class Server:
                                     stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            _wait_for("kb serve to answer", lambda: self._up(proc))
+            wait_for("kb serve to answer", lambda: self._up(proc))
             yield proc
         finally:
             if proc.poll() is None:

@@ -9,7 +9,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from kb.config import DEFAULTS
 from kb.extensions import db
 from kb.extract import ocr
 from kb.models import Job
-from tests.conftest import kb_env
+from tests.conftest import kb_env, wait_for
 
 KB = str(Path(sys.executable).parent / "kb")
 REAL_OCRMYPDF = "/usr/bin/ocrmypdf"
@@ -82,14 +81,6 @@ def start_worker(app: Flask) -> Iterator[Callable[..., subprocess.Popen[bytes]]]
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def wait_for(what: str, check: Callable[[], Any], bound: float = 60.0) -> Any:
-    deadline = time.monotonic() + bound
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.05)
-    return found
 
 
 def doc(client: Any, doc_id: int) -> dict[str, Any]:

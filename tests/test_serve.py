@@ -18,13 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 KB = Path(sys.executable).parent / "kb"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(condition, seconds: float, what: str, log: Path) -> None:
@@ -47,7 +43,7 @@ class Instance:
         if database_url:
             self.env["KB_DATABASE_URL"] = database_url
         self.log = root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
 
     def kb(self, *args: str, stdin: str = "") -> str:
         done = subprocess.run([str(KB), *args], cwd=self.root, env=self.env, input=stdin,

@@ -7,10 +7,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -18,19 +15,11 @@ from sqlalchemy import create_engine, func, select, text
 from kb.extensions import db
 from kb.models import Document, Job
 from kb.services import processing, queue
-from tests.conftest import kb_env, same_instance
+from tests.conftest import kb_env, same_instance, wait_for
 
 KB = str(Path(sys.executable).parent / "kb")
 SUMMARY = re.compile(r"Ran (\d+) jobs \(extract (\d+), index (\d+), ocr (\d+)\); "
                      r"wrote (\d+) documents to the index\.")
-
-
-def wait_for(what: str, check: Callable[[], Any], bound: float = 300.0) -> Any:
-    deadline = time.monotonic() + bound
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.2)
-    return found
 
 
 def summary_of(out: str) -> dict[str, int]:
@@ -62,7 +51,7 @@ def test_three_workers_two_without_the_index_make_each_document_ready_once(
             assert all(w.poll() is None for w in workers), "a worker ended early"
             return left == 0
 
-        wait_for("every document processed", none_processing)
+        wait_for("every document processed", none_processing, bound=300, every=0.2)
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)

@@ -7,13 +7,11 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,17 +26,9 @@ from kb import serve as kb_serve
 from kb.extensions import db
 from kb.models import Worker, utcnow
 from kb.services import queue
-from tests.conftest import kb_env
+from tests.conftest import free_port, kb_env, wait_for
 
 KB = str(Path(sys.executable).parent / "kb")
-
-
-def wait_for(what: str, check: Callable[[], Any], bound: float = 60.0) -> Any:
-    deadline = time.monotonic() + bound
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.1)
-    return found
 
 
 def _children(pid: int) -> list[tuple[int, str]]:
@@ -83,15 +73,9 @@ class Served:
             return int(json.loads(res.read())["id"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(app: Flask, tmp_path: Path) -> Iterator[Served]:
-    port = _free_port()
+    port = free_port()
     env = kb_env(app, KB_WORKER_POLL_SECONDS="0.1")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:

@@ -20,7 +20,7 @@ from flask import Flask
 from kb.extensions import db
 from kb.models import Job, PageText, utcnow
 from kb.services import queue
-from tests.conftest import kb_env
+from tests.conftest import kb_env, wait_for
 
 KB = str(Path(sys.executable).parent / "kb")
 
@@ -45,15 +45,6 @@ def start_worker(app: Flask) -> Iterator[Callable[..., subprocess.Popen[bytes]]]
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-
-
-def wait_for(what: str, check: Callable[[], Any], bound: float = 60.0) -> Any:
-    """Poll ``check`` until it gives something true; fail after ``bound`` seconds."""
-    deadline = time.monotonic() + bound
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.05)
-    return found
 
 
 def children(pid: int, running: str = "") -> list[int]:
