@@ -519,6 +519,7 @@ def worker_command(once: bool, concurrency: int, index: bool | None,
         worker.run_many(app, concurrency, index)
         return
     click.echo(worker.summary(worker.run(app, once=once, parent=parent, index=index)))
+    sys.stdout.flush()  # said even if something holds up the interpreter's exit
 
 
 @click.command("serve")

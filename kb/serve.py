@@ -80,6 +80,8 @@ class WorkerSupervisor:
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            log.warning("kb worker (pid %s) did not stop within %g s of SIGTERM; killing it",
+                        self.proc.pid, timeout)
             self.proc.kill()
             self.proc.wait()
 

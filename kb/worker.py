@@ -43,8 +43,15 @@ def run(app: Flask, *, once: bool = False, parent: int | None = None,
     if index is None:
         index = bool(app.config["WORKER_INDEXES"])
     stopping = threading.Event()
+    signalled: list[int] = []
 
-    def stop(_signum: int, _frame: FrameType | None) -> None:
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        # Once only: a second signal arriving while the first handler is inside Event.set
+        # (which holds the event's lock) would set it again in the same thread and wait for
+        # that lock for ever (seen when SIGTERM came twice: the worker hung until killed).
+        if signalled:
+            return
+        signalled.append(signum)
         stopping.set()
 
     if not once:
@@ -111,8 +118,15 @@ def run_many(app: Flask, concurrency: int, index: bool | None = None) -> None:
     supervisors = [WorkerSupervisor(command + ([] if index and n == 0 else ["--no-index"]))
                    for n in range(concurrency)]
     stopping = threading.Event()
+    signalled: list[int] = []
 
-    def stop(_signum: int, _frame: FrameType | None) -> None:
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        # Once only: a second signal arriving while the first handler is inside Event.set
+        # (which holds the event's lock) would set it again in the same thread and wait for
+        # that lock for ever (seen when SIGTERM came twice: the worker hung until killed).
+        if signalled:
+            return
+        signalled.append(signum)
         stopping.set()
 
     signal.signal(signal.SIGTERM, stop)

@@ -125,7 +125,7 @@ def test_concurrency_runs_several_processes_of_which_one_indexes(app, client, up
         out, err = parent.communicate(timeout=60)
     assert parent.returncode == 0, (out, err)
     summaries = [summary_of(line) for line in out.splitlines() if SUMMARY.search(line)]
-    assert len(summaries) == 3, out  # three processes, each says what it did at its end
+    assert len(summaries) == 3, (out, err)  # three processes, each says what it did
     assert sum(s["extract"] for s in summaries) == len(ids)
     assert sorted(s["indexed"] > 0 for s in summaries) == [False, False, True]
     assert client.get("/api/v1/search", query_string={"q": "circular"}).json["total"] == 30
