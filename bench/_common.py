@@ -267,6 +267,19 @@ def import_speeches(work: Path, speeches: Sequence[Speech], log_name: str) -> Im
     return Imported(list(speeches), manifest, timed, nbytes)
 
 
+def prepare_instance(work: Path, limit: int | None) -> tuple[list[Speech], str]:
+    """The instance's speeches: built now, or those of a previous run in ``work``."""
+    if has_instance(work):
+        speeches = read_manifest(work / CORPUS_DIR)
+        if limit is not None and limit != len(speeches):
+            fail(f"{work} holds an instance of {len(speeches)} speeches, not --limit {limit}; "
+                 "use another --workdir")
+        return speeches, f"reused from --workdir {work}"
+    imported = build_instance(work, limit)
+    verify_searchable(work, imported.speeches)
+    return imported.speeches, f"built now with `kb import` ({imported.timed.seconds:.1f} s)"
+
+
 def verdict(met: bool, target: str) -> str:
     return f"target {target}: {'met' if met else 'NOT MET'}"
 

@@ -333,19 +333,6 @@ def timed_runs(run: Callable[[Query], int],
     return latencies, totals
 
 
-def prepare(work: Path, limit: int | None) -> tuple[list[c.Speech], str]:
-    """The instance's speeches: built now, or those of a previous run in ``work``."""
-    if c.has_instance(work):
-        speeches = c.read_manifest(work / c.CORPUS_DIR)
-        if limit is not None and limit != len(speeches):
-            c.fail(f"{work} holds an instance of {len(speeches)} speeches, not --limit {limit}; "
-                   "use another --workdir")
-        return speeches, f"reused from --workdir {work}"
-    imported = c.build_instance(work, limit)
-    c.verify_searchable(work, imported.speeches)
-    return imported.speeches, f"built now with `kb import` ({imported.timed.seconds:.1f} s)"
-
-
 def compare(label: str, work: Path, docs: Sequence[Doc], warmup: Sequence[Query],
             measured: Sequence[Query], target_ms: float,
             settings: dict[str, Any]) -> list[tuple[str, str]]:
@@ -399,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = c.server_settings(args)
 
     with c.workdir(args.workdir) as work:
-        speeches, origin = prepare(work, args.limit)
+        speeches, origin = c.prepare_instance(work, args.limit)
         nbytes = c.text_bytes(speeches)
         queries = make_queries(speeches, WARMUP + args.queries)
         warmup, measured = queries[:WARMUP], queries[WARMUP:]

@@ -31,7 +31,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import _common as c
@@ -72,19 +71,6 @@ def ordinary_queries(vocab: Counter[str], n: int) -> list[dict[str, Any]]:
 def misspelt(word: str) -> str:
     """A word with a "q" in its middle: one edit away, and no word of the speeches."""
     return word[:len(word) // 2] + "q" + word[len(word) // 2:]
-
-
-def prepare(work: Path, limit: int | None) -> tuple[list[c.Speech], str]:
-    """The instance's speeches: built now, or those of a previous run in ``work``."""
-    if c.has_instance(work):
-        speeches = c.read_manifest(work / c.CORPUS_DIR)
-        if limit is not None and limit != len(speeches):
-            c.fail(f"{work} holds an instance of {len(speeches)} speeches, not --limit {limit}; "
-                   "use another --workdir")
-        return speeches, f"reused from --workdir {work}"
-    imported = c.build_instance(work, limit)
-    c.verify_searchable(work, imported.speeches)
-    return imported.speeches, f"built now with `kb import` ({imported.timed.seconds:.1f} s)"
 
 
 def status_of(http: c.Http, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -189,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     from kb.search import bounds
 
     with c.workdir(args.workdir) as work:
-        speeches, origin = prepare(work, args.limit)
+        speeches, origin = c.prepare_instance(work, args.limit)
         vocab = vocabulary(speeches)
         with c.serving(work, **c.server_settings(args)) as server:
             http = server.client()

@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from kb import context
 from kb.errors import KbError
 from kb.extensions import db
+from kb.storage import FileStore, sha256_of
 
 FORMAT = 1
 CHUNK = 1024 * 1024
@@ -76,18 +77,6 @@ class RestoreReport:
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:,.1f} MB"
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _blob_path(root: Path, sha256: str) -> Path:
-    return root / sha256[:2] / sha256[2:4] / sha256
 
 
 def _is_postgres() -> bool:
@@ -203,10 +192,10 @@ def backup(dest: Path, echo: Echo) -> BackupReport:
         echo(f"database: {_mb(database_bytes)}, {documents:,} documents, "
              f"{len(rows):,} stored files")
         store = context.store()
-        files_root = dest / "files"
+        files = FileStore(dest / "files")
         new_files = new_bytes = 0
         for i, (sha256, size) in enumerate(rows, start=1):
-            target = _blob_path(files_root, sha256)
+            target = files.path_for(sha256)
             if not (target.is_file() and target.stat().st_size == size):
                 source = store.path_for(sha256)
                 if not source.is_file():
@@ -227,9 +216,9 @@ def backup(dest: Path, echo: Echo) -> BackupReport:
             "format": FORMAT,
             "created_at": stamp,
             "database": {"kind": "postgresql" if _is_postgres() else "sqlite",
-                         "file": db_name, "sha256": _sha256_of(work / db_name),
+                         "file": db_name, "sha256": sha256_of(work / db_name),
                          "size": database_bytes},
-            "secret_key": ({"file": secret_name, "sha256": _sha256_of(work / secret_name)}
+            "secret_key": ({"file": secret_name, "sha256": sha256_of(work / secret_name)}
                            if secret_name else None),
             "documents": documents,
             "files": [{"sha256": s, "size": n} for s, n in rows],
@@ -267,8 +256,9 @@ def newest_snapshot(src: Path) -> Path:
     return complete[-1]
 
 
-def _files_root(snapshot: Path) -> Path:
-    return snapshot.parent.parent / "files"
+def _backup_files(snapshot: Path) -> FileStore:
+    """The stored files of a backup folder (shared by its snapshots), laid out as kb's."""
+    return FileStore(snapshot.parent.parent / "files")
 
 
 def _read_manifest(snapshot: Path) -> dict[str, Any]:
@@ -312,12 +302,12 @@ def verify(snapshot: Path, echo: Echo) -> dict[str, Any]:
     if manifest.get("secret_key"):
         checks.append((snapshot / manifest["secret_key"]["file"],
                        manifest["secret_key"]["sha256"]))
-    files_root = _files_root(snapshot)
-    checks += [(_blob_path(files_root, f["sha256"]), f["sha256"]) for f in manifest["files"]]
+    files = _backup_files(snapshot)
+    checks += [(files.path_for(f["sha256"]), f["sha256"]) for f in manifest["files"]]
     for i, (path, sha256) in enumerate(checks, start=1):
         if not path.is_file():
             raise BackupError(f"The backup is damaged: {path} is missing; nothing restored.")
-        if _sha256_of(path) != sha256:
+        if sha256_of(path) != sha256:
             raise BackupError(f"The backup is damaged: {path} does not have the SHA-256 the "
                               "manifest records; nothing restored.")
         if i % 500 == 0 or i == len(checks):
@@ -355,11 +345,11 @@ def restore(src: Path, echo: Echo) -> RestoreReport:
         os.replace(tmp, secret)
         current_app.config["SECRET_KEY"] = secret.read_text(encoding="ascii").strip()
     store = context.store()
-    files_root = _files_root(snapshot)
+    files = _backup_files(snapshot)
     total = len(manifest["files"])
     for i, entry in enumerate(manifest["files"], start=1):
         sha256 = entry["sha256"]
-        _copy_verified(_blob_path(files_root, sha256), store.path_for(sha256), sha256)
+        _copy_verified(files.path_for(sha256), store.path_for(sha256), sha256)
         if i % 500 == 0 or i == total:
             echo(f"files: {i:,}/{total:,}")
     migrate.upgrade()  # a backup made by an older kb

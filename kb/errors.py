@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+
+# What "no space left" looks like: an OS error (no space, or the quota), or a database
+# that refused a write for it (SQLite's SQLITE_FULL, PostgreSQL's disk_full class 53100).
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether ``error`` means a disk (of the files, the index or the database) is full."""
+    if isinstance(error, OSError):
+        return error.errno in _FULL_ERRNOS
+    orig = getattr(error, "orig", None)  # a SQLAlchemy DBAPIError's driver exception
+    return (getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or getattr(orig, "pgcode", None) == "53100")
+
 
 class KbError(Exception):
     """Base of every error kb raises on purpose; ``str(e)`` is shown to users."""

@@ -71,12 +71,18 @@ class WorkerSupervisor:
         if now >= self.restart_at:
             self.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the worker (SIGTERM: it finishes its batch; SIGKILL after ``timeout``)."""
+    def signal_stop(self) -> None:
+        """Ask the worker to stop (SIGTERM, sent once: it finishes its batch), without
+        waiting; no restart follows."""
+        if not self.stopped and self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
         self.stopped = True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the worker and wait for it (SIGKILL after ``timeout``)."""
+        self.signal_stop()
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.terminate()
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -6,7 +6,6 @@ renamed into place, so a crash never leaves a half-written blob under a real nam
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import tempfile
@@ -15,12 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from kb.errors import FileDamaged, StorageError, StorageFull, TooLarge, ValidationError
+from kb.errors import (
+    FileDamaged,
+    StorageError,
+    StorageFull,
+    TooLarge,
+    ValidationError,
+    disk_full,
+)
 
 CHUNK = 1024 * 1024
 # Staged uploads are named so in <root>/tmp.
 PARTIAL_PREFIX = "upload-"
-FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 ASK_DOCTOR = "An administrator should run `kb doctor`, which lists the damaged files."
 
 
@@ -138,11 +143,7 @@ class FileStore:
 
     def digest(self, sha256: str) -> str:
         """The SHA-256 of the blob's bytes as they are on disk now (reads the whole file)."""
-        h = hashlib.sha256()
-        with self.path_for(sha256).open("rb") as fh:
-            while chunk := fh.read(CHUNK):
-                h.update(chunk)
-        return h.hexdigest()
+        return sha256_of(self.path_for(sha256))
 
     def blobs(self) -> Iterator[tuple[str, Path]]:
         """Every stored blob, as (hash, path); partial uploads and quarantine left out."""
@@ -182,14 +183,18 @@ def older_than(path: Path, seconds: float, now: float) -> bool:
     return now - path.stat().st_mtime > seconds
 
 
-def is_full(e: OSError) -> bool:
-    """Whether an OS error means a disk has no space (or quota) left."""
-    return e.errno in FULL_ERRNOS
-
-
 def _write_error(e: OSError, what: str) -> StorageError:
-    if is_full(e):
+    if disk_full(e):
         return StorageFull("There is no space left on the server to store this file, so "
                            "nothing was kept. Try again later; an administrator must free "
                            "disk space in the upload folder.")
     return StorageError(f"{what}: {e.strerror or e}.")
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes as they are on disk now (reads the whole file)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -33,6 +33,23 @@ log = logging.getLogger(__name__)
 OCR_STOP_WAIT = 5.0
 
 
+def _stop_on_signals(stopping: threading.Event) -> None:
+    """Set ``stopping`` on SIGTERM or SIGINT (Ctrl-C)."""
+    signalled: list[int] = []
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        # Once only, marked before Event.set: a second signal arriving while the first
+        # handler is inside Event.set (which holds the event's lock) would set it again in
+        # the same thread and wait for that lock for ever (seen with two SIGTERMs).
+        if signalled:
+            return
+        signalled.append(signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def run(app: Flask, *, once: bool = False, parent: int | None = None,
         index: bool | None = None) -> Counter[str]:
     """Poll for jobs; with ``once`` stop when the queue is empty. Returns the jobs run by
@@ -43,20 +60,8 @@ def run(app: Flask, *, once: bool = False, parent: int | None = None,
     if index is None:
         index = bool(app.config["WORKER_INDEXES"])
     stopping = threading.Event()
-    signalled: list[int] = []
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        # Once only: a second signal arriving while the first handler is inside Event.set
-        # (which holds the event's lock) would set it again in the same thread and wait for
-        # that lock for ever (seen when SIGTERM came twice: the worker hung until killed).
-        if signalled:
-            return
-        signalled.append(signum)
-        stopping.set()
-
     if not once:
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        _stop_on_signals(stopping)
     if parent is not None:
         queue.exit_with_parent(signal.SIGTERM)
         if os.getppid() != parent:  # it ended before we asked to be told
@@ -118,19 +123,7 @@ def run_many(app: Flask, concurrency: int, index: bool | None = None) -> None:
     supervisors = [WorkerSupervisor(command + ([] if index and n == 0 else ["--no-index"]))
                    for n in range(concurrency)]
     stopping = threading.Event()
-    signalled: list[int] = []
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        # Once only: a second signal arriving while the first handler is inside Event.set
-        # (which holds the event's lock) would set it again in the same thread and wait for
-        # that lock for ever (seen when SIGTERM came twice: the worker hung until killed).
-        if signalled:
-            return
-        signalled.append(signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    _stop_on_signals(stopping)
     try:
         for supervisor in supervisors:
             supervisor.start()
@@ -139,8 +132,7 @@ def run_many(app: Flask, concurrency: int, index: bool | None = None) -> None:
                 supervisor.check()
     finally:
         for supervisor in supervisors:  # all at once: each finishes its batch meanwhile
-            if supervisor.proc is not None and supervisor.proc.poll() is None:
-                supervisor.proc.terminate()
+            supervisor.signal_stop()
         for supervisor in supervisors:
             supervisor.stop()
 

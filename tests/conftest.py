@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import os
 import re
 import socket
+import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -247,3 +249,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, options: str) -> Iterator[Path]:
+    """``folder`` as a small tmpfs of its own (e.g. ``size=1m``) for a test to fill,
+    unmounted afterwards; skips, saying why, when not root or mounting fails."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs to fill needs root; run the tests as root")
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,15 +12,10 @@ import pytest
 from flask import Flask
 from werkzeug.datastructures import FileStorage
 
-from tests.conftest import csrf_from, login, make_app, post_multipart
+from tests.conftest import csrf_from, login, make_app, post_multipart, tmpfs
 
 # Big enough to be refused by a 1 MB file system, small enough to stay under the limit.
 BIG = b"migration data " * (2 * 1024 * 1024 // 15)
-
-
-def _need_root() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs to fill needs root; run the tests as root")
 
 
 @pytest.fixture
@@ -30,25 +23,10 @@ def mount_options() -> str:
     return "size=1m"
 
 
-@contextlib.contextmanager
-def _tmpfs(folder: Path, options: str) -> Iterator[Path]:
-    """``folder`` as a tmpfs of its own, unmounted afterwards."""
-    _need_root()
-    folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
-
-
 @pytest.fixture
 def uploads(tmp_path: Path, mount_options: str) -> Iterator[Path]:
     """An upload folder on a small tmpfs."""
-    with _tmpfs(tmp_path / "uploads", mount_options) as folder:
+    with tmpfs(tmp_path / "uploads", mount_options) as folder:
         yield folder
 
 
@@ -129,7 +107,7 @@ def test_healthz_ok_when_space_is_above_the_configured_minimum(app, client, uplo
 @pytest.fixture
 def small_instance_app(tmp_path: Path) -> Iterator[Flask]:
     """An app whose instance folder (database, index) is on a small tmpfs."""
-    with _tmpfs(tmp_path / "instance", "size=8m"):
+    with tmpfs(tmp_path / "instance", "size=8m"):
         # SQLite in the instance folder, whatever the run: its disk is the one filled
         yield from _app(tmp_path, tmp_path / "store", None)
 

@@ -3,7 +3,6 @@ says so, and the documents are done by themselves once there is room again."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -16,24 +15,14 @@ from flask.testing import FlaskClient
 
 from kb.extensions import db
 from kb.models import Job
-from tests.conftest import kb_env, make_app
+from tests.conftest import kb_env, make_app, tmpfs
 
 
 @pytest.fixture
 def small_index_disk(tmp_path: Path) -> Iterator[Path]:
     """An 8 MB tmpfs, mounted for the test (root only)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs to fill needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "small", "size=8m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.fixture

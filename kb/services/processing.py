@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 from collections import Counter
@@ -14,10 +13,9 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import OperationalError
 
 from kb import context, logs, search
-from kb.errors import ExtractionError, IndexBusy, IndexUnavailable
+from kb.errors import ExtractionError, IndexBusy, IndexUnavailable, disk_full
 from kb.extensions import db
 from kb.extract import Extracted, extract
 from kb.models import Document, Job, PageText, StoredFile, utcnow
@@ -243,11 +241,11 @@ def give_back_held(owner: Owner, error: BaseException) -> int:
 
 def describe_failure(error: BaseException) -> tuple[str, str]:
     """A message a person can act on, and a code, for an error that stopped a batch."""
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+    if isinstance(error, OSError) and disk_full(error):
         where = f" ({error.filename})" if error.filename else ""
         return (f"The disk is full{where}: {error.strerror}. Free space on it; the document is "
                 "processed by itself once there is room.", "disk-full")
-    if isinstance(error, OperationalError) and "full" in str(error.orig).lower():
+    if disk_full(error):
         return ("The database's disk is full. Free space in the instance folder; the "
                 "document is processed by itself once there is room.", "disk-full")
     return f"{type(error).__name__}: {error}"[:1000], "failed"

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from kb.errors import DuplicateError, KbError
+from kb.errors import DuplicateError, KbError, disk_full
 from kb.extensions import db
-from kb.storage import is_full
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +27,6 @@ def _answer(status: int, message: str, **extra: object) -> tuple[Response | str,
 
 DISK_FULL = ("There is no space left on the server's disk, so this could not be saved. "
              "Try again later; an administrator must free disk space.")
-
-
-def _database_full(e: OperationalError) -> bool:
-    """Whether the database refused a write for want of disk space (SQLite, PostgreSQL)."""
-    return (getattr(e.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-            or getattr(e.orig, "pgcode", None) == "53100")
 
 
 def register(app: Flask) -> None:
@@ -54,14 +46,14 @@ def register(app: Flask) -> None:
     def os_error(e: OSError) -> tuple[Response | str, int]:
         # A full disk anywhere (Werkzeug spooling a request body, a template cache...);
         # any other OS error stays a server error, logged by Flask.
-        if not is_full(e):
+        if not disk_full(e):
             raise e
         log.error("%s %s: disk full: %s", request.method, request.path, e)
         return _answer(507, DISK_FULL)
 
     @app.errorhandler(OperationalError)
     def database_error(e: OperationalError) -> tuple[Response | str, int]:
-        if not _database_full(e):
+        if not disk_full(e):
             raise e
         db.session.rollback()
         log.error("%s %s: database disk full: %s", request.method, request.path, e.orig)
