@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     c.clean_environment()
 
     with c.workdir(args.workdir) as work:
-        speeches, origin = sb.prepare(work, args.limit)
+        speeches, origin = c.prepare_instance(work, args.limit)
         queries = sb.make_queries(speeches, sb.WARMUP + sb.QUERIES)
         doc_ids = list(range(1, len(speeches) + 1))
         extra = sb.variants(speeches, args.import_docs or len(speeches))
