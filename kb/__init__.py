@@ -113,6 +113,20 @@ def register_blueprints(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from kb.extract import unit_for
 
+    @app.template_filter("filesize")
+    def filesize(size: int | None) -> str:
+        """Bytes as a person reads them: '812 bytes', '150.2 KB', '153.8 MB' (one decimal)."""
+        if size is None:
+            return ""
+        if size < 1024:
+            return f"{size} byte{'s' if size != 1 else ''}"
+        value = size / 1024
+        for unit in ("KB", "MB"):
+            if value < 1024:
+                return f"{value:.1f} {unit}"
+            value /= 1024
+        return f"{value:.1f} GB"
+
     @app.template_global()
     def page_label(doc: Any, number: int) -> str:
         """'p. 3', 'slide 3' or 'sheet 3', after the kind of the document's file."""
