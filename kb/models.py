@@ -143,6 +143,8 @@ class Document(db.Model):  # type: ignore[name-defined]
     error: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(40))
     downloads: Mapped[int] = mapped_column(default=0)
+    # Set when an editor marks the document as a featured tool or methodology (home page).
+    featured_at: Mapped[datetime | None]
     uploader_id: Mapped[int | None] = mapped_column(ForeignKey("user.user_id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -248,6 +250,9 @@ class StoredFile(db.Model):  # type: ignore[name-defined]
     pages: Mapped[int | None]
     # What the file says about itself (title, author, created, modified), as JSON.
     file_metadata: Mapped[str | None] = mapped_column(Text)
+    # The first-page thumbnail's size in pixels, once rendered (PDFs); none: a type icon.
+    thumb_width: Mapped[int | None]
+    thumb_height: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     document: Mapped[Document] = relationship(back_populates="files")
@@ -258,6 +263,29 @@ class StoredFile(db.Model):  # type: ignore[name-defined]
         import json
 
         return dict(json.loads(self.file_metadata)) if self.file_metadata else {}
+
+
+class PendingUpload(db.Model):  # type: ignore[name-defined]
+    """A file sent ahead of the upload form: stored at once, so that no validation error
+    loses it; the form that follows names it by ``public_id`` and becomes its document.
+
+    Only its owner may use it; ones never claimed are swept (kb.services.leftovers)."""
+
+    __tablename__ = "pending_upload"
+    __table_args__ = (Index("ix_pending_upload_user_id", "user_id"),)
+
+    pending_id: Mapped[int] = mapped_column(primary_key=True)
+    # Random and unguessable: what the browser holds between the transfer and the form.
+    public_id: Mapped[str] = mapped_column(String(43), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.user_id", ondelete="CASCADE"))
+    # The user's file name: metadata only, never part of a path.
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(100))
+    # What the file says about itself (title, year, language, ...), as JSON.
+    file_metadata: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PageText(db.Model):  # type: ignore[name-defined]
@@ -279,7 +307,9 @@ class Job(db.Model):  # type: ignore[name-defined]
     __table_args__ = (Index("ix_job_state_run_after", "state", "run_after"),)
 
     job_id: Mapped[int] = mapped_column(primary_key=True)
-    doc_id: Mapped[int] = mapped_column(ForeignKey("document.doc_id", ondelete="CASCADE"))
+    # Empty for work that concerns no document (an email to send).
+    doc_id: Mapped[int | None] = mapped_column(
+        ForeignKey("document.doc_id", ondelete="CASCADE"))
     # extract: read the file's text, then index; ocr: read its scanned pages by OCR (a
     # lane of its own), then index; index: re-index metadata and stored text
     kind: Mapped[str] = mapped_column(String(20))
@@ -299,6 +329,8 @@ class Job(db.Model):  # type: ignore[name-defined]
     last_error: Mapped[str | None] = mapped_column(Text)
     # A name for the kind of the last error, e.g. "disk-full" (retried without limit).
     last_error_code: Mapped[str | None] = mapped_column(String(40))
+    # What a job that needs more than a document carries (an email's message), as JSON.
+    payload: Mapped[str | None] = mapped_column(Text)
 
 
 class Worker(db.Model):  # type: ignore[name-defined]

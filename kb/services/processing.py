@@ -353,7 +353,7 @@ def mark_indexed(jobs: list[Job], docs: list[Document]) -> None:
     for job in jobs:
         job.state, job.last_error, job.last_error_code = "done", None, None
         _unlock(job)
-        done = by_id.get(job.doc_id)
+        done = by_id.get(job.doc_id) if job.doc_id is not None else None
         code = done.error_code if done is not None else None
         if done is not None and done.status == "failed":
             lines.append((logging.WARNING, "job %s done: document %s failed: %s",
