@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 SAMPLE = (Path(__file__).resolve().parents[2]
           / "shared/corpora/pdf-samples/021-pdfa/crazyones-pdfa.pdf")
 KB = Path(sys.executable).parent / "kb"
@@ -131,24 +127,18 @@ def sample_pdf() -> Path:
     return SAMPLE
 
 
-def test_upload_search_facet_download(sample_pdf: Path, server: Server) -> None:
+def test_upload_search_facet_download(sample_pdf: Path, server: Server, browser: Any) -> None:
     from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
 
     original = sample_pdf.read_bytes()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                context = browser.new_context(base_url=server.url, accept_downloads=True)
-                try:
-                    page = context.new_page()
-                    page.set_default_timeout(10_000)
-                    _journey(page, sample_pdf, original)
-                finally:
-                    context.close()
-            finally:
-                browser.close()
+        context = browser.new_context(base_url=server.url, accept_downloads=True)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(10_000)
+            _journey(page, sample_pdf, original)
+        finally:
+            context.close()
     except (AssertionError, PlaywrightError) as e:
         pytest.fail(f"{type(e).__name__}: {e}\n--- kb serve log (tail) ---\n{server.log_tail()}")
 
