@@ -139,11 +139,15 @@ def test_publish_and_return_are_mailed_to_the_uploader_with_the_comment(
         == ["Submitted for review: Remittances in Moldova"]
 
 
-def test_an_editors_own_upload_mails_nobody(app, mailing, upload, process):
-    upload(b"published at once", "mine.txt", title="Editor's own")  # the `editor` fixture's
+def test_only_submissions_are_announced(app, mailing, editor, make_user, upload, process):
+    upload(b"published at once", "mine.txt", title="Editor's own")  # the editor's
     process()
     assert mailing.messages == []
     assert email_jobs(app) == []
+    submit(upload, make_user("contributor"), "A contributor's")
+    process()
+    assert [m.subject for m in mailing.to(editor.email)] \
+        == ["Submitted for review: A contributor's"]
 
 
 def test_without_an_smtp_url_nothing_is_sent_and_nothing_breaks(app, client, make_user,

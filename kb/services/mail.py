@@ -16,7 +16,7 @@ import smtplib
 import ssl
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -124,7 +124,10 @@ def compose(message: Message, sender: str) -> EmailMessage:
 def send(message: Message, smtp: SmtpSettings) -> None:
     """Send one message now; MailError says why not (``permanent`` when the server
     refused it for good: a 5xx answer, a refused login)."""
-    mail = compose(message, smtp.sender)
+    try:
+        mail = compose(message, smtp.sender)
+    except ValueError as e:  # e.g. a line break in a header: no server would take it
+        raise MailError(f"The message cannot be written as email: {e}", permanent=True) from e
     try:
         conn: smtplib.SMTP
         if smtp.security == "tls":
@@ -159,6 +162,8 @@ def queue(message: Message) -> Job | None:
     None, and nothing queued, when no SMTP server is configured."""
     if not enabled():
         return None
+    # One line of at most 200 characters, whatever a document's title holds.
+    message = replace(message, subject=" ".join(message.subject.split())[:200])
     job = Job(doc_id=None, kind=KIND, payload=message.as_payload(), run_after=clock.now())
     db.session.add(job)
     return job
@@ -203,7 +208,7 @@ def tell_of_submission(doc: Document, *, resubmitted: bool = False) -> int:
     told = 0
     for editor in editors:
         if uploader is None or editor.user_id != uploader.user_id:
-            queue(Message(editor.email, f"{verb} for review: {doc.title}"[:200], body))
+            queue(Message(editor.email, f"{verb} for review: {doc.title}", body))
             told += 1
     return told
 
@@ -223,7 +228,7 @@ def tell_uploader(doc: Document, action: str, actor: object) -> bool:
                            link=site_link("documents.detail", doc_id=doc.doc_id),
                            edit_link=site_link("documents.edit", doc_id=doc.doc_id),
                            mine_link=site_link("mine.documents"))
-    queue(Message(uploader.email, f"{subject}: {doc.title}"[:200], body))
+    queue(Message(uploader.email, f"{subject}: {doc.title}", body))
     return True
 
 
