@@ -3,6 +3,7 @@ so that a test reads the email kb sent as a person would."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,9 @@ from email.parser import BytesParser
 from typing import Any
 
 from tests.conftest import free_port, wait_for
+
+# aiosmtpd logs every SMTP command at INFO: the tests' output needs none of it.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
