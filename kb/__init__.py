@@ -100,13 +100,14 @@ def register_blueprints(app: Flask) -> None:
         documents,
         groups,
         metrics,
+        mine,
         profile,
         review,
         search,
     )
 
     for module in (search, documents, auth, admin, api, profile, review, groups, audit,
-                   metrics):
+                   metrics, mine):
         app.register_blueprint(module.bp)
 
 

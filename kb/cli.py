@@ -502,9 +502,10 @@ def thesaurus_stats() -> None:
 @with_appcontext
 def worker_command(once: bool, concurrency: int, index: bool | None,
                    parent: int | None) -> None:
-    """Run the background worker that extracts and indexes uploads.
+    """Run the background worker that extracts and indexes uploads and sends email.
 
-    Scanned PDFs are read by OCR in a lane of their own, so other uploads go on meanwhile.
+    Scanned PDFs are read by OCR in a lane of their own, so other uploads go on meanwhile;
+    email (when KB_SMTP_URL is set) has a lane of its own too, retried when it fails.
     Jobs of a worker that died are given back at once on the same machine, and after
     WORKER_STALE_SECONDS without a heartbeat on any other. Several workers, on one
     machine or several, share the queue without ever taking the same job. Prints what it

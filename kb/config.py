@@ -83,6 +83,25 @@ DEFAULTS: dict[str, object] = {
     # Wrong current passwords allowed per account on the password change form (a stolen
     # session must not become a way to guess the password) before it answers 429.
     "PASSWORD_CHANGE_LIMIT": "5 per 15 minutes",
+    # "Forgot password" requests allowed per email address typed and per client address
+    # (every request counts: the answer is the same whether or not the account exists).
+    "FORGOT_LIMIT_ACCOUNT": "3 per hour",
+    "FORGOT_LIMIT_ADDRESS": "10 per hour",
+    # Email, sent by the background worker: the SMTP server as smtp://host:port (plain),
+    # smtp+starttls://user:password@host:587 (STARTTLS required) or
+    # smtps://user:password@host:465 (TLS from the start); None: no email is sent, and
+    # nothing else changes ("forgot password" then cannot work).
+    "SMTP_URL": None,
+    # The sender of kb's email (an address the SMTP server lets kb send as).
+    "MAIL_FROM": "kb@localhost",
+    # Seconds one SMTP conversation may take before it counts as a failed attempt.
+    "SMTP_TIMEOUT": 30.0,
+    # The site's address as readers reach it, e.g. "https://kb.example.org": the links in
+    # email start with it. Password reset mail is sent only when it is set (a link built
+    # from a request's Host header could be made to point at another site).
+    "SITE_URL": None,
+    # Hours a "forgot password" link works (once) after it was asked for.
+    "PASSWORD_RESET_HOURS": 2.0,
     # Where Flask-Limiter keeps its counters. With "memory://" each gunicorn worker
     # process counts separately (so the real limit is the number above times WEB_WORKERS)
     # and counters reset on restart; set a shared storage, e.g. "redis://host:6379/0" (the

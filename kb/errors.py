@@ -121,3 +121,14 @@ class UnsupportedType(KbError):
     """The file's bytes are of no type kb can read."""
 
     status_code = 415
+
+
+class MailError(KbError):
+    """An email could not be sent; ``permanent`` when trying again cannot help (the server
+    refused it for good, or the settings are wrong)."""
+
+    status_code = 502
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

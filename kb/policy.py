@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
-from kb.models import Document, DocumentGroup
+from kb.models import Document, DocumentGroup, User
 from kb.search import Visibility
 
 REVIEWERS = ("admin", "editor")
@@ -138,6 +138,18 @@ def can_edit(user: object, doc: object) -> bool:
         return True
     return (role in UPLOADERS and getattr(doc, "uploader_id", None) == _user_id(user)
             and getattr(doc, "workflow", None) in ("submitted", "returned"))
+
+
+def can_resubmit(user: object, doc: object) -> bool:
+    """A returned document goes back to the editors when its uploader says so."""
+    return (role_of(user) in UPLOADERS and getattr(doc, "workflow", None) == "returned"
+            and getattr(doc, "uploader_id", None) == _user_id(user))
+
+
+def told_of_submissions(fallback: bool = False) -> ColumnElement[bool]:
+    """The accounts emailed about a new submission (a condition on User): the active
+    editors; with ``fallback``, for an instance without editors, the active admins."""
+    return and_(User.active.is_(True), User.role == ("admin" if fallback else "editor"))
 
 
 def can_delete(user: object) -> bool:

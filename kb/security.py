@@ -177,6 +177,37 @@ def limit_password_change(view: View) -> View:
                                     error_message=PASSWORD_LIMIT_MESSAGE)(view))
 
 
+FORGOT_LIMIT_MESSAGE = ("Too many requests for a new password. Wait an hour, then try "
+                        "again (or ask an administrator).")
+
+
+def forgot_account_key() -> str:
+    return "forgot-account:" + _login_email()
+
+
+def forgot_address_key() -> str:
+    return "forgot-address:" + get_remote_address()
+
+
+def forgot_limit_account() -> str:
+    return str(current_app.config["FORGOT_LIMIT_ACCOUNT"])
+
+
+def forgot_limit_address() -> str:
+    return str(current_app.config["FORGOT_LIMIT_ADDRESS"])
+
+
+def limit_forgot_password(view: View) -> View:
+    """Limit "forgot password" requests per email address and per client address; every
+    request counts, whether or not the account exists (the answer does not tell)."""
+    limited: Callable[..., Any] = view
+    for limit, key in ((forgot_limit_account, forgot_account_key),
+                       (forgot_limit_address, forgot_address_key)):
+        limited = limiter.limit(limit, key_func=key, methods=["POST"],
+                                error_message=FORGOT_LIMIT_MESSAGE)(limited)
+    return cast(View, limited)
+
+
 def load_session_user() -> None:
     """Check a signed-in session before the view runs, so that noting its last use never
     commits in the middle of a view's own changes."""

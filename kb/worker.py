@@ -1,9 +1,11 @@
 """The background worker: runs queued extraction and indexing jobs until stopped.
 
-Two lanes share the process: text (extract and index, in batches, the only index writer)
-and OCR (one scanned PDF at a time, in a thread of its own), so that a slow or stuck scan
-never holds up the text of other uploads. A heartbeat thread marks the worker and its
-claimed jobs alive; jobs of a worker that died are given back by the next one.
+Three lanes share the process: text (extract and index, in batches, the only index
+writer), OCR (one scanned PDF at a time, in a thread of its own), so that a slow or stuck
+scan never holds up the text of other uploads, and mail (queued email, one message at a
+time, in a thread of its own: a slow mail server holds up nothing else). A heartbeat
+thread marks the worker and its claimed jobs alive; jobs of a worker that died are given
+back by the next one.
 
 A worker started without the index (`kb worker --no-index`, or WORKER_INDEXES false: on
 a machine that does not hold the index) only extracts: it saves the text in the database
@@ -25,7 +27,7 @@ from types import FrameType
 from flask import Flask
 
 from kb.extensions import db
-from kb.services import isolation, leftovers, processing, queue
+from kb.services import isolation, leftovers, mail, processing, queue
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ def run(app: Flask, *, once: bool = False, parent: int | None = None,
     if not index:
         log.info("worker: extracting only; a worker that writes the index indexes the text")
     text_owner, ocr_owner = queue.this_process("worker"), queue.this_process("ocr")
+    mail_owner = queue.this_process("mail")
     stale = float(app.config["WORKER_STALE_SECONDS"])
     with app.app_context():
         worker_id = queue.register(text_owner)
@@ -80,20 +83,26 @@ def run(app: Flask, *, once: bool = False, parent: int | None = None,
             log.exception("worker: the sweep of leftover files failed")
         db.session.remove()
     try:
-        with queue.Heartbeat(app, [text_owner, ocr_owner], queue.beat_interval(stale),
-                             worker_id):
+        with queue.Heartbeat(app, [text_owner, ocr_owner, mail_owner],
+                             queue.beat_interval(stale), worker_id):
             if once:
-                tally = _drain(app, text_owner, ocr_owner, index)
+                tally = _drain(app, text_owner, ocr_owner, mail_owner, index)
             else:
                 ocr_tally: Counter[str] = Counter()
+                mail_tally: Counter[str] = Counter()
                 lane = threading.Thread(target=_ocr_lane,
                                         args=(app, ocr_owner, stopping, ocr_tally),
                                         name="kb-ocr-lane", daemon=True)
+                mail_lane = threading.Thread(target=_mail_lane,
+                                             args=(app, mail_owner, stopping, mail_tally),
+                                             name="kb-mail-lane", daemon=True)
                 lane.start()
+                mail_lane.start()
                 tally = _text_lane(app, text_owner, stopping, parent, index)
                 stopping.set()
                 lane.join(timeout=OCR_STOP_WAIT)
-                tally = tally + ocr_tally
+                mail_lane.join(timeout=OCR_STOP_WAIT)
+                tally = tally + ocr_tally + mail_tally
             log.info("worker stopped: %s", summary(tally))
             return tally
     finally:
@@ -108,7 +117,8 @@ def summary(tally: Counter[str]) -> str:
     kinds = ("extract", "index", "ocr")
     return (f"Ran {sum(tally[k] for k in kinds)} jobs ("
             + ", ".join(f"{k} {tally[k]}" for k in kinds)
-            + f"); wrote {tally['indexed']} documents to the index.")
+            + f"); wrote {tally['indexed']} documents to the index."
+            + (f" Sent {tally['email']} emails." if tally["email"] else ""))
 
 
 def run_many(app: Flask, concurrency: int, index: bool | None = None) -> None:
@@ -194,9 +204,31 @@ def _ocr_lane(app: Flask, owner: queue.Owner, stopping: threading.Event,
         sandbox.close()
 
 
+def _mail_lane(app: Flask, owner: queue.Owner, stopping: threading.Event,
+               tally: Counter[str]) -> None:
+    """Send queued email, one message at a time, until stopped."""
+    poll = float(app.config["WORKER_POLL_SECONDS"])
+    failure: Exception | None = None
+    while not stopping.is_set():
+        with app.app_context():
+            try:
+                if failure is not None:  # the message it left claimed goes back
+                    processing.give_back_held(owner, failure)
+                    failure = None
+                ran = mail.send_queued(owner, stop=stopping.is_set, tally=tally)
+            except Exception as e:  # a lane is a process boundary: log, keep going
+                log.exception("worker: sending email failed; the message is back in the queue")
+                db.session.rollback()
+                failure, ran = e, 0
+            finally:
+                db.session.remove()
+        if not ran:
+            stopping.wait(poll)
+
+
 def _drain(app: Flask, text_owner: queue.Owner, ocr_owner: queue.Owner,
-           index: bool) -> Counter[str]:
-    """Run both lanes in turn until neither finds work (`kb worker --once`)."""
+           mail_owner: queue.Owner, index: bool) -> Counter[str]:
+    """Run the lanes in turn until none finds work (`kb worker --once`)."""
     tally: Counter[str] = Counter()
     batch = int(app.config["WORKER_BATCH"])
     settings = processing.ocr_settings(app.config)
@@ -211,7 +243,7 @@ def _drain(app: Flask, text_owner: queue.Owner, ocr_owner: queue.Owner,
                                                      index, tally)
                     ocr_ran = processing.run_ocr_jobs(ocr_owner, ocr_box.run, settings)
                     tally["ocr"] += ocr_ran
-                    ran += ocr_ran
+                    ran += ocr_ran + mail.send_queued(mail_owner, tally=tally)
                 except Exception:  # a process boundary: log; the jobs are back in the queue
                     log.exception("worker: a batch failed; its jobs are back in the queue")
                     db.session.rollback()

@@ -206,14 +206,18 @@ def _database(root: Path) -> Iterator[str | None]:
 @contextlib.contextmanager
 def running_site(root: Path, seed: bool = True, **config: str) -> Iterator[Site]:
     """`kb init`, one account per role, the seed documents (when asked), then `kb serve`
-    with its worker until the block ends. ``config``: extra KB_* settings (without the
-    prefix), e.g. SMTP_URL="smtp://127.0.0.1:2525"."""
+    with its worker (which also sends email) until the block ends. ``config``: extra KB_*
+    settings (without the prefix), e.g. SMTP_URL="smtp://127.0.0.1:2525"; SITE_URL is
+    the server's own address unless given."""
     root.mkdir(parents=True, exist_ok=True)
     databases = _database(root)
     database_url = next(databases)
+    port = free_port()
     env = {**os.environ,
            "KB_INSTANCE_DIR": str(root / "instance"),
            "KB_UPLOAD_DIR": str(root / "uploads"),
+           # Links in email point at this server.
+           "KB_SITE_URL": f"http://127.0.0.1:{port}",
            # Browser tests sign in often from one address.
            "KB_LOGIN_LIMIT_PAIR": "1000 per minute",
            "KB_LOGIN_LIMIT_ADDRESS": "1000 per minute",
@@ -221,7 +225,6 @@ def running_site(root: Path, seed: bool = True, **config: str) -> Iterator[Site]
            **{f"KB_{k}": v for k, v in config.items()}}
     if database_url:
         env["KB_DATABASE_URL"] = database_url
-    port = free_port()
     site = Site(f"http://127.0.0.1:{port}", root, env, root / "server.log")
     try:
         site.kb("init")

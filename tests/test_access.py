@@ -211,7 +211,7 @@ def test_contributor_resubmits_a_returned_document_by_editing_it(client, world, 
     assert page.status_code == 200
     res = client.post(f"/documents/{doc_id}/edit", data={
         "csrf_token": csrf_from(page.get_data(as_text=True)), "title": "Report, with annex",
-        "access": "public", "countries": ["MDA"]})
+        "access": "public", "countries": ["MDA"], "resubmit": "1"})
     assert res.status_code == 302
     doc = client.get(f"/api/v1/documents/{doc_id}").json
     assert doc["workflow"] == "submitted"

@@ -167,7 +167,7 @@ def set_active(user: User, active: bool, *, actor: object = None) -> None:
     detail = _detail(email=user.email)
     if not active:
         ended = sessions.end_all(user)
-        revoked = _revoke_all_tokens(user)
+        revoked = revoke_all_tokens(user)
         detail = _detail(email=user.email, sessions_ended=str(ended),
                          tokens_revoked=str(revoked))
     audit.record("account-enable" if active else "account-disable", actor=actor,
@@ -193,7 +193,7 @@ def change_password(user: User, current: str, new: str) -> None:
         raise ValidationError(e.message, fields={"new_password": e.fields["password"]}) from e
     user.password_hash = generate_password_hash(new)
     ended = sessions.end_all(user)
-    revoked = _revoke_all_tokens(user)
+    revoked = revoke_all_tokens(user)
     audit.record("password-change", actor=user, target_type="user", target_id=user.user_id,
                  detail=_detail(sessions_ended=str(ended), tokens_revoked=str(revoked)),
                  commit=False)
@@ -250,7 +250,7 @@ def user_for_token(token: str) -> User | None:
     return row.user
 
 
-def _revoke_all_tokens(user: User) -> int:
+def revoke_all_tokens(user: User) -> int:
     """Revoke every live token of the account (no commit); returns how many."""
     now = utcnow()
     live = [t for t in tokens_of(user) if t.revoked_at is None]

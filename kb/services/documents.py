@@ -23,6 +23,7 @@ from kb.models import (
     StoredFile,
 )
 from kb.services import groups as groups_service
+from kb.services import mail
 from kb.services.metadata import Metadata, validate
 from kb.services.queue import Owner
 
@@ -114,6 +115,8 @@ def ingest(
                          f"{doc.files[0].filename} ({staged.size} bytes, {workflow})",
                          sniffed.mismatch))),
                      commit=False)
+        if workflow == "submitted":
+            mail.tell_of_submission(doc)
         db.session.commit()
     except IntegrityError as e:
         # The same bytes were recorded by a concurrent upload between our check and now.
@@ -141,16 +144,12 @@ def _job(doc_id: int, kind: str, owner: Owner | None) -> Job:
 
 def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
                     user: object) -> Document:
-    """Change a document's metadata and queue its re-indexing.
-
-    An uploader's edit of a returned document submits it for review again.
-    """
+    """Change a document's metadata and queue its re-indexing (a returned document stays
+    returned: its uploader resubmits it when ready, kb.services.workflow.resubmit)."""
     if not policy.can_edit(user, doc):
         raise Forbidden("Your account may not edit this document.")
     meta = validate(raw_meta, groups=groups_service.choosable(user))
     apply_metadata(doc, meta)
-    if doc.workflow == "returned" and not policy.can_review(user):
-        doc.workflow = "submitted"
     queue_index(doc)
     audit.record("metadata-edit", actor=user, target_type="document", target_id=doc.doc_id,
                  commit=False)

@@ -139,9 +139,11 @@ def configured_extractor(extractor: Extractor, config: Mapping[str, Any]) -> Ext
     return with_ocr(extractor, ocr_settings(config))
 
 
-def claim(owner: Owner, limit: int, kinds: Iterable[str] = TEXT_KINDS) -> list[Job]:
-    """Claim up to ``limit`` queued jobs of ``kinds`` for ``owner``, atomically per job;
-    jobs stranded by a dead holder are given back first.
+def claim(owner: Owner, limit: int, kinds: Iterable[str] = TEXT_KINDS,
+          due_at: datetime | None = None) -> list[Job]:
+    """Claim up to ``limit`` queued jobs of ``kinds`` for ``owner``, atomically per job,
+    among those due at ``due_at`` (default: now); jobs stranded by a dead holder are
+    given back first.
 
     On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED``, so that
     workers claiming at the same moment take different jobs instead of queueing on the
@@ -151,7 +153,7 @@ def claim(owner: Owner, limit: int, kinds: Iterable[str] = TEXT_KINDS) -> list[J
     now = utcnow()
     # The whole test again in the update: between the two, another worker may have taken
     # the job, run it and queued it again as another kind (handed over to another lane).
-    due = (Job.state == "queued", Job.run_after <= now, Job.kind.in_(tuple(kinds)))
+    due = (Job.state == "queued", Job.run_after <= (due_at or now), Job.kind.in_(tuple(kinds)))
     candidates = db.session.scalars(
         select(Job.job_id).where(*due)
         .order_by(Job.job_id).limit(limit).with_for_update(skip_locked=True)
@@ -384,7 +386,7 @@ def _requeue(job: Job, reason: str, code: str | None, now: datetime) -> None:
     job.attempts += 1
     job.last_error, job.last_error_code = reason, code
     _unlock(job)
-    doc = db.session.get(Document, job.doc_id)
+    doc = db.session.get(Document, job.doc_id) if job.doc_id is not None else None
     if job.attempts >= MAX_ATTEMPTS and code not in UNLIMITED:
         job.state = "failed"
         if doc is not None and doc.status == "processing":

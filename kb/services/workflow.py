@@ -3,10 +3,15 @@ restored by editors. Each change is audited and re-indexes the document."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
 from kb import audit, policy
 from kb.errors import Forbidden, ValidationError
 from kb.extensions import db
 from kb.models import Document
+from kb.services import mail
 from kb.services.documents import get_visible, queue_index
 
 # action -> (states it applies to, state it leads to)
@@ -41,5 +46,43 @@ def change(doc_id: int, action: str, user: object, comment: str = "") -> Documen
     audit.record(action, actor=user, target_type="document", target_id=doc.doc_id,
                  detail=f"{previous} -> {target}" + (f": {comment}" if comment else ""),
                  commit=False)
+    mail.tell_uploader(doc, action, user)
     db.session.commit()
     return doc
+
+
+def resubmit(doc: Document, user: object) -> Document:
+    """Send a returned document back to the editors (its uploader, once it is changed);
+    the editors are told by email. The editor's comment stays until the next decision."""
+    if not policy.can_resubmit(user, doc):
+        if doc.workflow != "returned":
+            raise ValidationError(f"A document that is {doc.workflow} cannot be resubmitted.")
+        raise Forbidden("Only the uploader resubmits a returned document.")
+    doc.workflow = "submitted"
+    queue_index(doc)
+    audit.record("resubmit", actor=user, target_type="document", target_id=doc.doc_id,
+                 detail="returned -> submitted", commit=False)
+    mail.tell_of_submission(doc, resubmitted=True)
+    db.session.commit()
+    return doc
+
+
+def uploaded_by(user: object) -> Sequence[Document]:
+    """The documents ``user`` uploaded that they may still open, newest first."""
+    return db.session.scalars(
+        select(Document).where(Document.uploader_id == getattr(user, "user_id", None),
+                               policy.viewable_documents_clause(user))
+        .order_by(Document.created_at.desc(), Document.doc_id.desc())).all()
+
+
+def waiting(newest_first: bool = False) -> dict[str, list[Document]]:
+    """The documents not published, by state (submitted, returned, withdrawn), each list
+    by upload date: oldest first (the longest waiting) unless ``newest_first``."""
+    when = Document.created_at.desc() if newest_first else Document.created_at
+    order = Document.doc_id.desc() if newest_first else Document.doc_id
+    rows = db.session.scalars(select(Document).where(Document.workflow != "published")
+                              .order_by(when, order)).all()
+    by_state: dict[str, list[Document]] = {"submitted": [], "returned": [], "withdrawn": []}
+    for doc in rows:
+        by_state.setdefault(doc.workflow, []).append(doc)
+    return by_state

@@ -126,16 +126,27 @@ def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
             if created[:4].isdigit():
                 form.year.data = created[:4]
     elif form.validate_on_submit():
+        # Two buttons: "Save" keeps a returned document returned; "Resubmit for review"
+        # saves, then sends it back to the editors.
+        resubmit = "resubmit" in request.form
         try:
             documents.update_metadata(doc, form.raw_metadata(), current_user)
+            if resubmit:
+                workflow.resubmit(doc, current_user)
         except KbError as e:
             flash(e.message, "error")
-            return render_template("documents/edit.html", form=form, doc=doc), e.status_code
-        flash("Saved. The search index is being updated.", "ok")
+            return _edit_page(form, doc), e.status_code
+        flash("Saved and resubmitted for review." if resubmit
+              else "Saved. The search index is being updated.", "ok")
         return redirect(url_for("documents.detail", doc_id=doc.doc_id))
     else:
-        return render_template("documents/edit.html", form=form, doc=doc), 400
-    return render_template("documents/edit.html", form=form, doc=doc)
+        return _edit_page(form, doc), 400
+    return _edit_page(form, doc)
+
+
+def _edit_page(form: MetadataForm, doc: Document) -> str:
+    return render_template("documents/edit.html", form=form, doc=doc,
+                           can_resubmit=policy.can_resubmit(current_user, doc))
 
 
 @bp.get("/documents/<int:doc_id>/download")
