@@ -14,6 +14,7 @@ ACTIONS = frozenset({
     "role-change", "account-create", "account-disable", "account-enable",
     "group-create", "group-member-add", "group-member-remove",
     "token-create", "token-revoke", "agency-save", "reextract", "thesaurus-import",
+    "feature", "unfeature",
 })
 
 
