@@ -90,7 +90,8 @@ class Links:
 
     def cleared(self) -> str:
         """The same words without any filter (a browse page's own filter included)."""
-        keep = {k: v for k, v in self.args.items() if k in ("q", "sort", "expand")}
+        keep: dict[str, Any] = {k: v for k, v in self.args.items()
+                                if k in ("q", "sort", "expand")}
         return url_for("search.index", **keep)
 
     @property
@@ -254,7 +255,8 @@ def browse(kind: str, value: str) -> tuple[str, int] | BaseResponse:
     """The documents of one country, agency, document type or theme, with the search's
     facets and filters."""
     canonical = portal.browse_value(kind, value)
-    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k in SEARCH_PARAMS}
+    args: dict[str, Any] = {k: v for k, v in request.args.to_dict(flat=False).items()
+                            if k in SEARCH_PARAMS}
     if canonical != value:
         return redirect(url_for("search.browse", kind=kind, value=canonical, **args), 308)
     args[kind] = [canonical, *(v for v in args.get(kind, [])
