@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -424,3 +426,14 @@ def test_long_facets_show_the_first_values_then_all_with_a_box_to_find_one(
     top = facet[:facet.index("data-facet-more")]
     assert 'aria-current="true" class="on" data-value="theme n"' in top
     assert facet.count('data-value="theme n"') == 1
+
+
+def test_the_home_page_shows_without_the_index_and_says_what_to_run(
+        app, client, upload, process):
+    upload(b"Seasonal labour migration in Moldova.", "m.txt", title="Seasonal labour")
+    process()
+    shutil.rmtree(Path(app.config["INDEX_DIR"]))
+    text = page(client, "/")
+    assert "kb reindex" in text and "Seasonal labour" in text
+    assert page(client, "/browse/theme", 503)
+    assert "kb reindex" in page(client, "/browse/country/MDA", 503)
