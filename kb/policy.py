@@ -131,6 +131,11 @@ def can_review(user: object) -> bool:
     return role_of(user) in REVIEWERS
 
 
+def can_feature(user: object) -> bool:
+    """Mark and unmark documents as featured tools and methodologies (the home page)."""
+    return role_of(user) in REVIEWERS
+
+
 def can_edit(user: object, doc: object) -> bool:
     """Editors edit any document; uploaders edit their own until it is published."""
     role = role_of(user)

@@ -174,7 +174,7 @@ def _filter_query(req: SearchRequest, visibility: Visibility, skip: str | None) 
     for name, values in req.filters.items():
         if values and name != skip:
             parts.append(_any_of(FILTER_FIELDS[name], values))
-    if req.year_from is not None or req.year_to is not None:
+    if (req.year_from is not None or req.year_to is not None) and skip != "year":
         parts.append(wq.NumericRange("year", req.year_from, req.year_to))
     if req.doc_ids:
         parts.append(wq.Or([wq.Term("doc_id", d) for d in req.doc_ids]))
@@ -266,13 +266,25 @@ def _collect(searcher: Searcher, q: wq.Query, limit: int, filt: set[int], facets
     return outer.results(), counting.counts
 
 
-def _counts(counted: dict[str, Counter[bytes]]) -> dict[str, list[tuple[str, int]]]:
+def _counts(counted: dict[str, Counter[bytes]],
+            selected: dict[str, tuple[str, ...]]) -> dict[str, list[tuple[str, int]]]:
+    """Each facet's values by count, most first; a selected value is always there, at 0
+    when nothing matches it any more (so that a page can show it checked, to uncheck)."""
     out: dict[str, list[tuple[str, int]]] = {}
     for name, counts in counted.items():
         pairs = [(k.decode("utf-8"), n) for k, n in counts.items() if k and n]
         pairs.sort(key=lambda p: (-p[1], p[0]))
+        shown = {value for value, _ in pairs}
+        pairs.extend((value, 0) for value in selected.get(name, ()) if value not in shown)
         out[name] = pairs
     return out
+
+
+def _in_use(req: SearchRequest, name: str) -> bool:
+    """Whether the request filters by facet ``name`` (the year range counts for "year")."""
+    if name == "year" and (req.year_from is not None or req.year_to is not None):
+        return True
+    return bool(req.filters.get(name))
 
 
 class _Fragments(highlight.Formatter):
@@ -306,7 +318,8 @@ class _TextFragmenter(highlight.PinpointFragmenter):
 def _snippets(tokens: list[Token], starts: list[int], body: str, surround: int,
               count: int) -> list[Snippet]:
     """The best fragments around the matched words ``tokens`` of one text: earlier pages
-    first on ties, one per page where possible."""
+    first on ties, one per page where possible, never two that read the same (a running
+    header repeated on every page)."""
     formatter = _Fragments()
     fragmenter = _TextFragmenter(maxchars=2 * surround + 60, surround=surround,
                                  autotrim=True, charlimit=None)
@@ -314,18 +327,35 @@ def _snippets(tokens: list[Token], starts: list[int], body: str, surround: int,
     ranked = sorted(fragments, key=lambda f: (-len(f.matches), f.startchar))
     chosen: list[highlight.Fragment] = []
     pages: set[int] = set()
+    texts: set[str] = set()
+
+    def take(fragment: highlight.Fragment) -> None:
+        chosen.append(fragment)
+        pages.add(_page_of(fragment, starts))
+        texts.add(_normalised(body[fragment.startchar:fragment.endchar]))
+
     for fragment in ranked:  # first the best fragment of each page
-        page = _page_of(fragment, starts)
-        if page not in pages and len(chosen) < count:
-            chosen.append(fragment)
-            pages.add(page)
+        if len(chosen) >= count:
+            break
+        if _page_of(fragment, starts) not in pages \
+                and _normalised(body[fragment.startchar:fragment.endchar]) not in texts:
+            take(fragment)
     for fragment in ranked:  # then fill up with the next best
         if len(chosen) >= count:
             break
-        if fragment not in chosen:
-            chosen.append(fragment)
+        if fragment not in chosen \
+                and _normalised(body[fragment.startchar:fragment.endchar]) not in texts:
+            take(fragment)
     chosen.sort(key=lambda f: f.startchar)
     return [Snippet(page=_page_of(f, starts), html=formatter.render(f)) for f in chosen]
+
+
+_NON_WORD = re.compile(r"\W+")
+
+
+def _normalised(text: str) -> str:
+    """A fragment's words as compared for sameness: case, spacing and punctuation aside."""
+    return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
 
 
 # At most this many of a query's words are looked up in a hit's text (a short prefix can
@@ -516,9 +546,10 @@ def search(
     sortedby = _sort_facet(req.sort)
     relevance = sortedby is None
     # Counts of a facet in use are taken without its own filter, so that the other values
-    # stay on offer (several values in one facet mean OR); the others come with the page.
-    plain = [n for n in FACET_FIELDS if not req.filters.get(n)]
-    used = [n for n in FACET_FIELDS if req.filters.get(n)]
+    # stay on offer (several values in one facet mean OR; the year facet is counted
+    # without the year range); the others come with the page.
+    plain = [n for n in FACET_FIELDS if not _in_use(req, n)]
+    used = [n for n in FACET_FIELDS if _in_use(req, n)]
     first = (req.page - 1) * req.per_page
     depth = first + req.per_page
     feedback = bool(understood.weights) and relevance and not req.doc_ids
@@ -553,7 +584,7 @@ def search(
         ranked = [_Ranked(docnum, score if relevance else None, searcher)
                   for score, docnum in top]
     page_hits = ranked[first:first + req.per_page]
-    facets = _counts(counted)
+    facets = _counts(counted, req.filters)
     deadline.check()
     found = _page_snippets(searcher, q, page_hits, load_bodies, surround, snippets, deadline)
     hits = tuple(

@@ -16,6 +16,8 @@ from kb.services import thesaurus
 from kb.services.processing import body_texts
 
 MAX_PER_PAGE = search.MAX_PER_PAGE
+# Snippets a result shows at most (a document's own page shows more).
+RESULT_SNIPPETS = 2
 FILTER_PARAMS = ("country", "agency", "type", "theme", "language", "phase", "year")
 
 
@@ -62,16 +64,24 @@ def expand_wanted(args: Mapping[str, Sequence[str]]) -> bool:
     raise QueryError(f"expand must be 1 or 0, not {value!r}")
 
 
+def filter_value(name: str, raw: str) -> str:
+    """A filter parameter's value as the index holds it (themes folded, country codes in
+    capitals); '' for a blank one."""
+    value = raw.strip()
+    if value and name == "theme":
+        return taxonomy.normalise_theme(value)
+    if value and name == "country":
+        return taxonomy.normalise_country(value) or value
+    return value
+
+
 def parse_request(args: Mapping[str, Sequence[str]], *, per_page: int = 20) -> search.SearchRequest:
     """A search request from query-string parameters (the API's and the page's alike)."""
     q = (args.get("q") or [""])[-1]
     filters: dict[str, tuple[str, ...]] = {}
     for name in FILTER_PARAMS:
-        values = tuple(dict.fromkeys(v.strip() for v in args.get(name, ()) if v.strip()))
-        if name == "theme":
-            values = tuple(taxonomy.normalise_theme(v) for v in values)
-        elif name == "country":
-            values = tuple(taxonomy.normalise_country(v) or v for v in values)
+        values = tuple(dict.fromkeys(
+            value for value in (filter_value(name, v) for v in args.get(name, ())) if value))
         if values:
             filters[name] = values
     page = _int(args, "page", None)
@@ -123,15 +133,16 @@ def expanded(req: search.SearchRequest) -> tuple[search.SearchRequest,
 
 
 @metrics.timed_search
-def run(user: object, req: search.SearchRequest, *, expand: bool = True) -> Page:
+def run(user: object, req: search.SearchRequest, *, expand: bool = True,
+        snippets: int = RESULT_SNIPPETS) -> Page:
     """Search what this user may see; plain-word queries also in the thesaurus's other
-    languages unless ``expand`` is off."""
+    languages unless ``expand`` is off; at most ``snippets`` snippets a hit."""
     found_concepts: tuple[thesaurus.Expansion, ...] = ()
     if expand:
         req, found_concepts = expanded(req)
     result = search.search(
         context.index_dir(), req, policy.visibility(user), body_texts,
-        surround=int(current_app.config["SNIPPET_SURROUND"]),
+        snippets=snippets, surround=int(current_app.config["SNIPPET_SURROUND"]),
         time_limit=float(current_app.config["SEARCH_TIME_LIMIT"]),
     )
     ids = [h.doc_id for h in result.hits]

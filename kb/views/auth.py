@@ -22,11 +22,11 @@ def safe_next(target: str | None) -> str:
     control characters (browsers drop tabs and line breaks, so "/\t/evil" is "//evil"; a
     line break would also split the Location header)."""
     if not target or not target.isprintable():
-        return url_for("search.index")
+        return url_for("search.home")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
             or "\\" in target:
-        return url_for("search.index")
+        return url_for("search.home")
     return target
 
 
@@ -57,7 +57,7 @@ def logout() -> BaseResponse:
     accounts.record_sign_out(current_user)
     end_session()
     flash("Signed out.", "ok")
-    return redirect(url_for("search.index"))
+    return redirect(url_for("search.home"))
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])

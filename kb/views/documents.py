@@ -28,7 +28,7 @@ from kb.errors import (
 from kb.forms import MetadataForm, UploadForm, WorkflowForm
 from kb.models import Document
 from kb.search import SearchRequest, Snippet
-from kb.services import accounts, documents, searching, workflow
+from kb.services import accounts, documents, portal, searching, workflow
 from kb.services import groups as groups_service
 
 bp = Blueprint("documents", __name__)
@@ -46,7 +46,8 @@ def detail(doc_id: int) -> str:
     try:
         if q and doc.status != "processing":
             try:
-                page = searching.run(current_user, SearchRequest(q=q, doc_ids=(doc.doc_id,)))
+                page = searching.run(current_user, SearchRequest(q=q, doc_ids=(doc.doc_id,)),
+                                     snippets=3)
             except (QueryError, SearchTimeout):  # the page shows without snippets
                 page = None
             if page is not None and page.found:
@@ -59,6 +60,7 @@ def detail(doc_id: int) -> str:
                            agency_labels=agency_labels, q=q, snippets=snippets,
                            can_edit=policy.can_edit(current_user, doc),
                            can_review=policy.can_review(current_user),
+                           can_feature=policy.can_feature(current_user),
                            can_download=policy.can_download(current_user, doc),
                            transitions=workflow.TRANSITIONS,
                            help=taxonomy.EXTRACTION_HELP.get(doc.error_code or ""),
@@ -188,6 +190,24 @@ def change_workflow(doc_id: int) -> BaseResponse:
         flash({"publish": "Published.", "return": "Returned to the uploader.",
                "withdraw": "Withdrawn: it no longer appears in search or downloads.",
                "restore": "Restored and published again."}[action], "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id))
+
+
+@bp.post("/documents/<int:doc_id>/feature")
+@login_required
+def feature(doc_id: int) -> BaseResponse:
+    """Mark (action=feature) or unmark (action=unfeature) a document as a featured tool or
+    methodology of the home page (editors and admins)."""
+    action = request.form.get("action", "")
+    if action not in ("feature", "unfeature"):
+        abort(400, "Say feature or unfeature.")
+    try:
+        portal.set_featured(doc_id, action == "feature", current_user)
+    except ValidationError as e:
+        flash(e.message, "error")
+    else:
+        flash("Featured on the home page." if action == "feature"
+              else "No longer featured on the home page.", "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
 
 

@@ -1,17 +1,20 @@
-"""The search page: full text, facets, sorting, pagination."""
+"""The portal's pages: home, search results (facets, chips, sorting, pagination), browse
+pages by country, agency, type and theme with their A-Z lists, and the search help."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
-from kb import metrics, taxonomy
+from kb import metrics, policy, taxonomy
 from kb import search as engine
 from kb.errors import QueryError, SearchTimeout
 from kb.search import bounds
-from kb.services import searching
+from kb.services import portal, searching
 
 bp = Blueprint("search", __name__)
 
@@ -19,42 +22,196 @@ FACET_TITLES = {
     "country": "Country", "agency": "Agency", "type": "Document type", "theme": "Theme",
     "language": "Language", "year": "Year", "phase": "Programme phase",
 }
+# Facets long enough to need "show all" and a box to find a value in.
+LONG_FACETS = ("country", "agency", "theme")
+# Values a facet lists before "show all".
+FACET_TOP = 8
+# Parameters that make the home address (/) show results, as it did before /search.
+SEARCH_PARAMS = frozenset({"q", *searching.FILTER_PARAMS, "year_from", "year_to", "sort",
+                           "page", "per_page", "expand"})
+# What a browse page's heading calls its kind (the A-Z lists' headings too).
+KIND_TITLES = {"country": "Countries", "agency": "Agencies", "type": "Document types",
+               "theme": "Themes"}
 
 
-def toggle_url(args: dict[str, list[str]], name: str, value: str) -> str:
-    """The search URL with one facet value switched on or off (back to the first page)."""
-    new = {k: list(v) for k, v in args.items() if k != "page"}
-    values = new.setdefault(name, [])
-    if value in values:
-        values.remove(value)
-    else:
-        values.append(value)
-    params: dict[str, Any] = {k: v for k, v in new.items() if v}
-    return url_for("search.index", **params)
+@dataclass(frozen=True)
+class Browse:
+    """The fixed filter of a browse page (/browse/country/MDA) and what the page says."""
+
+    kind: str
+    value: str
+    title: str
+    intro: str
 
 
-def with_args(args: dict[str, list[str]], **changes: str | None) -> str:
-    """The search URL with some parameters replaced (None removes one), first page."""
-    params: dict[str, Any] = {k: v for k, v in args.items() if k != "page"}
-    for name, value in changes.items():
-        if value is None:
-            params.pop(name, None)
+@dataclass(frozen=True)
+class Links:
+    """The addresses of a results page: the same search with one thing changed. On a
+    browse page they stay on it while its own filter is the only value of its kind."""
+
+    args: dict[str, list[str]]
+    browse: Browse | None = None
+
+    def url(self, params: dict[str, list[str]]) -> str:
+        # Only search parameters: url_for would take others (_external...) as its own.
+        kept: dict[str, Any] = {k: v for k, v in params.items() if v and k in SEARCH_PARAMS}
+        if self.browse is not None:
+            kind, value = self.browse.kind, self.browse.value
+            if kept.get(kind) == [value]:
+                rest = {k: v for k, v in kept.items() if k != kind}
+                return url_for("search.browse", kind=kind, value=value, **rest)
+        return url_for("search.index", **kept)
+
+    def _first_page(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.args.items() if k != "page"}
+
+    def toggle(self, name: str, value: str) -> str:
+        """One facet value switched on or off (back to the first page)."""
+        params = self._first_page()
+        values = params.setdefault(name, [])
+        if any(searching.filter_value(name, v) == value for v in values):
+            params[name] = [v for v in values if searching.filter_value(name, v) != value]
         else:
-            params[name] = [value]
-    return url_for("search.index", **params)
+            values.append(value)
+        return self.url(params)
+
+    def replace(self, **changes: str | None) -> str:
+        """Some parameters replaced (None removes one), first page."""
+        params = self._first_page()
+        for name, value in changes.items():
+            if value is None:
+                params.pop(name, None)
+            else:
+                params[name] = [value]
+        return self.url(params)
+
+    def page(self, number: int) -> str:
+        return self.url({**self.args, "page": [str(number)]})
+
+    def cleared(self) -> str:
+        """The same words without any filter (a browse page's own filter included)."""
+        keep: dict[str, Any] = {k: v for k, v in self.args.items()
+                                if k in ("q", "sort", "expand")}
+        return url_for("search.index", **keep)
+
+    @property
+    def action(self) -> str:
+        """Where the page's forms send their fields."""
+        if self.browse is not None:
+            return url_for("search.browse", kind=self.browse.kind, value=self.browse.value)
+        return url_for("search.index")
+
+    def hidden(self, *skip: str) -> list[tuple[str, str]]:
+        """The parameters a form on the page carries along unseen: the filters stay on when
+        the words change (a browse page's own filter is in its address)."""
+        out = []
+        for name, values in self.args.items():
+            if name in ("q", "page", "sort", *skip) or name not in SEARCH_PARAMS:
+                continue
+            for v in values:
+                if self.browse is not None and name == self.browse.kind \
+                        and searching.filter_value(name, v) == self.browse.value:
+                    continue
+                out.append((name, v))
+        return out
 
 
-def page_url(args: dict[str, list[str]], page: int) -> str:
-    params: dict[str, Any] = {**args, "page": [str(page)]}
-    return url_for("search.index", **params)
+@dataclass(frozen=True)
+class Chip:
+    """An active filter, shown above the results with a link that removes it."""
+
+    name: str
+    value: str
+    label: str
+    href: str
 
 
-@bp.get("/")
-def index() -> tuple[str, int]:
-    """Search the documents this visitor may see; with no query, browse them all."""
-    args = request.args.to_dict(flat=False)
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass(frozen=True)
+class FacetList:
+    """One facet as the page lists it: the first values, then the rest behind "show all";
+    a selected value is always among the first."""
+
+    name: str
+    title: str
+    top: list[FacetValue]
+    rest: list[FacetValue] = field(default_factory=list)
+
+    @property
+    def findable(self) -> bool:
+        return self.name in LONG_FACETS and bool(self.rest)
+
+
+def facet_lists(page: searching.Page, req: engine.SearchRequest) -> list[FacetList]:
+    """The facets of the side bar (the year facet is a range of its own)."""
+    out = []
+    for name, title in FACET_TITLES.items():
+        if name == "year":
+            continue
+        chosen = set(req.filters.get(name, ()))
+        values = [FacetValue(v, page.facet_labels[name].get(v, v), n, v in chosen)
+                  for v, n in page.result.facets.get(name, [])]
+        if not values:
+            continue
+        if len(values) <= FACET_TOP + 2:
+            out.append(FacetList(name, title, values))
+            continue
+        head = values[:FACET_TOP]
+        tail = values[FACET_TOP:]
+        head += [v for v in tail if v.selected]
+        out.append(FacetList(name, title, head, [v for v in tail if not v.selected]))
+    return out
+
+
+def years(page: searching.Page, req: engine.SearchRequest) -> list[tuple[int, int]]:
+    """The years of the range's pickers, in order, with their counts (a chosen end of the
+    range is offered even when no document has that year)."""
+    counted: dict[int, int] = {}
+    for value, n in page.result.facets.get("year", []):
+        if value.isdigit():
+            counted[int(value)] = n
+    for end in (req.year_from, req.year_to):
+        if end is not None:
+            counted.setdefault(end, 0)
+    return sorted(counted.items())
+
+
+def chips(page: searching.Page, req: engine.SearchRequest, links: Links) -> list[Chip]:
+    """Every filter in use, each with the address of the same search without it."""
+    out = []
+    for name in FACET_TITLES:
+        for value in req.filters.get(name, ()):
+            label = page.facet_labels.get(name, {}).get(value) or _label(name, value)
+            out.append(Chip(name, value, label, links.toggle(name, value)))
+    if req.year_from is not None or req.year_to is not None:
+        if req.year_from is not None and req.year_to is not None:
+            label = f"{req.year_from}–{req.year_to}"
+        elif req.year_from is not None:
+            label = f"from {req.year_from}"
+        else:
+            label = f"until {req.year_to}"
+        out.append(Chip("years", label, label, links.replace(year_from=None, year_to=None)))
+    return out
+
+
+def _label(name: str, value: str) -> str:
+    if name in ("country", "type", "phase", "language"):
+        return taxonomy.label(name, value)
+    return value
+
+
+def _results(args: dict[str, list[str]], browse: Browse | None = None) -> tuple[str, int]:
+    """The results page for these parameters (search, or a browse page's fixed filter)."""
     error = None
     status = 200
+    page: searching.Page | None
     try:
         req = searching.parse_request(args)
         metrics.count_search("web")
@@ -63,11 +220,56 @@ def index() -> tuple[str, int]:
         error, status = e.message, e.status_code
         req = engine.SearchRequest(q=(args.get("q") or [""])[-1])
         page = None
+    links = Links(args, browse)
     return render_template(
-        "search/index.html", req=req, page=page, error=error, facet_titles=FACET_TITLES,
-        args=args, label=taxonomy.label, sorts=engine.SORTS, toggle_url=toggle_url,
-        page_url=page_url, with_args=with_args, capped=CAPPED,
+        "search/index.html", req=req, page=page, error=error, args=args, links=links,
+        browse=browse, label=taxonomy.label, sorts=engine.SORTS, capped=CAPPED,
+        facets=facet_lists(page, req) if page else [],
+        years=years(page, req) if page else [],
+        chips=chips(page, req, links) if page else [],
+        kind_titles=KIND_TITLES, facet_titles=FACET_TITLES,
     ), status
+
+
+@bp.get("/")
+def home() -> str | tuple[str, int]:
+    """What the repository holds, for this visitor; an old search address (/?q=...) still
+    shows its results."""
+    args = request.args.to_dict(flat=False)
+    if SEARCH_PARAMS & set(args):
+        return _results(args)
+    return render_template("search/home.html", home=portal.home(current_user),
+                           can_upload=policy.can_upload(current_user),
+                           can_feature=policy.can_feature(current_user),
+                           label=taxonomy.label)
+
+
+@bp.get("/search")
+def index() -> tuple[str, int]:
+    """Search the documents this visitor may see; with no query, browse them all."""
+    return _results(request.args.to_dict(flat=False))
+
+
+@bp.get("/browse/<any(country, agency, type, theme):kind>/<path:value>")
+def browse(kind: str, value: str) -> tuple[str, int] | BaseResponse:
+    """The documents of one country, agency, document type or theme, with the search's
+    facets and filters."""
+    canonical = portal.browse_value(kind, value)
+    args: dict[str, Any] = {k: v for k, v in request.args.to_dict(flat=False).items()
+                            if k in SEARCH_PARAMS}
+    if canonical != value:
+        return redirect(url_for("search.browse", kind=kind, value=canonical, **args), 308)
+    args[kind] = [canonical, *(v for v in args.get(kind, [])
+                               if searching.filter_value(kind, v) != canonical)]
+    title = portal.value_label(kind, canonical)
+    return _results(args, Browse(kind, canonical, title, portal.browse_intro(kind, canonical)))
+
+
+@bp.get("/browse/<any(country, agency, type, theme):kind>")
+def browse_list(kind: str) -> str:
+    """Every country, agency, document type or theme with documents, A to Z, counted."""
+    return render_template("search/browse_list.html", kind=kind, title=KIND_TITLES[kind],
+                           az=portal.a_to_z(current_user, kind), kind_titles=KIND_TITLES)
 
 
 # How the page tells that a bound was applied (kb.search.bounds), by bound.
