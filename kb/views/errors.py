@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    # Or a page's script that asked for JSON (the upload form's file sent ahead).
+    return (request.path.startswith("/api/") or request.path == "/healthz"
+            or request.accept_mimetypes.best == "application/json")
 
 
 def _answer(status: int, message: str, **extra: object) -> tuple[Response | str, int]:
