@@ -72,7 +72,7 @@ class MetadataForm(FlaskForm):
 
 class UploadForm(MetadataForm):
     # Not required as such: a file sent ahead (``pending``) stands for it (views check).
-    file = FileField("File to upload")
+    file = FileField("File")
     # The public id of the file sent ahead of the form (kb.services.pending).
     pending = HiddenField(validators=[Optional(), Length(max=43)])
 
