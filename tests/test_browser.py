@@ -173,7 +173,8 @@ def _journey(page: Page, pdf: Path, original: bytes) -> None:
     _open(page, "/upload")
     page.get_by_label("File", exact=True).set_input_files(str(pdf))
     # Sent ahead at once (kb/static/upload.js); the form then carries its id.
-    expect(page.locator("[data-upload-kept]")).to_contain_text(f"Kept: {pdf.name}")
+    expect(page.locator("[data-upload-kept]")).to_contain_text(f"Kept: {pdf.name}",
+                                                               timeout=30_000)
     page.get_by_label("Title").fill(TITLE)
     countries = page.get_by_role("combobox", name="Countries")  # kb/static/multiselect.js
     countries.fill("mol")

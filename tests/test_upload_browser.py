@@ -76,7 +76,7 @@ def test_drop_a_pdf_pick_moldova_by_keyboard_and_land_on_the_document(
     check_page(page, "upload-filled")
 
     page.get_by_role("button", name="Upload").click()
-    expect(page).to_have_url(re.compile(r"/documents/\d+$"))
+    expect(page).to_have_url(re.compile(r"/documents/\d+$"), timeout=30_000)
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Geometry and topology: lecture notes")
     meta = page.locator("dl.meta")
@@ -102,7 +102,7 @@ def test_a_refused_file_is_named_next_to_the_field(site: Site, browser: Browser)
         "name": "scan.png", "mimeType": "image/png",
         "buffer": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4}])
     error = page.locator("#file-error")
-    expect(error).to_contain_text("This kind of file cannot be read.")
+    expect(error).to_contain_text("This kind of file cannot be read.", timeout=30_000)
     file_input = page.get_by_label("File", exact=True)
     expect(file_input).to_have_attribute("aria-invalid", "true")
     expect(file_input).to_have_attribute("aria-describedby", "file-hint file-error")
@@ -147,10 +147,10 @@ def test_without_javascript_the_form_still_uploads(site: Site, browser: Browser,
     page.get_by_label("File", exact=True).set_input_files(str(note))
     page.get_by_label("Countries").select_option(["MDA"])
     page.get_by_role("button", name="Upload").click()  # no title: refused, file kept
-    expect(page.locator("#title-error")).to_be_visible()
+    expect(page.locator("#title-error")).to_be_visible(timeout=30_000)
     expect(page.locator("[data-upload-kept]")).to_contain_text("Kept: fieldnotes.txt")
     page.get_by_label("Title").fill("Field notes")
     page.get_by_role("button", name="Upload").click()
-    expect(page).to_have_url(re.compile(r"/documents/\d+$"))
+    expect(page).to_have_url(re.compile(r"/documents/\d+$"), timeout=30_000)
     expect(page.get_by_role("heading", level=1)).to_have_text("Field notes")
     context.close()

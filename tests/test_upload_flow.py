@@ -18,7 +18,14 @@ from werkzeug.datastructures import FileStorage
 
 from kb.extensions import db
 from kb.models import Document, PendingUpload, StoredFile, utcnow
-from tests.conftest import PDF_SAMPLES, csrf_from, login, need_corpora, post_multipart
+from tests.conftest import (
+    PDF_SAMPLES,
+    csrf_from,
+    login,
+    make_app,
+    need_corpora,
+    post_multipart,
+)
 
 GEOTOPO = PDF_SAMPLES / "009-pdflatex-geotopo" / "GeoTopo-komprimiert.pdf"
 CRAZYONES = PDF_SAMPLES / "021-pdfa" / "crazyones-pdfa.pdf"
@@ -312,3 +319,32 @@ def test_a_pending_file_without_its_record_is_swept_after_a_day(app, client, mak
         assert pending.sweep(time.time()) == 0  # too young
         assert pending.sweep(time.time() + 25 * 3600) == 2  # both a day later
     assert pending_files(app) == [] and kept
+
+
+def test_a_backup_keeps_thumbnails_and_leaves_pending_uploads_out(
+        app, client, make_user, process, tmp_path, new_database):
+    pdf = need_corpora(CRAZYONES)
+    login(client, make_user("editor"))
+    res = submit(client, title="The crazy ones", access="public",
+                 file=(pdf.read_bytes(), "crazy.pdf"))
+    doc_id = int(res.headers["Location"].rsplit("/", 1)[1])
+    process()
+    with client.get(f"/documents/{doc_id}/thumbnail.png") as before:
+        png = before.data
+    send_ahead(client, NOTE, "draft.txt")  # sent ahead, never used
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["backup", str(tmp_path / "backup")])
+    assert out.exit_code == 0, out.output
+
+    # Its secret key made in its instance folder, as in production (and as backed up).
+    target = make_app(tmp_path / "target", new_database(), SECRET_KEY=None)
+    out = target.test_cli_runner().invoke(args=["restore", str(tmp_path / "backup")])
+    assert out.exit_code == 0, out.output
+    restored = target.test_client()
+    with restored.get(f"/documents/{doc_id}/thumbnail.png") as after:
+        assert after.status_code == 200 and after.data == png
+    assert counts(target) == (1, 1, 0)  # the pending upload's record did not come back
+    assert pending_files(target) == []
+    with target.app_context():
+        db.session.remove()
+        db.engine.dispose()

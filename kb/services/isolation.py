@@ -189,6 +189,14 @@ class Sandbox:
                     outcome = replace(outcome, thumbnail=thumbnail)
             return outcome
 
+    def warm(self) -> None:
+        """Start the child now, if it is not running, without waiting for it: the next
+        task then finds it ready (the upload page does this while a person picks a file)."""
+        with self._lock:
+            if self._proc is None or not self._proc.is_alive():
+                self._kill()
+                self._start()
+
     def preview(self, path: str, mime: str) -> Outcome:
         """Read what a file says about itself (title, dates, language) within the limits,
         for the upload form; always returns an Outcome."""

@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -37,6 +37,9 @@ from kb.services import documents
 from kb.services import groups as groups_service
 from kb.services.metadata import validate
 from kb.storage import older_than
+
+if TYPE_CHECKING:
+    from kb.services.isolation import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +113,26 @@ def create(stream: IO[bytes], filename: str | None, user: Any, *,
     return row
 
 
+def _sandbox() -> Sandbox:
+    """This process's sandbox for reading files sent ahead (a short time limit)."""
+    from kb.services import isolation
+
+    limits = isolation.limits_from(current_app.config)
+    return isolation.shared_sandbox(replace(limits, seconds=min(limits.seconds,
+                                                                PREVIEW_SECONDS)))
+
+
+def warm_up() -> None:
+    """Have the sandbox's child start while the person picks a file (starting a Python
+    process takes a second or more, which the first file sent would otherwise wait)."""
+    _sandbox().warm()
+
+
 def _read(path: str, mime: str) -> dict[str, str]:
     """What the file says about itself, read in the extraction sandbox under a short time
     limit; a file that cannot be read says why under ``notice`` (it is still kept: its
     extraction will name the failure on the document)."""
-    from kb.services import isolation
-
-    limits = isolation.limits_from(current_app.config)
-    limits = replace(limits, seconds=min(limits.seconds, PREVIEW_SECONDS))
-    outcome = isolation.shared_sandbox(limits).preview(path, mime)
+    outcome = _sandbox().preview(path, mime)
     if outcome.error is not None:
         return {"notice": outcome.error}
     said = dict(outcome.metadata)

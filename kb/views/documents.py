@@ -92,6 +92,7 @@ def upload() -> str | BaseResponse | tuple[str, int]:
         abort(403, "Your account may not upload documents.")
     form = UploadForm()
     if not form.is_submitted():
+        pending.warm_up()
         return _upload_page(form)
     valid = form.validate()
     sent = form.file.data
