@@ -348,3 +348,17 @@ def test_a_backup_keeps_thumbnails_and_leaves_pending_uploads_out(
     with target.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_damaged_pdf_fails_by_name_and_shows_an_icon(app, client, make_user, process):
+    # Neither pypdf nor PDFium can read this one: no thumbnail is drawn for a failed file.
+    pdf = need_corpora(PDF_SAMPLES / "017-unreadable-meta-data" / "unreadablemetadata.pdf")
+    login(client, make_user("editor"))
+    res = submit(client, title="Unreadable", access="public",
+                 file=(pdf.read_bytes(), "unreadable.pdf"))
+    doc_id = int(res.headers["Location"].rsplit("/", 1)[1])
+    process()
+    page = client.get(f"/documents/{doc_id}").get_data(as_text=True)
+    assert 'data-status="failed"' in page and "could not be read" in page
+    assert 'data-format="pdf">PDF</span>' in page
+    assert thumbnail_status(client, doc_id) == 404

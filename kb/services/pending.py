@@ -133,6 +133,8 @@ def _read(path: str, mime: str) -> dict[str, str]:
     limit; a file that cannot be read says why under ``notice`` (it is still kept: its
     extraction will name the failure on the document)."""
     outcome = _sandbox().preview(path, mime)
+    if outcome.error_code in ("timed-out", "interrupted") or outcome.retry:
+        return {}  # not read in the time a form may wait: the worker reads it all later
     if outcome.error is not None:
         return {"notice": outcome.error}
     said = dict(outcome.metadata)
