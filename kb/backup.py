@@ -8,6 +8,12 @@ API, or ``pg_dump`` for PostgreSQL), the secret key and ``manifest.json``, which
 file with its SHA-256 and size and is written last: a snapshot without it is incomplete and
 never restored. The search index is not copied: `kb restore` rebuilds it from the database,
 which is the source of truth, so that no copy of an index caught mid-commit can be restored.
+
+PDFs' first-page thumbnails are copied too (``files/thumbs/``, small, and costly to draw
+again for a whole repository), each named in the manifest with its own SHA-256; a
+restored file whose thumbnail the backup lacks shows its type icon. Files sent ahead of
+the upload form and never used (pending uploads) are not: they are a day's drafts, and
+`kb restore` drops their records.
 """
 
 from __future__ import annotations
@@ -113,11 +119,13 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> None:
 # ---------------------------------------------------------------------------- backup
 
 
-def _dump_database(target_dir: Path) -> tuple[str, list[tuple[str, int]], int]:
+def _dump_database(target_dir: Path) -> tuple[str, list[tuple[str, int]], int, list[str]]:
     """Write a consistent copy of the database into ``target_dir``; returns its file name,
-    the (sha256, size) of every stored file that copy names, and its document count."""
+    the (sha256, size) of every stored file that copy names, its document count, and the
+    stored files it says have a thumbnail."""
     query = "SELECT sha256, size FROM stored_file ORDER BY sha256"
     count = "SELECT count(*) FROM document"
+    thumbs = "SELECT sha256 FROM stored_file WHERE thumb_width IS NOT NULL ORDER BY sha256"
     if _is_postgres():
         url = current_app.config["DATABASE_URL"]
         name = "database.pgdump"
@@ -128,11 +136,12 @@ def _dump_database(target_dir: Path) -> tuple[str, list[tuple[str, int]], int]:
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             rows = [(str(s), int(n)) for s, n in conn.execute(text(query))]
             documents = int(conn.execute(text(count)).scalar_one())
+            drawn = [str(s) for (s,) in conn.execute(text(thumbs))]
             args, env = _pg_args(url)
             _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
                   f"--snapshot={snapshot}", "--file", str(target_dir / name), *args], env)
             conn.rollback()
-        return name, rows, documents
+        return name, rows, documents, drawn
     database = make_url(current_app.config["DATABASE_URL"]).database
     if not database:
         raise BackupError("Only file databases can be backed up (SQLite in memory cannot).")
@@ -144,11 +153,12 @@ def _dump_database(target_dir: Path) -> tuple[str, list[tuple[str, int]], int]:
             source.backup(target)  # SQLite's online backup: consistent while others write
         rows = [(str(s), int(n)) for s, n in target.execute(query)]
         documents = int(target.execute(count).fetchone()[0])
+        drawn = [str(s) for (s,) in target.execute(thumbs)]
         target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
     finally:
         target.close()
         source.close()
-    return name, rows, documents
+    return name, rows, documents, drawn
 
 
 def _copy_verified(source: Path, target: Path, sha256: str | None) -> str:
@@ -187,7 +197,7 @@ def backup(dest: Path, echo: Echo) -> BackupReport:
         raise BackupError(f"Cannot write the backup into {dest}: {e}") from e
     try:
         echo("database: copying")
-        db_name, rows, documents = _dump_database(work)
+        db_name, rows, documents, drawn = _dump_database(work)
         database_bytes = (work / db_name).stat().st_size
         echo(f"database: {_mb(database_bytes)}, {documents:,} documents, "
              f"{len(rows):,} stored files")
@@ -206,6 +216,7 @@ def backup(dest: Path, echo: Echo) -> BackupReport:
                 new_bytes += size
             if i % 500 == 0 or i == len(rows):
                 echo(f"files: {i:,}/{len(rows):,} ({new_files:,} new)")
+        thumbnails = _copy_thumbnails(store, files, drawn)
         secret = Path(current_app.config["INSTANCE_DIR"]) / "secret_key"
         secret_name = None
         if secret.is_file():
@@ -222,6 +233,7 @@ def backup(dest: Path, echo: Echo) -> BackupReport:
                            if secret_name else None),
             "documents": documents,
             "files": [{"sha256": s, "size": n} for s, n in rows],
+            "thumbnails": thumbnails,
         }
         os.sync()  # every file on disk before the manifest says the snapshot is whole
         _write_json(work / "manifest.json", manifest)
@@ -231,6 +243,23 @@ def backup(dest: Path, echo: Echo) -> BackupReport:
         raise
     return BackupReport(final, documents, len(rows), new_files, new_bytes, database_bytes,
                         time.monotonic() - started)
+
+
+def _copy_thumbnails(store: FileStore, files: FileStore, drawn: list[str]) -> list[dict[str, str]]:
+    """Copy the thumbnails of ``drawn`` stored files that are there into the backup's
+    files; returns them for the manifest (the stored file's SHA-256 and the PNG's)."""
+    copied = []
+    for sha256 in drawn:
+        source = store.thumbnail_path(sha256)
+        if not source.is_file():
+            continue  # drawn again by a re-extraction; the restored file shows an icon
+        target = files.thumbnail_path(sha256)
+        if target.is_file() and target.stat().st_size == source.stat().st_size:
+            png = sha256_of(target)
+        else:
+            png = _copy_verified(source, target, None)
+        copied.append({"sha256": sha256, "png_sha256": png})
+    return copied
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -304,6 +333,8 @@ def verify(snapshot: Path, echo: Echo) -> dict[str, Any]:
                        manifest["secret_key"]["sha256"]))
     files = _backup_files(snapshot)
     checks += [(files.path_for(f["sha256"]), f["sha256"]) for f in manifest["files"]]
+    checks += [(files.thumbnail_path(t["sha256"]), t["png_sha256"])
+               for t in manifest.get("thumbnails", [])]
     for i, (path, sha256) in enumerate(checks, start=1):
         if not path.is_file():
             raise BackupError(f"The backup is damaged: {path} is missing; nothing restored.")
@@ -352,13 +383,36 @@ def restore(src: Path, echo: Echo) -> RestoreReport:
         _copy_verified(files.path_for(sha256), store.path_for(sha256), sha256)
         if i % 500 == 0 or i == total:
             echo(f"files: {i:,}/{total:,}")
+    thumbnails = manifest.get("thumbnails", [])
+    for entry in thumbnails:
+        sha256 = entry["sha256"]
+        _copy_verified(files.thumbnail_path(sha256), store.thumbnail_path(sha256),
+                       entry["png_sha256"])
     migrate.upgrade()  # a backup made by an older kb
+    _forget_what_was_not_copied({t["sha256"] for t in thumbnails})
     index_dir = context.index_dir()
     search.create(index_dir, fresh=True)
     echo("index: rebuilding")
     indexed = processing.rebuild_index()
     return RestoreReport(snapshot, int(manifest["documents"]), total, indexed,
                          time.monotonic() - started)
+
+
+def _forget_what_was_not_copied(thumbnails: set[str]) -> None:
+    """The restored records name no thumbnail and no pending upload the backup lacks."""
+    from sqlalchemy import delete, select, update
+
+    from kb.models import PendingUpload, StoredFile
+
+    drawn = set(db.session.scalars(select(StoredFile.sha256).where(
+        StoredFile.thumb_width.is_not(None))))
+    missing = sorted(drawn - thumbnails)
+    for start in range(0, len(missing), 500):
+        db.session.execute(update(StoredFile)
+                           .where(StoredFile.sha256.in_(missing[start:start + 500]))
+                           .values(thumb_width=None, thumb_height=None))
+    db.session.execute(delete(PendingUpload))
+    db.session.commit()
 
 
 def _restore_database(dump: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
+from flask_wtf.file import FileField
 from wtforms import (
     EmailField,
     HiddenField,
@@ -71,7 +71,24 @@ class MetadataForm(FlaskForm):
 
 
 class UploadForm(MetadataForm):
-    file = FileField("File (PDF or plain text)", validators=[FileRequired()])
+    # Not required as such: a file sent ahead (``pending``) stands for it (views check).
+    file = FileField("File")
+    # The public id of the file sent ahead of the form (kb.services.pending).
+    pending = HiddenField(validators=[Optional(), Length(max=43)])
+
+    # Internal unless the uploader chooses otherwise: a document becomes public on
+    # purpose, never because nobody looked at the field (the API keeps Public).
+    DEFAULT_ACCESS = "internal"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_submitted() and not self.access.data:
+            self.access.data = self.DEFAULT_ACCESS
+
+    def raw_metadata(self) -> dict[str, list[str]]:
+        raw = super().raw_metadata()
+        raw["access"] = [self.access.data or self.DEFAULT_ACCESS]
+        return raw
 
 
 class LoginForm(FlaskForm):

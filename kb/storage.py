@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from kb.errors import (
 CHUNK = 1024 * 1024
 # Staged uploads are named so in <root>/tmp.
 PARTIAL_PREFIX = "upload-"
+# What a pending upload's public id is made of (secrets.token_urlsafe).
+_PUBLIC_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 ASK_DOCTOR = "An administrator should run `kb doctor`, which lists the damaged files."
 
 
@@ -159,6 +162,106 @@ class FileStore:
         """Files in the staging folder: uploads under way, or cut off and left behind."""
         tmp = self.root / "tmp"
         return sorted(p for p in tmp.iterdir() if p.is_file()) if tmp.is_dir() else []
+
+    # Files sent ahead of the upload form (kb.services.pending): each under its pending
+    # upload's random public id, until its form claims it or the sweep deletes it.
+    @property
+    def pending_dir(self) -> Path:
+        """Where files sent ahead of the upload form wait for their form."""
+        return self.root / "pending"
+
+    def _pending_path(self, public_id: str) -> Path:
+        if not public_id or any(c not in _PUBLIC_ID_CHARS for c in public_id):
+            raise StorageError("invalid pending upload id")
+        return self.pending_dir / public_id
+
+    def park(self, staged: StagedFile, public_id: str) -> Path:
+        """Keep a staged file as a pending upload (atomic rename); on failure it is
+        discarded."""
+        target = self._pending_path(public_id)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged.path, target)
+        except OSError as e:
+            self.discard(staged)
+            raise _write_error(e, "The file could not be stored") from e
+        return target
+
+    def parked(self, public_id: str) -> Path | None:
+        """The file of a pending upload, or None when it is gone."""
+        path = self._pending_path(public_id)
+        return path if path.is_file() else None
+
+    def keep_parked(self, public_id: str, sha256: str) -> Path:
+        """Store a pending upload's file at its content address; the pending file stays
+        (a second link) until ``unpark``, so that a failure to record it loses nothing."""
+        source = self._pending_path(public_id)
+        target = self.path_for(sha256)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix=PARTIAL_PREFIX)
+            os.close(fd)
+            link = Path(name)
+            link.unlink()
+            try:
+                try:
+                    os.link(source, link)
+                except FileNotFoundError:
+                    raise
+                except OSError:  # a file system without hard links: a copy, then
+                    shutil.copyfile(source, link)
+                os.replace(link, target)
+            finally:
+                link.unlink(missing_ok=True)
+        except FileNotFoundError as e:
+            raise StorageError("The file sent ahead of the form is no longer on the "
+                               "server; choose it again.") from e
+        except OSError as e:
+            raise _write_error(e, "The file could not be stored") from e
+        return target
+
+    def unpark(self, public_id: str) -> None:
+        """Delete a pending upload's file (claimed, or never claimed in time)."""
+        self._pending_path(public_id).unlink(missing_ok=True)
+
+    def pending_files(self) -> list[Path]:
+        """The files of pending uploads."""
+        d = self.pending_dir
+        return sorted(p for p in d.iterdir() if p.is_file()) if d.is_dir() else []
+
+    # First-page thumbnails (PNG), derived from a stored file and keyed by its SHA-256.
+    def thumbnail_path(self, sha256: str) -> Path:
+        """Where the thumbnail of the blob with this hash lives (whether or not it exists)."""
+        self.path_for(sha256)  # checks the address
+        return self.root / "thumbs" / sha256[:2] / f"{sha256}.png"
+
+    def keep_thumbnail(self, sha256: str, png: bytes) -> Path:
+        """Write a blob's thumbnail through a temporary file renamed into place."""
+        target = self.thumbnail_path(sha256)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(png)
+                os.replace(name, target)
+            except BaseException:
+                Path(name).unlink(missing_ok=True)
+                raise
+        except OSError as e:
+            raise _write_error(e, "The thumbnail could not be stored") from e
+        return target
+
+    def thumbnails(self) -> Iterator[tuple[str, Path]]:
+        """Every stored thumbnail, as (the blob's hash, path)."""
+        root = self.root / "thumbs"
+        if not root.is_dir():
+            return
+        for folder in sorted(root.iterdir()):
+            if folder.is_dir():
+                for path in sorted(folder.glob("*.png")):
+                    if len(path.stem) == 64 and path.is_file():
+                        yield path.stem, path
 
     @property
     def quarantine_dir(self) -> Path:

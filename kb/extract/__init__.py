@@ -141,3 +141,13 @@ def extract(path: Path, mime: str) -> Extracted:
     if extractor is None:
         raise ExtractionError(f"Files of type {mime} cannot be read yet.", code="unsupported")
     return extractor(path)
+
+
+def preview(path: Path, mime: str) -> Extracted:
+    """What a file says about itself and the text to tell its language by, read as quickly
+    as its format allows (a PDF's first pages only); raises ``ExtractionError``."""
+    if mime == PDF:
+        from kb.extract import pdf
+
+        return pdf.preview(path)
+    return extract(path, mime)

@@ -142,3 +142,23 @@ def extract(path: Path) -> Extracted:
         code = "no-text-layer"
     return Extracted(pages=tuple(pages) or ("",), metadata=_metadata(reader),
                      notice=notice, notice_code=code)
+
+
+def preview(path: Path, pages: int = 3) -> Extracted:
+    """What the upload form is prefilled from, read quickly: the metadata, and the text of
+    the first ``pages`` pages (for the language); never the whole of a long PDF."""
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ExtractionError("The PDF is password-protected; upload a copy without a "
+                                  "password.", code="encrypted")
+        texts = []
+        for page in reader.pages[:pages]:
+            _probe_contents(page)
+            texts.append(unicodedata.normalize("NFKC", page.extract_text() or ""))
+    except ExtractionError:
+        raise
+    except Exception as e:  # pypdf's errors share no base class
+        raise ExtractionError(f"The PDF could not be read ({type(e).__name__}).",
+                              code="corrupt") from e
+    return Extracted(pages=tuple(texts) or ("",), metadata=_metadata(reader))

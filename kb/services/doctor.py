@@ -23,7 +23,7 @@ from kb import context, search
 from kb.errors import IndexUnavailable
 from kb.extensions import db
 from kb.models import Document, Job, StoredFile, utcnow
-from kb.services import leftovers, processing, queue
+from kb.services import leftovers, pending, processing, queue
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,13 @@ def leftover_files(_options: Options) -> Iterator[Finding]:
             f"{young} stored files no record names, younger than {hours} (normal after a "
             "document is deleted, or an upload being recorded); past that age "
             f"{sweep} moves them to {store.quarantine_dir}."), problem=False)
+    waiting = pending.census()
+    if waiting.count:
+        yield Finding("leftovers", (
+            f"{waiting.count} pending uploads (files sent ahead of the upload form, in "
+            f"{store.pending_dir}; {waiting.overdue} not used within "
+            f"{pending.PENDING_MAX_AGE.total_seconds() / 3600:g} h, which {sweep} "
+            "deletes)."), problem=False)
     if found.quarantined:
         yield Finding("leftovers", (
             f"{len(found.quarantined)} files in quarantine ({store.quarantine_dir}): stored "

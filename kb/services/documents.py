@@ -95,25 +95,34 @@ def ingest(
     existing = existing_by_sha(staged.sha256)
     if existing is not None:
         store.discard(staged)
-        raise _duplicate(existing, user)
+        raise duplicate_error(existing, user)
     store.keep(staged)
+    return record_stored(meta, StoredFile(filename=clean_filename(filename), size=staged.size,
+                                          sha256=staged.sha256, content_type=mime),
+                         sniffed.mismatch, user, job_owner=job_owner, workflow=workflow)
+
+
+def record_stored(meta: Metadata, stored: StoredFile, mismatch: str | None, user: object, *,
+                  job_owner: Owner | None = None, workflow: str | None = None) -> Document:
+    """Record a file already in the store as a new document (with whatever else the
+    session holds, in the same commit) and queue its extraction; returns the document."""
     if workflow is None:
         workflow = "published" if policy.publishes_directly(user) else "submitted"
     doc = Document(status="processing", uploader_id=getattr(user, "user_id", None),
                    workflow=workflow)
     apply_metadata(doc, meta)
     # Not stored: said once, in the answer to this upload (see kb.serialize.document).
-    doc.upload_warning = sniffed.mismatch
-    doc.files = [StoredFile(version=1, filename=clean_filename(filename), size=staged.size,
-                            sha256=staged.sha256, content_type=mime)]
+    doc.upload_warning = mismatch
+    stored.version = 1
+    doc.files = [stored]
     db.session.add(doc)
     try:
         db.session.flush()
         db.session.add(_job(doc.doc_id, "extract", job_owner))
         audit.record("upload", actor=user, target_type="document", target_id=doc.doc_id,
                      detail=" ".join(filter(None, (
-                         f"{doc.files[0].filename} ({staged.size} bytes, {workflow})",
-                         sniffed.mismatch))),
+                         f"{stored.filename} ({stored.size} bytes, {workflow})",
+                         mismatch))),
                      commit=False)
         if workflow == "submitted":
             mail.tell_of_submission(doc)
@@ -121,14 +130,14 @@ def ingest(
     except IntegrityError as e:
         # The same bytes were recorded by a concurrent upload between our check and now.
         db.session.rollback()
-        other = existing_by_sha(staged.sha256)
+        other = existing_by_sha(stored.sha256)
         if other is None:
             raise
-        raise _duplicate(other, user) from e
+        raise duplicate_error(other, user) from e
     return doc
 
 
-def _duplicate(doc_id: int, user: object) -> DuplicateError:
+def duplicate_error(doc_id: int, user: object) -> DuplicateError:
     """The error for bytes already stored in ``doc_id``: the same words whether or not the
     user may see that document; its id goes into the answer only if they may."""
     doc = db.session.get(Document, doc_id)

@@ -7,6 +7,9 @@ connections or locks) and lends it one file at a time. A child that overruns its
 is killed and replaced; one that runs out of memory answers with a MemoryError, and is
 replaced too. One that dies is named after what ended it: a signal from outside
 (SIGKILL, SIGTERM...) is no fault of the file and the job is retried; a crash is.
+
+The same child draws PDFs' first-page thumbnails (PDFium, C code reading the same hostile
+files) and reads what a file sent ahead of the upload form says about itself.
 """
 
 from __future__ import annotations
@@ -16,16 +19,22 @@ import multiprocessing
 import signal
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from kb import logs
+from kb.extract import PDF
+from kb.extract.thumbnail import Thumbnail
 from kb.services.processing import Outcome
 
 log = logging.getLogger(__name__)
 _CTX = multiprocessing.get_context("spawn")
+# What the child is asked to do with a file: read its text, read what it says about itself
+# (the upload form's prefill), or draw its first page.
+EXTRACT, PREVIEW, THUMBNAIL = "extract", "preview", "thumbnail"
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,7 @@ def _child(conn: Connection, memory_bytes: int, log_settings: dict[str, str]) ->
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     # A worker killed outright must not leave its child reading on.
     exit_with_parent(signal.SIGKILL)
-    from kb.services.processing import extract_outcome
+    from kb.services.processing import extract_outcome, preview_outcome
 
     while True:
         try:
@@ -57,10 +66,14 @@ def _child(conn: Connection, memory_bytes: int, log_settings: dict[str, str]) ->
             return
         if task is None:
             return
-        path, mime, max_chars, log_fields = task
+        kind, path, mime, max_chars, log_fields = task
+        if kind == THUMBNAIL:
+            conn.send(_thumbnail(path, log_fields))
+            continue
+        read = preview_outcome if kind == PREVIEW else extract_outcome
         try:
             with logs.bound(**log_fields):  # the job's id on what the readers log
-                outcome = extract_outcome(path, mime)
+                outcome = read(path, mime)
             if sum(len(p) for p in outcome.pages) > max_chars:
                 outcome = Outcome(
                     error=f"The file holds more than {max_chars:,} characters of text, the "
@@ -83,6 +96,23 @@ def _child(conn: Connection, memory_bytes: int, log_settings: dict[str, str]) ->
             conn.send(outcome)
         except MemoryError:
             conn.send(_too_much_memory(memory_bytes))
+
+
+def _thumbnail(path: str, log_fields: dict[str, Any]) -> tuple[Thumbnail | None, bool]:
+    """The first page of a PDF drawn small, and whether the child should be replaced (its
+    heap exhausted); a page PDFium cannot draw costs only the thumbnail."""
+    from kb.extract.thumbnail import render_first_page
+
+    with logs.bound(**log_fields):
+        try:
+            return render_first_page(Path(path)), False
+        except MemoryError:
+            log.warning("no thumbnail: drawing the first page needed too much memory")
+            return None, True
+        except Exception as e:  # PDFium's errors, and any other: the text is what matters
+            log.warning("no thumbnail: the first page could not be drawn (%s: %s)",
+                        type(e).__name__, e)
+            return None, False
 
 
 # Signals that come from outside (an operator, a service manager, the kernel's
@@ -143,32 +173,71 @@ class Sandbox:
         self._proc, self._conn = None, None
 
     def run(self, path: str, mime: str) -> Outcome:
-        """Extract one file within the limits; always returns an Outcome."""
+        """Extract one file within the limits; always returns an Outcome. A PDF read
+        without error gets its first-page thumbnail too, drawn in a second task, so that
+        a renderer that fails on the file costs the thumbnail, never the text."""
         with self._lock:
-            conn = self._conn if self._proc is not None and self._proc.is_alive() else None
-            if conn is None:
+            outcome = self._read(EXTRACT, path, mime)
+            if mime == PDF and outcome.error is None and not outcome.retry:
+                answer, failure = self._ask((THUMBNAIL, path, mime, 0, logs.fields()))
+                if failure is not None:
+                    log.warning("no thumbnail for %s: %s", path, failure.error)
+                else:
+                    thumbnail, exhausted = answer
+                    if exhausted:
+                        self._kill()
+                    outcome = replace(outcome, thumbnail=thumbnail)
+            return outcome
+
+    def warm(self) -> None:
+        """Start the child now, if it is not running, without waiting for it: the next
+        task then finds it ready (the upload page does this while a person picks a file)."""
+        with self._lock:
+            if self._proc is None or not self._proc.is_alive():
                 self._kill()
-                conn = self._start()
-            try:
-                conn.send((path, mime, self.limits.max_chars, logs.fields()))
-                if conn.poll(self.limits.seconds):
-                    outcome: Outcome = conn.recv()
-                    if outcome.error_code == "too-much-memory":
-                        self._kill()  # a fresh child after an exhausted heap
-                    return outcome
-            except (EOFError, OSError, BrokenPipeError):
-                exitcode = None
-                if self._proc is not None:
-                    self._proc.join(timeout=5)  # reaped, so that its exit code is known
-                    exitcode = self._proc.exitcode
-                self._kill()
-                log.warning("extraction child died (exit code %s) on %s", exitcode, path)
-                return died(exitcode)
+                self._start()
+
+    def preview(self, path: str, mime: str) -> Outcome:
+        """Read what a file says about itself (title, dates, language) within the limits,
+        for the upload form; always returns an Outcome."""
+        with self._lock:
+            return self._read(PREVIEW, path, mime)
+
+    def _read(self, kind: str, path: str, mime: str) -> Outcome:
+        answer, failure = self._ask((kind, path, mime, self.limits.max_chars, logs.fields()))
+        if failure is not None:
+            return failure
+        outcome: Outcome = answer
+        if outcome.error_code == "too-much-memory":
+            self._kill()  # a fresh child after an exhausted heap
+        return outcome
+
+    def _ask(self, task: tuple[Any, ...]) -> tuple[Any, Outcome | None]:
+        """Send one task to the child (started if need be) and wait for its answer:
+        (answer, None), or (None, why not) when the child died or overran its time (it is
+        then replaced). The caller holds the lock."""
+        path = task[1]
+        conn = self._conn if self._proc is not None and self._proc.is_alive() else None
+        if conn is None:
             self._kill()
-            return Outcome(
-                error=f"Reading the file took longer than {self.limits.seconds:g} seconds, the "
-                      "limit; it may be damaged or hostile. Save a new copy and upload that.",
-                error_code="timed-out")
+            conn = self._start()
+        try:
+            conn.send(task)
+            if conn.poll(self.limits.seconds):
+                return conn.recv(), None
+        except (EOFError, OSError, BrokenPipeError):
+            exitcode = None
+            if self._proc is not None:
+                self._proc.join(timeout=5)  # reaped, so that its exit code is known
+                exitcode = self._proc.exitcode
+            self._kill()
+            log.warning("extraction child died (exit code %s) on %s", exitcode, path)
+            return None, died(exitcode)
+        self._kill()
+        return None, Outcome(
+            error=f"Reading the file took longer than {self.limits.seconds:g} seconds, the "
+                  "limit; it may be damaged or hostile. Save a new copy and upload that.",
+            error_code="timed-out")
 
     def close(self) -> None:
         with self._lock:

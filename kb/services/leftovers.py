@@ -5,6 +5,10 @@ between storing a file and recording it leaves a stored file no record names (so
 deleting a document, on purpose: its bytes are kept). Past LEFTOVER_AGE_SECONDS (by the
 file's modification time), the sweep deletes partial uploads and moves unnamed stored
 files to ``<uploads>/quarantine``; it never deletes a stored file.
+
+The same sweep deletes files sent ahead of the upload form and never used within a day
+(kb.services.pending: they never became documents), and the thumbnails of files no
+record names any more (derived, drawn again from the file if it comes back).
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class Swept:
 
     deleted: int
     quarantined: int
+    pending: int = 0
+    thumbnails: int = 0
 
 
 def sweep(now: float | None = None) -> Swept:
@@ -96,7 +102,23 @@ def sweep(now: float | None = None) -> Swept:
         log.warning("leftovers: deleted %d partial uploads, moved %d stored files no record "
                     "names to %s (older than %.0f s)", deleted, quarantined,
                     store.quarantine_dir, age)
-    return Swept(deleted, quarantined)
+    from kb.services import pending
+
+    unused = pending.sweep(now)
+    return Swept(deleted, quarantined, unused, _sweep_thumbnails(age, now))
+
+
+def _sweep_thumbnails(age: float, now: float) -> int:
+    """Delete old thumbnails of files no record names (a deleted document's)."""
+    store = context.store()
+    named = set(db.session.scalars(select(StoredFile.sha256)))
+    gone = 0
+    for sha, path in store.thumbnails():
+        if sha in named or not _older(path, age, now):
+            continue
+        path.unlink(missing_ok=True)
+        gone += 1
+    return gone
 
 
 def sweep_when_due() -> None:

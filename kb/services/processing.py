@@ -18,6 +18,7 @@ from kb import context, logs, search
 from kb.errors import ExtractionError, IndexBusy, IndexUnavailable, disk_full
 from kb.extensions import db
 from kb.extract import Extracted, extract
+from kb.extract.thumbnail import Thumbnail
 from kb.models import Document, Job, PageText, StoredFile, utcnow
 from kb.services import queue
 from kb.services.queue import Owner
@@ -59,6 +60,8 @@ class Outcome:
     metadata: tuple[tuple[str, str], ...] = ()
     # Not the file's fault (e.g. the reader was killed from outside): try it again later.
     retry: bool = False
+    # The first page drawn small (PDFs read in the sandbox), stored beside the file.
+    thumbnail: Thumbnail | None = None
 
 
 def extract_outcome(path: str, mime: str) -> Outcome:
@@ -73,6 +76,20 @@ def extract_outcome(path: str, mime: str) -> Outcome:
     detected = declared or language.detect(_first_chars(result.pages, language.MAX_CHARS))
     return Outcome(pages=result.pages, notice=result.notice, notice_code=result.notice_code,
                    language=detected, metadata=tuple(sorted(result.metadata.items())))
+
+
+def preview_outcome(path: str, mime: str) -> Outcome:
+    """What the upload form is prefilled from: the file's own metadata and language, read
+    as quickly as its format allows (no pages kept; picklable for the sandbox)."""
+    from kb.extract import language, preview
+
+    try:
+        result: Extracted = preview(Path(path), mime)
+    except ExtractionError as e:
+        return Outcome(error=e.message, error_code=e.code)
+    declared = result.language or result.metadata.get("language")
+    detected = declared or language.detect(_first_chars(result.pages, language.MAX_CHARS))
+    return Outcome(language=detected, metadata=tuple(sorted(result.metadata.items())))
 
 
 Extractor = Callable[[str, str], Outcome]
@@ -308,6 +325,19 @@ def save_outcome(doc: Document, outcome: Outcome) -> None:
         doc.error, doc.error_code = outcome.notice, outcome.notice_code
     if doc.language is None and outcome.language:
         doc.language = outcome.language  # what the user set always wins
+    save_thumbnail(current, outcome.thumbnail)
+
+
+def save_thumbnail(current: StoredFile, thumbnail: Thumbnail | None) -> None:
+    """Store a file's first-page thumbnail and record its size, once: a later reading of
+    the same bytes (a retry, an OCR'd copy) keeps the one stored."""
+    if thumbnail is None:
+        return
+    store = context.store()
+    if current.thumb_width is not None and store.thumbnail_path(current.sha256).is_file():
+        return
+    store.keep_thumbnail(current.sha256, thumbnail.png)
+    current.thumb_width, current.thumb_height = thumbnail.width, thumbnail.height
 
 
 def finish(jobs: list[Job], docs: list[Document]) -> int:

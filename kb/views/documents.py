@@ -6,7 +6,9 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -14,24 +16,34 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
 from kb import context, metrics, policy, taxonomy
 from kb.errors import (
     DuplicateError,
+    Forbidden,
     IndexUnavailable,
     KbError,
     QueryError,
     SearchTimeout,
+    TooLarge,
+    Unauthorized,
     ValidationError,
 )
+from kb.extract import ACCEPTED_KINDS, KINDS
 from kb.forms import MetadataForm, UploadForm, WorkflowForm
-from kb.models import Document
+from kb.models import Document, PendingUpload
 from kb.search import SearchRequest, Snippet
-from kb.services import accounts, documents, portal, searching, workflow
+from kb.services import accounts, documents, pending, portal, searching, workflow
 from kb.services import groups as groups_service
 
 bp = Blueprint("documents", __name__)
+
+# The file chooser's filter: every ending kb reads, and the MIME types of those that have
+# one (a phone's chooser goes by type).
+ACCEPT_ATTRIBUTE = ",".join([*(ext for kind in KINDS.values() for ext in kind.extensions),
+                             *KINDS])
 
 
 @bp.get("/documents/<int:doc_id>")
@@ -73,34 +85,109 @@ def detail(doc_id: int) -> str:
 @bp.route("/upload", methods=["GET", "POST"])
 @login_required
 def upload() -> str | BaseResponse | tuple[str, int]:
-    """Upload a file with its metadata (contributors, editors and admins)."""
+    """Upload a file with its metadata (contributors, editors and admins).
+
+    A file sent with the form (without JavaScript) is kept as a pending upload before the
+    metadata are checked, as one sent ahead by the page's script is: an error in the form
+    never loses it, and the corrected form claims it."""
     if not policy.can_upload(current_user):
         abort(403, "Your account may not upload documents.")
     form = UploadForm()
-    if form.validate_on_submit():
-        try:
-            doc = documents.ingest(form.file.data.stream, form.file.data.filename,
-                                   form.raw_metadata(), current_user)
-        except DuplicateError as e:
-            if e.shown_id is not None:
-                flash("This file is already in the repository: here it is.", "info")
-                return redirect(url_for("documents.detail", doc_id=e.shown_id))
-            flash(e.message, "error")  # in a document this user may not see: no link
-            return render_template("documents/upload.html", form=form), e.status_code
-        except KbError as e:
-            for name, message in e.fields.items():
-                if name in form:
-                    form[name].errors = [*form[name].errors, message]
-            flash(e.message, "error")
-            return render_template("documents/upload.html", form=form), e.status_code
-        metrics.count_upload("web")
-        flash("Stored. Its text is being extracted; this page shows when it is ready.", "ok")
-        warning = getattr(doc, "upload_warning", None)
-        if warning:
-            flash(warning, "info")
-        return redirect(url_for("documents.detail", doc_id=doc.doc_id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("documents/upload.html", form=form), status
+    if not form.is_submitted():
+        pending.warm_up()
+        return _upload_page(form)
+    valid = form.validate()
+    sent = form.file.data
+    row: PendingUpload | None = None
+    try:
+        if sent is not None and sent.filename:
+            row = pending.create(sent.stream, sent.filename, current_user,
+                                 read_metadata=not valid)
+            form.pending.data = row.public_id
+        elif form.pending.data:
+            row = pending.owned(form.pending.data, current_user)
+        else:
+            form.file.errors = [*form.file.errors, "Choose a file to upload."]
+        if row is None or not valid:
+            if row is not None and _prefill_empty(form, pending.prefill(row)):
+                flash("Your file is kept. What it says about itself filled the empty "
+                      "fields: check them, then upload.", "info")
+            return _upload_page(form, row, status=400)
+        doc = pending.claim(row.public_id, form.raw_metadata(), current_user)
+    except DuplicateError as e:
+        form.pending.data = ""
+        if e.shown_id is not None:
+            flash("This file is already in the repository: here it is.", "info")
+            return redirect(url_for("documents.detail", doc_id=e.shown_id))
+        flash(e.message, "error")  # in a document this user may not see: no link
+        return _upload_page(form, status=e.status_code)
+    except KbError as e:
+        for name, message in e.fields.items():
+            if name in form:
+                form[name].errors = [*form[name].errors, message]
+        if "file" in e.fields:
+            form.pending.data, row = "", None  # the file was refused, or is gone
+        flash(e.message, "error")
+        return _upload_page(form, row, status=e.status_code)
+    metrics.count_upload("web")
+    flash("Stored. Its text is being extracted; this page shows when it is ready.", "ok")
+    warning = getattr(doc, "upload_warning", None)
+    if warning:
+        flash(warning, "info")
+    return redirect(url_for("documents.detail", doc_id=doc.doc_id))
+
+
+def _upload_page(form: UploadForm, row: PendingUpload | None = None,
+                 status: int = 200) -> tuple[str, int]:
+    max_mb = int(current_app.config["MAX_UPLOAD_MB"])
+    return render_template("documents/upload.html", form=form, pending=row,
+                           accepted=ACCEPTED_KINDS, accept=ACCEPT_ATTRIBUTE, max_mb=max_mb,
+                           max_bytes=max_mb * 1024 * 1024), status
+
+
+def _prefill_empty(form: UploadForm, found: pending.Prefill) -> bool:
+    """Fill the fields the user left empty with what the file says about itself; returns
+    whether any was."""
+    filled = False
+    if not (form.title.data or "").strip() and found.title:
+        form.title.data, form.title.errors, filled = found.title, [], True
+    if not form.year.data and found.year:
+        form.year.data, filled = found.year, True
+    if not form.language.data and found.language:
+        form.language.data, filled = found.language, True
+    return filled
+
+
+@bp.post("/upload/pending")
+def upload_pending() -> tuple[Response, int]:
+    """Store a file sent ahead of the upload form (the page's script, with its progress
+    bar); answers JSON: the pending upload's id and what the file says about itself, or
+    an error naming the field."""
+    if not current_user.is_authenticated:
+        return _json_error(Unauthorized("Your session has ended; sign in again."))
+    if not policy.can_upload(current_user):
+        return _json_error(Forbidden("Your account may not upload documents."))
+    limit = int(current_app.config["MAX_UPLOAD_MB"])
+    try:
+        sent = request.files.get("file")
+    except RequestEntityTooLarge:
+        return _json_error(TooLarge(f"The file is larger than the limit of {limit} MB."))
+    if sent is None or not sent.filename:
+        return _json_error(ValidationError("Choose a file to upload."))
+    try:
+        row = pending.create(sent.stream, sent.filename, current_user)
+    except KbError as e:
+        return _json_error(e)
+    return jsonify(pending.describe(row)), 201
+
+
+def _json_error(e: KbError) -> tuple[Response, int]:
+    """A refusal as JSON, its message on the ``file`` field unless it names another."""
+    answer: dict[str, object] = {"error": e.message, "fields": e.fields or {"file": e.message}}
+    if isinstance(e, DuplicateError) and e.shown_id is not None:
+        answer["id"] = e.shown_id
+        answer["url"] = url_for("documents.detail", doc_id=e.shown_id)
+    return jsonify(answer), e.status_code
 
 
 @bp.route("/documents/<int:doc_id>/edit", methods=["GET", "POST"])
@@ -172,6 +259,21 @@ def download(doc_id: int) -> Response:
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.get("/documents/<int:doc_id>/thumbnail.png")
+def thumbnail(doc_id: int) -> Response:
+    """The first page of a document's PDF, drawn small; 404 where there is none, and to
+    whoever may not see the document (as its page)."""
+    doc = documents.get_visible(doc_id, current_user)
+    stored = doc.current_file
+    if stored is None or stored.thumb_width is None:
+        abort(404)
+    path = context.store().thumbnail_path(stored.sha256)
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="image/png", etag=stored.sha256, conditional=True,
+                     max_age=0)
 
 
 @bp.post("/documents/<int:doc_id>/workflow")

@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    # Or a page's script that asked for JSON (the upload form's file sent ahead).
+    return (request.path.startswith("/api/") or request.path == "/healthz"
+            or request.accept_mimetypes.best == "application/json")
 
 
 def _answer(status: int, message: str, **extra: object) -> tuple[Response | str, int]:
@@ -66,8 +68,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(e: RequestEntityTooLarge) -> tuple[Response | str, int]:
-        limit = app.config["MAX_UPLOAD_MB"]
-        return _answer(413, f"The file is larger than the limit of {limit} MB.")
+        message = f"The file is larger than the limit of {app.config['MAX_UPLOAD_MB']} MB."
+        return _answer(413, message, fields={"file": message})
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> tuple[Response | str, int]:
