@@ -140,6 +140,17 @@ def can_edit(user: object, doc: object) -> bool:
             and getattr(doc, "workflow", None) in ("submitted", "returned"))
 
 
+def sees_processing(user: object, doc: object) -> bool:
+    """Whether the document's processing state, extraction failures and their remedies are
+    shown to the user (and its page refreshes while processing): its uploader, editors and
+    admins, who can act on them. Others only learn whether its text is searchable."""
+    role = role_of(user)
+    if role in REVIEWERS:
+        return True
+    uploader = getattr(doc, "uploader_id", None)
+    return role is not None and uploader is not None and uploader == _user_id(user)
+
+
 def can_delete(user: object) -> bool:
     """Deleting a (withdrawn) document for good is for admins."""
     return role_of(user) == "admin"
