@@ -25,13 +25,9 @@ import pytest
 from tests.conftest import free_port
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 SAMPLE = (Path(__file__).resolve().parents[2]
           / "shared/corpora/pdf-samples/021-pdfa/crazyones-pdfa.pdf")
 KB = Path(sys.executable).parent / "kb"
@@ -131,24 +127,21 @@ def sample_pdf() -> Path:
     return SAMPLE
 
 
-def test_upload_search_facet_download(sample_pdf: Path, server: Server) -> None:
+def test_upload_search_facet_download(sample_pdf: Path, server: Server,
+                                      browser: Browser) -> None:
+    # The session's browser (conftest): a second sync Playwright in the same process
+    # fails while the first one runs ("Sync API inside the asyncio loop").
     from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
 
     original = sample_pdf.read_bytes()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                context = browser.new_context(base_url=server.url, accept_downloads=True)
-                try:
-                    page = context.new_page()
-                    page.set_default_timeout(10_000)
-                    _journey(page, sample_pdf, original)
-                finally:
-                    context.close()
-            finally:
-                browser.close()
+        context = browser.new_context(base_url=server.url, accept_downloads=True)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(10_000)
+            _journey(page, sample_pdf, original)
+        finally:
+            context.close()
     except (AssertionError, PlaywrightError) as e:
         pytest.fail(f"{type(e).__name__}: {e}\n--- kb serve log (tail) ---\n{server.log_tail()}")
 
@@ -179,7 +172,7 @@ def _journey(page: Page, pdf: Path, original: bytes) -> None:
     expect(page).to_have_url(re.compile(r"/documents/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
 
-    # The page refreshes itself every 3 s while processing.
+    # The page reloads itself once processing ends (kb/static/status.js).
     status = page.locator("p.status[data-status=ready], p.status[data-status=failed]")
     expect(status).to_be_visible(timeout=60_000)
     assert status.get_attribute("data-status") == "ready", status.inner_text()

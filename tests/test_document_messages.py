@@ -16,9 +16,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.browser_kit import Site, email_of, open_as, site_fixture
-from tests.conftest import Account, login
-from tests.crawl_kit import BROKEN_PDF, api_call
+from tests.browser_kit import Site, axe_violations, email_of, open_as, site_fixture
+from tests.conftest import Account, login, wait_for
+from tests.crawl_kit import BROKEN_PDF, api_call, no_sideways_scroll
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -88,13 +88,15 @@ def test_processing_shows_and_refreshes_only_for_those_who_can_act(
         app: Flask, upload: Callable[..., Any], editor: Account,
         make_user: Callable[[str], Account]) -> None:
     doc_id = upload(b"Notes on circular migration.", "notes.txt", title="Notes").json["id"]
+    watcher = f'data-status-url="/api/v1/documents/{doc_id}"'  # status.js: reload when done
     for who in (editor, make_user("editor"), make_user("admin")):
         html = page_of(as_user(app, who), doc_id)
-        assert 'data-status="processing"' in html and 'http-equiv="refresh"' in html, who.role
+        assert 'data-status="processing"' in html and watcher in html, who.role
+        assert 'http-equiv="refresh"' not in html  # WCAG 2.2.1: no timed reloads
     for who in (None, make_user("reader"), make_user("contributor")):
         html = page_of(as_user(app, who), doc_id)
         assert "Processing" not in html and "data-status" not in html, who
-        assert 'http-equiv="refresh"' not in html, who
+        assert watcher not in html and "status.js" not in html, who
         assert NOT_SEARCHABLE not in html, who  # not failed: nothing to say
 
 
@@ -225,9 +227,13 @@ site = site_fixture(seed=True)
 
 
 def _published_doc(site: Site, token: str, title: str) -> int:
-    return int(api_call(site, "POST", "/api/v1/documents", token,
-                        f"{title}: a note for the confirmation test.".encode(),
-                        filename=f"{title.lower().replace(' ', '-')}.txt", title=title)["id"])
+    """An editor's upload, once processed."""
+    doc_id = int(api_call(site, "POST", "/api/v1/documents", token,
+                          f"{title}: a note for the confirmation test.".encode(),
+                          filename=f"{title.lower().replace(' ', '-')}.txt", title=title)["id"])
+    wait_for(f"document {doc_id} processed", lambda: api_call(
+        site, "GET", f"/api/v1/documents/{doc_id}", token)["status"] != "processing")
+    return doc_id
 
 
 def _workflow(site: Site, token: str, doc_id: int) -> str:
@@ -256,6 +262,7 @@ def test_the_question_opens_escape_cancels_and_confirming_acts(site: Site,
         expect(dialog).to_contain_text("Withdraw “Confirmation test”?")
         assert _focus_in_dialog(page)
         expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+        assert axe_violations(page) == [] and no_sideways_scroll(page) == []
         page.keyboard.press("Escape")
         expect(dialog).to_be_hidden()
         expect(withdraw).to_be_focused()
