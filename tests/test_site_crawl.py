@@ -53,13 +53,12 @@ def crawls(site: Site, browser: Browser, extras: Extras
 
     def run(role: str | None) -> Report:
         if role not in done:
-            checks: Callable[[tuple[str, tuple[str, ...]]], bool] = lambda key: True  # noqa: E731
-            if role not in (None, "admin"):
-                everybody = set(run(None).visited)
-                checks = lambda key: key not in everybody  # noqa: E731
+            # Other roles: only the pages the anonymous crawl did not see.
+            everybody = set(run(None).visited) if role not in (None, "admin") else set()
             page = open_as(browser, site, role, "phone")
             try:
-                done[role] = crawl(page, site.url, starts, check=phone_problems, checks=checks)
+                done[role] = crawl(page, site.url, starts, check=phone_problems,
+                                   checks=lambda key: key not in everybody)
             finally:
                 page.context.close()
         return done[role]
