@@ -157,6 +157,17 @@ def told_of_submissions(fallback: bool = False) -> ColumnElement[bool]:
     return and_(User.active.is_(True), User.role == ("admin" if fallback else "editor"))
 
 
+def sees_processing(user: object, doc: object) -> bool:
+    """Whether the document's processing state, extraction failures and their remedies are
+    shown to the user (and its page refreshes while processing): its uploader, editors and
+    admins, who can act on them. Others only learn whether its text is searchable."""
+    role = role_of(user)
+    if role in REVIEWERS:
+        return True
+    uploader = getattr(doc, "uploader_id", None)
+    return role is not None and uploader is not None and uploader == _user_id(user)
+
+
 def can_delete(user: object) -> bool:
     """Deleting a (withdrawn) document for good is for admins."""
     return role_of(user) == "admin"

@@ -18,14 +18,14 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import free_port
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 SAMPLE = (Path(__file__).resolve().parents[2]
@@ -127,7 +127,10 @@ def sample_pdf() -> Path:
     return SAMPLE
 
 
-def test_upload_search_facet_download(sample_pdf: Path, server: Server, browser: Any) -> None:
+def test_upload_search_facet_download(sample_pdf: Path, server: Server,
+                                      browser: Browser) -> None:
+    # The session's browser (conftest): a second sync Playwright in the same process
+    # fails while the first one runs ("Sync API inside the asyncio loop").
     from playwright.sync_api import Error as PlaywrightError
 
     original = sample_pdf.read_bytes()
@@ -175,7 +178,7 @@ def _journey(page: Page, pdf: Path, original: bytes) -> None:
     expect(page).to_have_url(re.compile(r"/documents/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
 
-    # The page refreshes itself every 3 s while processing.
+    # The page reloads itself once processing ends (kb/static/status.js).
     status = page.locator("p.status[data-status=ready], p.status[data-status=failed]")
     expect(status).to_be_visible(timeout=60_000)
     assert status.get_attribute("data-status") == "ready", status.inner_text()

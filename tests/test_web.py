@@ -71,7 +71,7 @@ def test_upload_form_stores_and_shows_processing_then_ready(client, make_user, p
     assert res.status_code == 302
     detail = client.get(res.headers["Location"]).get_data(as_text=True)
     assert 'data-status="processing"' in detail
-    assert 'http-equiv="refresh"' in detail
+    assert 'data-status-url="/api/v1/documents/' in detail  # status.js reloads when done
     process()
     detail = client.get(res.headers["Location"]).get_data(as_text=True)
     assert 'data-status="ready"' in detail

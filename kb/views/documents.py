@@ -71,6 +71,7 @@ def detail(doc_id: int) -> str:
     return render_template("documents/detail.html", doc=doc, label=taxonomy.label,
                            agency_labels=agency_labels, q=q, snippets=snippets,
                            can_edit=policy.can_edit(current_user, doc),
+                           sees_processing=policy.sees_processing(current_user, doc),
                            can_review=policy.can_review(current_user),
                            can_feature=policy.can_feature(current_user),
                            can_download=policy.can_download(current_user, doc),
