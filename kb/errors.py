@@ -121,3 +121,12 @@ class UnsupportedType(KbError):
     """The file's bytes are of no type kb can read."""
 
     status_code = 415
+
+
+class OaiError(KbError):
+    """An OAI-PMH protocol error: ``code`` is the protocol's (badArgument, noRecordsMatch,
+    ...); /oai answers it as an <error> element with status 200, as the protocol says."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
