@@ -23,7 +23,9 @@ def robots() -> Response:
         "User-agent: *",
         "Disallow: /search",
         "Disallow: /search.atom",
-        "Disallow: /?",
+        # "/?*", not "/?": the same rule to RFC 9309 parsers, while Python's robotparser,
+        # which drops a bare "?", would read "/?" as "Disallow: /" (the whole site).
+        "Disallow: /?*",
         "Disallow: /api/",
         "",
         f"Sitemap: {url_for('sitemap.index', _external=True)}",
