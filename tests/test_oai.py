@@ -506,6 +506,29 @@ def test_the_datestamp_moves_only_for_changes_harvesters_see(app, harvester, add
     assert dc["publisher"] == ["IOM, UN Migration"]
 
 
+@pytest.mark.parametrize(("field", "value", "deleted"), [
+    ("title", "Another title", False), ("summary", "Another summary", False),
+    ("doc_type", "tool", False), ("language", "fr", False), ("year", 2019, False),
+    ("phase", "pilot", False), ("access", "internal", True), ("access", "restricted", True),
+    ("workflow", "withdrawn", True), ("workflow", "returned", True),
+])
+def test_each_change_harvesters_see_moves_the_datestamp(app, client, add, clock, field,
+                                                        value, deleted):
+    """One column changed through the ORM alone (no service): the hook still sees it."""
+    doc = add("A report", type="report", language="en", year="2014", phase="phase-2")
+    clock.advance(hours=1)
+    with app.app_context():
+        from kb.models import Document
+
+        setattr(db.session.get(Document, doc), field, value)
+        db.session.commit()
+    body = client.get("/oai", query_string={"verb": "GetRecord", "metadataPrefix": "oai_dc",
+                                            "identifier": oai_id(doc)}).data
+    header = check_oai_pmh(body).find(f".//{q(OAI, 'header')}")
+    assert header.findtext(q(OAI, "datestamp")) == stamp(START + timedelta(hours=1))
+    assert (header.get("status") == "deleted") is deleted
+
+
 def test_withdrawn_hidden_and_deleted_documents_are_reported_deleted(app, served, harvester,
                                                                      add, clock, client,
                                                                      editor, make_user):

@@ -87,6 +87,14 @@ class Described:
     file: FileFacts | None
 
 
+# What ``describe`` reads: a flush that changes none of these (a status, a download count,
+# a review comment) leaves the record alone without looking. Keep them in step.
+WATCHED_DOCUMENT = ("title", "summary", "doc_type", "language", "year", "phase", "access",
+                    "workflow", "created_at", "country_rows", "agency_rows", "theme_rows",
+                    "files")
+WATCHED_FILE = ("content_type", "size", "pages")
+
+
 def describe(doc: Document, agency_labels: dict[str, str]) -> Described:
     """The harvestable facts of one document."""
     current = doc.current_file
@@ -138,17 +146,24 @@ def _note_touched(session: Session, _context: Any) -> None:
     """Note the documents (and agencies) this flush changed; ids are known by now."""
     touched: set[int] = session.info.setdefault(_TOUCHED, set())
     agencies: set[str] = session.info.setdefault(_AGENCIES, set())
-    for obj in (*session.new, *session.dirty, *session.deleted):
+    changed = [(obj, False) for obj in session.dirty]
+    changed += [(obj, True) for obj in (*session.new, *session.deleted)]
+    for obj, whole in changed:
+        state = inspect(obj)
         if isinstance(obj, Document):
-            identity: tuple[Any, ...] | None = inspect(obj).identity
-            if identity:
-                touched.add(int(identity[0]))
+            if state.identity and (whole or _changes(state, WATCHED_DOCUMENT)):
+                touched.add(int(state.identity[0]))
         elif isinstance(obj, DocumentCountry | DocumentAgency | DocumentTheme | StoredFile):
-            doc_id: int | None = inspect(obj).dict.get("doc_id")
-            if doc_id is not None:
+            doc_id: int | None = state.dict.get("doc_id")
+            if doc_id is not None and (whole or not isinstance(obj, StoredFile)
+                                       or _changes(state, WATCHED_FILE)):
                 touched.add(int(doc_id))
         elif isinstance(obj, Agency):
-            agencies.add(str(inspect(obj).dict.get("code")))
+            agencies.add(str(state.dict.get("code")))
+
+
+def _changes(state: Any, names: tuple[str, ...]) -> bool:
+    return any(state.attrs[name].history.has_changes() for name in names)
 
 
 def _update_touched(session: Session, _context: Any) -> None:
@@ -169,17 +184,25 @@ def refresh(session: Session, doc_ids: Iterable[int]) -> None:
     labels: dict[str, str] | None = None
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
-        docs = {d.doc_id: d for d in session.scalars(
-            select(Document).where(Document.doc_id.in_(chunk)))}
+        # Those the session holds (the flush's own) as they are; the others in one query.
+        docs: dict[int, Document] = {}
+        for doc_id in chunk:
+            held = session.identity_map.get(session.identity_key(Document, doc_id))
+            if isinstance(held, Document):
+                docs[doc_id] = held
+        others = [i for i in chunk if i not in docs]
+        if others:
+            docs.update((d.doc_id, d) for d in session.scalars(
+                select(Document).where(Document.doc_id.in_(others))))
         records = {r.doc_id: r for r in session.scalars(
             select(HarvestRecord).where(HarvestRecord.doc_id.in_(chunk)))}
         for doc_id in chunk:
             doc, record = docs.get(doc_id), records.get(doc_id)
             if doc is not None and policy.is_harvestable(doc):
-                if labels is None:
+                if labels is None and doc.agency_rows:
                     labels = {c: label for c, label in session.execute(
                         select(Agency.code, Agency.label))}
-                described = describe(doc, labels)
+                described = describe(doc, labels or {})
                 mark = fingerprint(described)
                 if record is None:
                     record = HarvestRecord(doc_id=doc_id)
