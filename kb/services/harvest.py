@@ -220,7 +220,7 @@ def refresh(session: Session, doc_ids: Iterable[int]) -> None:
                 record.datestamp = datestamp_now()
 
 
-def padded(specs: Iterable[str]) -> str:
+def padded(specs: tuple[str, ...]) -> str:
     return " " + " ".join(specs) + " " if specs else ""
 
 

@@ -200,12 +200,12 @@ def list_records(args: dict[str, str]) -> etree._Element:
 
 
 def _list(verb: str, args: dict[str, str]) -> etree._Element:
-    if "resumptionToken" in args:
-        resumed: Resumption | None = harvest.read_token(args["resumptionToken"], verb)
-        assert resumed is not None
+    resumed = (harvest.read_token(args["resumptionToken"], verb)
+               if "resumptionToken" in args else None)
+    if resumed is not None:
         sel, after, cursor = resumed.selection, resumed.after, resumed.cursor
     else:
-        resumed, sel, after, cursor = None, _selection(args), None, 0
+        sel, after, cursor = _selection(args), None, 0
     fmt = _format(sel.metadata_prefix)
     records, more = harvest.records_page(sel, after, int(current_app.config["OAI_PAGE_SIZE"]))
     if not records:
