@@ -60,7 +60,8 @@ unit: $(STAMP)
 test: $(STAMP) browser-deps ocr-deps lint unit
 
 ## bench: the benchmarks at full size (they print figures; they are not tests). search.py,
-## search_bounds.py and load.py reuse the instance ingest.py builds in $(BENCH_DIR); load.py adds to it.
+## search_bounds.py, oai_harvest.py and load.py reuse the instance ingest.py builds in $(BENCH_DIR);
+## load.py adds to it (so it runs after those that count its documents).
 ifndef BENCH_DIR
 BENCH_DIR := $(shell mktemp -d -u /tmp/kb-bench-XXXXXX)
 endif
@@ -68,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --workdir $(BENCH_DIR)
 	$(BIN)/python bench/search.py --workdir $(BENCH_DIR)
 	$(BIN)/python bench/search_bounds.py --workdir $(BENCH_DIR)
+	$(BIN)/python bench/oai_harvest.py --workdir $(BENCH_DIR)
 	$(BIN)/python bench/load.py --workdir $(BENCH_DIR)
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/extract.py

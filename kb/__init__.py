@@ -71,6 +71,11 @@ def register_extensions(app: Flask) -> None:
 
     auth.register_loaders(login_manager)
 
+    from kb.services import harvest
+
+    # Every session's flushes keep the OAI-PMH harvest records true (once per process).
+    harvest.install()
+
     with app.app_context():
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             from sqlalchemy import event
@@ -101,13 +106,15 @@ def register_blueprints(app: Flask) -> None:
         groups,
         metrics,
         mine,
+        oai,
         profile,
         review,
         search,
+        sitemap,
     )
 
     for module in (search, documents, auth, admin, api, profile, review, groups, audit,
-                   metrics, mine):
+                   metrics, mine, oai, sitemap):
         app.register_blueprint(module.bp)
 
 

@@ -145,6 +145,19 @@ DEFAULTS: dict[str, object] = {
     # Seconds of OCR allowed per page (one more page's worth for starting up): a short
     # scan that hangs is stopped long before OCR_TIMEOUT, which stays the upper bound.
     "OCR_TIMEOUT_PER_PAGE": 30.0,
+    # OAI-PMH at /oai: records per ListRecords or ListIdentifiers answer, and seconds a
+    # resumption token stays valid (tokens are signed with SECRET_KEY, so they survive a
+    # restart). The repository's name and its identifier (a domain name, the middle of
+    # oai:IDENTIFIER:42; None: the host name requests reach kb by, so set it behind a proxy
+    # or under several names), and the adminEmail (None: ADMIN_EMAIL).
+    "OAI_PAGE_SIZE": 100,
+    "OAI_TOKEN_LIFETIME": 24 * 3600.0,
+    "OAI_REPOSITORY_NAME": "IOM-UNDP Migration and Development Knowledge Repository",
+    "OAI_REPOSITORY_IDENTIFIER": None,
+    "OAI_ADMIN_EMAIL": None,
+    # Document pages per file of /sitemap.xml (the protocol's maximum is 50,000); past it,
+    # /sitemap.xml is an index of /sitemap-1.xml, /sitemap-2.xml, ...
+    "SITEMAP_PAGE_SIZE": 50_000,
     # Log records go to standard error as "text" (one line each, fields in brackets) or
     # "json" (one object a line: time, level, logger, message, and where they apply
     # request_id, user_id, route, status, duration_ms, doc_id, job_id, error_code).

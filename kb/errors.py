@@ -132,3 +132,12 @@ class MailError(KbError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class OaiError(KbError):
+    """An OAI-PMH protocol error: ``code`` is the protocol's (badArgument, noRecordsMatch,
+    ...); /oai answers it as an <error> element with status 200, as the protocol says."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

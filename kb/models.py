@@ -288,6 +288,26 @@ class PendingUpload(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class HarvestRecord(db.Model):  # type: ignore[name-defined]
+    """What OAI-PMH harvesters are told about a document that was ever harvestable (kb.policy):
+    kept after the document is withdrawn, hidden or deleted (then ``deleted``), so that they
+    remove their copy. kb.services.harvest keeps it true from one session hook."""
+
+    __tablename__ = "harvest_record"
+    __table_args__ = (Index("ix_harvest_record_datestamp", "datestamp", "doc_id"),)
+
+    # No foreign key: the record outlives the document.
+    doc_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # The last change harvesters see (whole seconds, UTC): metadata, file, or visibility.
+    datestamp: Mapped[datetime]
+    deleted: Mapped[bool] = mapped_column(default=False)
+    # The record's sets, e.g. " country:MDA agency:IOM type:report " (padded with spaces,
+    # so that one set is matched as a whole word); kept as they were when it was deleted.
+    set_specs: Mapped[str] = mapped_column(Text, default="")
+    # SHA-256 of what the metadata formats show: the datestamp moves only when it changes.
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+
+
 class PageText(db.Model):  # type: ignore[name-defined]
     """Extracted text of one page (numbered from 1): what `kb reindex` rebuilds from."""
 

@@ -79,6 +79,17 @@ def _documents_clause(user: object, *, withdrawn_for_reviewers: bool) -> ColumnE
     return or_(*visible) if visible else false()
 
 
+def harvestable_clause() -> ColumnElement[bool]:
+    """The documents every channel to the outside (OAI-PMH, the sitemap, feeds) may expose,
+    whoever asks: an anonymous visitor's view, published and public ones."""
+    return visible_documents_clause(None)
+
+
+def is_harvestable(doc: object) -> bool:
+    """``harvestable_clause`` for one loaded document."""
+    return can_view(None, doc)
+
+
 def can_view(user: object, doc: object) -> bool:
     """Whether the user may know the document exists: its page, metadata and API answer."""
     role = role_of(user)

@@ -188,3 +188,12 @@ def test_search_bounds_benchmark_prints_its_figures(instance):
                   "refused: huge year"):
         assert re.match(LATENCY + rf", p50 {NUMBER}x ordinary; 400 ", figure(out, label))
     assert re.match(VERDICT, figure(out, "target"))
+
+
+def test_oai_harvest_benchmark_prints_its_figures(instance):
+    out = run_bench("oai_harvest.py", instance, "--repeat", "1")
+    assert f"{LIMIT} speeches" in figure(out, "corpus")
+    for label in ("ListRecords oai_dc", "ListRecords mods", "ListIdentifiers",
+                  "GET /sitemap.xml", "baseline: /api/v1/search pages"):
+        assert re.match(rf"{LIMIT} records in 1 answer: {NUMBER} s \(median of 1\), "
+                        rf"{NUMBER} ms an answer", figure(out, label)), label

@@ -91,6 +91,14 @@ def test_a_database_at_the_first_revision_is_upgraded_losing_nothing(tmp_path, d
         user = db.session.get(User, 7)
         assert user is not None and user.email == "old@example.org"
         assert db.session.get(AuditEvent, 3).action == "upload"
+        from datetime import datetime
+
+        from kb.models import HarvestRecord
+
+        # 0005_harvest: the public document is harvestable from its last update on.
+        record = db.session.get(HarvestRecord, 42)
+        assert record is not None and not record.deleted
+        assert record.datestamp == datetime(2020, 1, 2, 3, 4, 5)
         db.session.remove()
         db.engine.dispose()
 
