@@ -6,9 +6,12 @@ tests/test_api_fuzz.py sends the real API what it describes and checks every ans
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from markupsafe import Markup, escape
 
 from kb import search, taxonomy
 from kb.extract import ACCEPTED_KINDS
@@ -388,8 +391,7 @@ def _error_responses() -> dict[str, Schema]:
         "NotFound": answer("No such document, or you may not see it (the two are "
                            "answered alike).", "No such document."),
         "Conflict": answer("The same bytes are already stored; `id` names that document "
-                           "when you may see it.", "This file is already in the repository.",
-                           ),
+                           "when you may see it.", "This file is already in the repository."),
         "TooLarge": answer("The request body is larger than the upload limit "
                            "(`KB_MAX_UPLOAD_MB`).", "The file is larger than the limit of "
                            "200 MB."),
@@ -581,7 +583,7 @@ def _operations() -> dict[str, dict[str, Schema]]:
         "Full-text search of the documents you may see, with filters, facets, snippets and "
         "a corrected query. Every part of a query whose cost grows with the input is "
         "bounded: a query past a bound is refused (400 naming the bound) or capped "
-        f"(`capped`). A search still running after `KB_SEARCH_TIME_LIMIT` is stopped: 503.")
+        "(`capped`). A search still running after `KB_SEARCH_TIME_LIMIT` is stopped: 503.")
     return {
         "/api/v1/search": {"get": {
             "operationId": "search", "tags": ["search"], "summary": "Search the documents",
@@ -952,6 +954,15 @@ def _access(security: Sequence[Mapping[str, Any]]) -> str:
     return "A bearer token, or a signed-in session with its CSRF token."
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def markup(text: str) -> Markup:
+    """A description's text as HTML: escaped, with its `code spans` (CommonMark's, the
+    only markup these descriptions use) as <code>."""
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(text))))
+
+
 def outline(doc: Mapping[str, Any]) -> Outline:
     """The description as the page lists it: operations by tag, then the schemas."""
     sections = []
@@ -973,7 +984,7 @@ def outline(doc: Mapping[str, Any]) -> Outline:
                 for status, answer in op["responses"].items():
                     answer = _resolve(doc, answer)
                     content = answer.get("content", {})
-                    first = next(iter(content.values()), {})
+                    first: Mapping[str, Any] = next(iter(content.values()), {})
                     answers.append(Answer(
                         status, str(answer.get("description", "")), tuple(content),
                         kind_of(first["schema"]) if "schema" in first else "",

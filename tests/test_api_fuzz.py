@@ -1,6 +1,6 @@
 """The real API, sent what its OpenAPI description (kb/openapi.py) allows and more by
-schemathesis, anonymously and with an editor's token, state changes included, in a
-throwaway instance with a few real documents: no answer is a server error, and every
+schemathesis, anonymously, with an editor's token and (for changes) an admin's, state
+changes included, in a throwaway instance with a few real documents: no answer is a server error, and every
 answer's status code, content type, headers and body are ones the description gives.
 
 Derandomised (the same requests each run); API_FUZZ_EXAMPLES=500 for a deeper local run
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import strategies as st
 from flask import Flask
+from hypothesis import strategies as st
 from schemathesis.checks import load_all_checks
 from schemathesis.specs.openapi import checks as openapi_checks
 from werkzeug.datastructures import FileStorage
@@ -52,6 +52,7 @@ class Instance:
         self.app = app
         self.runner = app.test_cli_runner()
         self.client = app.test_client()
+        self.editor_token = self.admin_token = ""
 
     def cli(self, *args: str, stdin: str = "") -> str:
         res = self.runner.invoke(args=list(args), input=stdin)
@@ -99,8 +100,8 @@ def instance(tmp_path_factory: pytest.TempPathFactory, ungdc_dir: Path) -> Itera
     site.post(editor, "/api/v1/documents/10/return", comment="Add a summary.")
     site.post(editor, "/api/v1/documents/8/withdraw")
     site.cli("worker", "--once")
-    site.editor_token = editor  # type: ignore[attr-defined]
-    site.admin_token = site.account("admin")  # type: ignore[attr-defined]
+    site.editor_token = editor
+    site.admin_token = site.account("admin")
     yield site
     from kb.extensions import db
 
@@ -110,16 +111,41 @@ def instance(tmp_path_factory: pytest.TempPathFactory, ungdc_dir: Path) -> Itera
     next(databases, None)
 
 
+@pytest.mark.parametrize(("method", "url"), [
+    ("GET", "/api/v1/documents/9223372036854775808"),  # past SQLite's integer: overflowed
+    ("GET", "/api/v1/documents/2147483648/similar"),  # past PostgreSQL's integer
+    ("POST", "/api/v1/documents/2147483648/publish"),
+    ("POST", "/api/v1/documents/99999999999999999999/reextract"),
+    ("DELETE", "/api/v1/documents/2147483648"),
+])
+def test_ids_no_document_can_have_are_404_not_500(instance: Instance, method: str,
+                                                  url: str) -> None:
+    res = instance.client.open(url, method=method,
+                               headers={"Authorization": f"Bearer {instance.admin_token}"})
+    assert (res.status_code, res.json) == (404, {"error": "No such document."})
+
+
+def test_a_nul_in_a_review_comment_is_dropped_not_a_500(instance: Instance) -> None:
+    token = instance.editor_token
+    doc_id = instance.upload(token, b"A note on circular migration.", "note.txt", title="Note")
+    res = instance.client.post(f"/api/v1/documents/{doc_id}/return",
+                               data={"comment": "Add\x00 a summary."},
+                               headers={"Authorization": f"Bearer {token}"})
+    assert res.status_code == 200, res.json
+    assert res.json["workflow_comment"] == "Add a summary."
+
+
 # The description the API serves (tests/test_openapi.py checks that it is this one),
 # loaded when the module is collected: each operation is a test of its own. The requests
 # go to the fixture's app (``app=`` below).
-schema = schemathesis.openapi.from_dict(openapi.description(), config=schemathesis.Config.from_dict({
+CONFIG = schemathesis.Config.from_dict({
     "seed": 16,
     "generation": {"max-examples": EXAMPLES, "deterministic": True, "database": "none",
-                   # Credentials are the test's to send (none, or the editor's token).
+                   # Credentials are the test's to send (none, or a user's token).
                    "with-security-parameters": False},
     "phases": {"stateful": {"enabled": False}},
-}))
+})
+schema = schemathesis.openapi.from_dict(openapi.description(), config=CONFIG)
 
 
 @schema.hook

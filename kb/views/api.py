@@ -193,4 +193,5 @@ def api_openapi() -> Response:
 @bp.get("/api/docs")
 def api_docs() -> str:
     """The same description as a page for people."""
-    return render_template("api/docs.html", api=openapi.outline(_description()))
+    return render_template("api/docs.html", api=openapi.outline(_description()),
+                           markup=openapi.markup)
