@@ -1,7 +1,8 @@
 """The real API, sent what its OpenAPI description (kb/openapi.py) allows and more by
 schemathesis, anonymously, with an editor's token and (for changes) an admin's, state
-changes included, in a throwaway instance with a few real documents: no answer is a server error, and every
-answer's status code, content type, headers and body are ones the description gives.
+changes included, in a throwaway instance with a few real documents: no answer is a
+server error, and every answer's status code, content type, headers and body are ones the
+description gives.
 
 Derandomised (the same requests each run); API_FUZZ_EXAMPLES=500 for a deeper local run
 (default 25 generated examples per operation, besides the description's own examples and
