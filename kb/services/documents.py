@@ -215,8 +215,15 @@ def queue_index(doc: Document) -> None:
         db.session.add(_job(doc.doc_id, "index", None))
 
 
+# The largest id a document can have (PostgreSQL's integer; SQLite's is wider): a larger
+# one in a URL is no document's, and the database must not be asked (it would overflow).
+MAX_DOC_ID = 2**31 - 1
+
+
 def get_visible(doc_id: int, user: object) -> Document:
     """The document if the user may see it; otherwise NotFound (never confirm it exists)."""
+    if not 0 < doc_id <= MAX_DOC_ID:
+        raise NotFound("No such document.")
     # One statement with the policy inside it, whether the id is missing or hidden: the
     # two answers cannot be told apart by their time (a hidden row is never loaded).
     doc = db.session.scalar(select(Document).where(

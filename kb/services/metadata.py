@@ -14,6 +14,10 @@ from kb.models import Agency, Group
 
 FIELDS = ("title", "summary", "type", "countries", "agencies", "themes", "language", "year",
           "phase", "access", "groups")
+# Bounds of the fields (the API's description, kb.openapi, states them too).
+MAX_TITLE_CHARS = 500
+MAX_THEME_CHARS = 100
+MIN_YEAR, MAX_YEAR = 1900, 2100
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,8 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
     title = " ".join(one("title").split())
     if require_title and not title:
         errors["title"] = "A title is required."
-    elif len(title) > 500:
-        errors["title"] = "The title is longer than 500 characters."
+    elif len(title) > MAX_TITLE_CHARS:
+        errors["title"] = f"The title is longer than {MAX_TITLE_CHARS} characters."
 
     doc_type = one("type") or None
     if doc_type and not taxonomy.is_valid("type", doc_type):
@@ -104,8 +108,8 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
         errors["agencies"] = "unknown agency " + ", ".join(repr(b) for b in bad)
 
     themes = [taxonomy.normalise_theme(t) for t in split_values(raw.get("themes", ()))]
-    if any(len(t) > 100 for t in themes):
-        errors["themes"] = "A theme is longer than 100 characters."
+    if any(len(t) > MAX_THEME_CHARS for t in themes):
+        errors["themes"] = f"A theme is longer than {MAX_THEME_CHARS} characters."
 
     language = one("language").lower() or None
     if language and not taxonomy.is_valid("language", language):
@@ -118,8 +122,8 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
         except ValueError:
             errors["year"] = f"year must be a number, not {one('year')!r}"
         else:
-            if not 1900 <= year <= 2100:
-                errors["year"] = "year must be between 1900 and 2100"
+            if not MIN_YEAR <= year <= MAX_YEAR:
+                errors["year"] = f"year must be between {MIN_YEAR} and {MAX_YEAR}"
 
     phase = one("phase") or None
     if phase and not taxonomy.is_valid("phase", phase):

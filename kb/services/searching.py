@@ -157,7 +157,11 @@ def run(user: object, req: search.SearchRequest, *, expand: bool = True,
                 expansions=found_concepts, expand=expand)
 
 
-def similar(user: object, doc: Document, limit: int = 5) -> list[Document]:
+# How many similar documents are listed by default, and at most.
+SIMILAR_DEFAULT, SIMILAR_MAX = 5, 50
+
+
+def similar(user: object, doc: Document, limit: int = SIMILAR_DEFAULT) -> list[Document]:
     """The documents nearest to ``doc`` by the words of its text, that this user may see."""
     ids = search.more_like(context.index_dir(), doc.doc_id, policy.visibility(user), limit)
     rows = {d.doc_id: d for d in db.session.scalars(

@@ -487,7 +487,11 @@ def labels_starting(prefix: str, *, lang: str | None = None, limit: int = 20) ->
     return [match for _, match in ranked[:limit]]
 
 
-def theme_choices(prefix: str, lang: str, limit: int = 20) -> list[str]:
+# How many labels a theme picker is offered by default, and at most.
+THEMES_DEFAULT, THEMES_MAX = 20, 50
+
+
+def theme_choices(prefix: str, lang: str, limit: int = THEMES_DEFAULT) -> list[str]:
     """Thesaurus labels in ``lang`` with a word starting with the (folded) prefix."""
     return [m.label for m in labels_starting(prefix, lang=lang, limit=limit)]
 

@@ -35,7 +35,8 @@ def change(doc_id: int, action: str, user: object, comment: str = "") -> Documen
         raise ValidationError(
             f"A document that is {doc.workflow} cannot be {target} this way."
         )
-    comment = comment.strip()
+    # NUL is never meant and PostgreSQL refuses it in text (as kb.services.metadata does).
+    comment = comment.replace("\x00", "").strip()
     if action == "return" and not comment:
         raise ValidationError("Say what the uploader should change.",
                               fields={"comment": "required"})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_options_header
 
-from kb import metrics, policy, serialize
+from kb import metrics, openapi, policy, serialize
 from kb.auth import bearer_token
 from kb.errors import Forbidden, QueryError, Unauthorized, ValidationError
 from kb.extensions import csrf
@@ -34,7 +34,7 @@ def check_credentials() -> None:
 def api_similar(doc_id: int) -> Response:
     """The documents nearest to one ("more like this") that the caller may see."""
     doc = documents.get_visible(doc_id, current_user)
-    limit = min(max(request.args.get("limit", 5, type=int) or 5, 1), 50)
+    limit = _limit(searching.SIMILAR_DEFAULT, searching.SIMILAR_MAX)
     found = searching.similar(current_user, doc, limit)
     return jsonify({"results": [serialize.document_summary(d) for d in found]})
 
@@ -167,7 +167,8 @@ def api_themes() -> Response:
     lang = request.args.get("lang", "").strip().lower() or (
         request.accept_languages.best_match(thesaurus.label_languages()) or "en")
     return jsonify({"q": q, "lang": lang,
-                    "themes": thesaurus.theme_choices(q, lang, _limit(20, 50))})
+                    "themes": thesaurus.theme_choices(
+                        q, lang, _limit(thesaurus.THEMES_DEFAULT, thesaurus.THEMES_MAX))})
 
 
 @bp.get("/healthz")
@@ -176,3 +177,21 @@ def healthz() -> tuple[Response, int]:
     index cannot answer (kb.services.health runs the checks)."""
     found = health.report()
     return jsonify(found.as_json()), found.http_status
+
+
+def _description() -> dict[str, Any]:
+    return openapi.description(server=request.script_root or "/",
+                               session_cookie=current_app.config["SESSION_COOKIE_NAME"])
+
+
+@bp.get("/api/v1/openapi.json")
+def api_openapi() -> Response:
+    """This API's OpenAPI 3.1 description (kb.openapi builds it from the code's bounds)."""
+    return jsonify(_description())
+
+
+@bp.get("/api/docs")
+def api_docs() -> str:
+    """The same description as a page for people."""
+    return render_template("api/docs.html", api=openapi.outline(_description()),
+                           markup=openapi.markup)
