@@ -323,8 +323,10 @@ def verify_searchable(work: Path, speeches: Sequence[Speech],
                 select(Document.status, func.count()).group_by(Document.status)).all())
         if statuses != {"ready": n}:
             fail(f"document statuses are {statuses}, expected {{'ready': {n}}}")
+        # The documents' own files: not the work folder, nor PDFs' first-page thumbnails.
         blobs = [p for p in (work / UPLOAD_DIR).rglob("*")
-                 if p.is_file() and "tmp" not in p.relative_to(work / UPLOAD_DIR).parts]
+                 if p.is_file() and not {"tmp", "thumbs", "pending"}
+                 & set(p.relative_to(work / UPLOAD_DIR).parts)]
         if len(blobs) != n:
             fail(f"{len(blobs)} files in the store, expected {n}")
         client = app.test_client()
