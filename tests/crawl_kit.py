@@ -61,8 +61,10 @@ def page_key(url: str) -> Key:
 
 def page_kind(key: Key) -> Key:
     """The kind of a page: its key with numbers in the path generalised
-    (``/documents/{n}/edit``); the crawl visits a new kind before a repeat of a known one."""
+    (``/documents/{n}/edit``), and a browse page's value (``/browse/country/{value}``);
+    the crawl visits a new kind before a repeat of a known one."""
     path, names = key
+    path = re.sub(r"^/browse/([^/]+)/[^/]+$", r"/browse/\1/{value}", path)  # one per facet
     return re.sub(r"/\d+(?=/|$)", "/{n}", path), names
 
 
@@ -125,11 +127,16 @@ def crawl(page: Page, origin: str, starts: Iterable[str], *,
     report = Report()
     queue = [origin + path for path in starts]
     queued = {page_key(u) for u in queue}
+    starts_left = len(queue)
     kinds_seen: dict[Key, int] = {}
     while queue and len(report.visited) < limit:
-        # The first queued URL of the least visited kind (breadth first within a kind).
-        best = min(range(len(queue)),
-                   key=lambda i: kinds_seen.get(page_kind(page_key(queue[i])), 0))
+        # The starts first, in order (the bound never leaves them out); then the first queued
+        # URL of the least visited kind (breadth first within a kind).
+        if starts_left:
+            starts_left, best = starts_left - 1, 0
+        else:
+            best = min(range(len(queue)),
+                       key=lambda i: kinds_seen.get(page_kind(page_key(queue[i])), 0))
         url = queue.pop(best)
         try:
             response = page.goto(url)

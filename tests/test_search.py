@@ -152,7 +152,7 @@ def test_document_page_shows_snippets_for_the_query(client, corpus):
     html = client.get(f"/documents/{doc_id}?q=policy").get_data(as_text=True)
     assert "<mark>policy</mark>" in html
     assert "p. 1" in html
-    assert "Ready" in html
+    assert "Ready" not in html  # an anonymous reader is not told of processing (issue 14)
 
 
 def test_inflected_english_forms_meet(client, upload, process):

@@ -50,6 +50,15 @@ def crawls(site: Site, browser: Browser, extras: Extras
     too, so that the bound on pages can never leave them out."""
     done: dict[str | None, Report] = {}
     starts = (*STARTS, *(f"/documents/{extras.ids[name]}" for name in ("long", "unreadable")))
+    # And the documents only some roles may open: the internal one for anyone signed in,
+    # the submitted one for its contributor and the reviewers.
+    own_starts = {
+        None: (),
+        "reader": ("internal",),
+        "contributor": ("internal", "submitted"),
+        "editor": ("internal", "submitted"),
+        "admin": ("internal", "submitted", "withdrawn"),
+    }
 
     def run(role: str | None) -> Report:
         if role not in done:
@@ -57,7 +66,8 @@ def crawls(site: Site, browser: Browser, extras: Extras
             everybody = set(run(None).visited) if role not in (None, "admin") else set()
             page = open_as(browser, site, role, "phone")
             try:
-                done[role] = crawl(page, site.url, starts, check=phone_problems,
+                mine = (f"/documents/{extras.ids[name]}" for name in own_starts[role])
+                done[role] = crawl(page, site.url, (*starts, *mine), check=phone_problems,
                                    checks=lambda key: key not in everybody)
             finally:
                 page.context.close()
