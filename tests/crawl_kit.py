@@ -263,8 +263,25 @@ def small_targets(page: Page, minimum: float = TOUCH_MIN) -> list[str]:
     return list(page.evaluate(SMALL_TARGETS_JS, minimum))
 
 
+_SHOT: set[str] = set()
+
+
+def keep_screenshot(page: Page) -> None:
+    """A screenshot of each kind of page, once per width and test run, as
+    build/screenshots/crawl-KIND-WIDTHpx.png (the first role to reach it)."""
+    from tests.browser_kit import screenshot
+
+    path, _ = page_kind(page_key(page.url))
+    name = "crawl-" + (re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home")
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    if f"{name}-{width}" not in _SHOT:
+        _SHOT.add(f"{name}-{width}")
+        screenshot(page, name)
+
+
 def phone_problems(page: Page) -> list[str]:
     """Everything a page must be at phone width."""
+    keep_screenshot(page)
     small = small_targets(page)
     return [*one_h1(page), *no_sideways_scroll(page),
             *(["touch targets under 44 x 44 px: " + "; ".join(small[:12])
@@ -275,6 +292,7 @@ def phone_problems(page: Page) -> list[str]:
 
 def desktop_problems(page: Page) -> list[str]:
     """Everything a page must be at desktop width."""
+    keep_screenshot(page)
     return [*one_h1(page), *(f"axe: {v}" for v in axe_violations(page))]
 
 
