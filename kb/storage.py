@@ -100,7 +100,10 @@ class FileStore:
     def keep(self, staged: StagedFile) -> Path:
         """Move a staged file to its content address (atomic rename); on failure the staged
         file is discarded."""
-        target = self.path_for(staged.sha256)
+        return self._move(staged, self.path_for(staged.sha256))
+
+    def _move(self, staged: StagedFile, target: Path) -> Path:
+        """Rename a staged file to ``target``; on failure the staged file is discarded."""
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged.path, target)
@@ -178,14 +181,7 @@ class FileStore:
     def park(self, staged: StagedFile, public_id: str) -> Path:
         """Keep a staged file as a pending upload (atomic rename); on failure it is
         discarded."""
-        target = self._pending_path(public_id)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged.path, target)
-        except OSError as e:
-            self.discard(staged)
-            raise _write_error(e, "The file could not be stored") from e
-        return target
+        return self._move(staged, self._pending_path(public_id))
 
     def parked(self, public_id: str) -> Path | None:
         """The file of a pending upload, or None when it is gone."""
