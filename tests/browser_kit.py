@@ -222,6 +222,7 @@ def running_site(root: Path, seed: bool = True, **config: str) -> Iterator[Site]
            "KB_LOGIN_LIMIT_PAIR": "1000 per minute",
            "KB_LOGIN_LIMIT_ADDRESS": "1000 per minute",
            "KB_LOGIN_LIMIT_ACCOUNT": "1000 per hour",
+           "KB_SEARCH_TIME_LIMIT": "60",  # a loaded machine must not make searches 503
            **{f"KB_{k}": v for k, v in config.items()}}
     if database_url:
         env["KB_DATABASE_URL"] = database_url

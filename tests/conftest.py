@@ -88,6 +88,9 @@ def make_app(root: Path, database_url: str | None, **config: Any) -> Flask:
         "UPLOAD_DIR": str(root / "uploads"),
         "SECRET_KEY": "test-secret",
         "INDEX_LOCK_TIMEOUT": 10.0,
+        # A wall-clock bound: on a loaded machine (CI on two cores) an ordinary search must
+        # not become a 503. The tests of the limit itself set their own.
+        "SEARCH_TIME_LIMIT": 60.0,
     }
     if database_url:
         settings["DATABASE_URL"] = database_url
@@ -108,7 +111,8 @@ def kb_env(app: Flask, **extra: str) -> dict[str, str]:
     env.update({"KB_INSTANCE_DIR": app.config["INSTANCE_DIR"],
                 "KB_UPLOAD_DIR": app.config["UPLOAD_DIR"],
                 "KB_SECRET_KEY": app.config["SECRET_KEY"],
-                "KB_DATABASE_URL": app.config["DATABASE_URL"]})
+                "KB_DATABASE_URL": app.config["DATABASE_URL"],
+                "KB_SEARCH_TIME_LIMIT": str(app.config["SEARCH_TIME_LIMIT"])})
     env.update(extra)
     return env
 
