@@ -14,7 +14,6 @@ deleted), and deletes each stored file that no other record names any more.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -133,14 +132,14 @@ def _purge(doc: Document, user: object, why: str) -> None:
 
 
 def purge_when_due() -> None:
-    """Purge what expired at the first call in this app, then every PURGE_EVERY seconds
-    (the worker's loop calls it on each turn)."""
+    """Purge what expired at the first call in this app, then every PURGE_EVERY seconds of
+    the app's clock (the worker's loop calls it on each turn)."""
     state = current_app.extensions.setdefault("kb.trash", {"last": None})
-    now = time.monotonic()
-    if state["last"] is not None and now - state["last"] < PURGE_EVERY:
+    now = clock.now()
+    if state["last"] is not None and (now - state["last"]).total_seconds() < PURGE_EVERY:
         return
     state["last"] = now
-    purged = purge_expired()
+    purged = purge_expired(now)
     if purged:
         log.info("trash: purged %d documents whose time in the trash was up: %s",
                  len(purged), ", ".join(map(str, purged)))
