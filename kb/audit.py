@@ -15,7 +15,7 @@ ACTIONS = frozenset({
     "group-create", "group-member-add", "group-member-remove",
     "token-create", "token-revoke", "agency-save", "reextract", "thesaurus-import",
     "resubmit", "password-reset-requested", "password-reset",
-    "feature", "unfeature",
+    "feature", "unfeature", "metadata-revert", "trash-restore", "purge",
 })
 
 

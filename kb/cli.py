@@ -350,6 +350,42 @@ def reindex_command() -> None:
     click.echo(f"Indexed {n} documents.")
 
 
+@click.command("purge")
+@click.argument("doc_ids", nargs=-1, type=int)
+@with_appcontext
+def purge_command(doc_ids: tuple[int, ...]) -> None:
+    """Purge the documents whose time in the trash is up (KB_TRASH_DAYS days after their
+    deletion), or DOC_IDS (documents in the trash) now.
+
+    A purged document leaves a tombstone: its page answers 410 Gone and OAI-PMH reports it
+    deleted. Its stored files are deleted unless another document names them. The worker
+    runs the same purge daily.
+    """
+    from kb.services import trash
+
+    if doc_ids:
+        admin = _operator()
+        for doc_id in doc_ids:
+            try:
+                trash.purge(doc_id, admin)
+            except KbError:
+                click.echo(f"Error: document {doc_id} is not in the trash.", err=True)
+                sys.exit(1)
+        purged = list(doc_ids)
+    else:
+        purged = trash.purge_expired()
+    click.echo(f"Purged {len(purged)} documents" + (f": {', '.join(map(str, purged))}."
+                                                    if purged else "."))
+
+
+def _operator() -> object:
+    """The operator at the command line, as the policy sees an admin (audited as "cli")."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(is_authenticated=True, active=True, role="admin", user_id=None,
+                           email="cli", groups=[])
+
+
 @click.command("doctor")
 @click.option("--quick", is_flag=True,
               help="Compare sizes only, without reading every stored file for its SHA-256.")
@@ -545,7 +581,8 @@ def serve_command(host: str, port: int, workers: int | None) -> None:
 
 
 COMMANDS: list[Any] = [init_command, db_group, user_group, token_group, import_command,
-                       reindex_command, reextract_command, doctor_command, thesaurus_group,
+                       reindex_command, reextract_command, purge_command, doctor_command,
+                       thesaurus_group,
                        backup_command, restore_command,
                        worker_command, serve_command]
 

@@ -34,6 +34,9 @@ DEFAULTS: dict[str, object] = {
     # upload) is deleted, and a stored file no record names is moved to
     # <uploads>/quarantine (never deleted): at the worker's start, then hourly.
     "LEFTOVER_AGE_SECONDS": 4 * 3600.0,
+    # Days a deleted document stays in the trash (admins restore it) before `kb purge` or
+    # the worker's daily purge removes it for good, leaving a tombstone (410 Gone).
+    "TRASH_DAYS": 30,
     # Seconds a writer waits for the index lock before giving up (the job is retried).
     "INDEX_LOCK_TIMEOUT": 30.0,
     # Seconds the background worker sleeps when it finds no work.

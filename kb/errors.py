@@ -53,6 +53,12 @@ class NotFound(KbError):
     status_code = 404
 
 
+class Gone(KbError):
+    """The document was purged from the trash; its tombstone answers for it."""
+
+    status_code = 410
+
+
 class Forbidden(KbError):
     """The user knows the thing exists but may not do this to it."""
 

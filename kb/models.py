@@ -148,6 +148,9 @@ class Document(db.Model):  # type: ignore[name-defined]
     uploader_id: Mapped[int | None] = mapped_column(ForeignKey("user.user_id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set when an admin deletes the document: it is in the trash (hidden from every channel
+    # by kb.policy) until restored, or purged KB_TRASH_DAYS later (kb.services.trash).
+    trashed_at: Mapped[datetime | None]
 
     country_rows: Mapped[list[DocumentCountry]] = relationship(
         cascade="all, delete-orphan", order_by="DocumentCountry.position", lazy="selectin"
@@ -186,6 +189,41 @@ class Document(db.Model):  # type: ignore[name-defined]
     @property
     def current_file(self) -> StoredFile | None:
         return self.files[-1] if self.files else None
+
+
+class DocumentChange(db.Model):  # type: ignore[name-defined]
+    """One change to a document's metadata, access, workflow state or file: who, when, and
+    each changed field's value before and after (kb.services.history). Never edited; it
+    goes with the document when the document is purged."""
+
+    __tablename__ = "document_change"
+    __table_args__ = (Index("ix_document_change_doc_id", "doc_id", "change_id"),)
+
+    change_id: Mapped[int] = mapped_column(primary_key=True)
+    doc_id: Mapped[int] = mapped_column(ForeignKey("document.doc_id", ondelete="CASCADE"))
+    # Kept as text beside the id, so that the history survives the account's deletion.
+    user_id: Mapped[int | None]
+    user_email: Mapped[str | None] = mapped_column(String(254))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # metadata-edit, publish, return, withdraw, restore, resubmit, feature, unfeature,
+    # reextract, trash, untrash, revert
+    action: Mapped[str] = mapped_column(String(30))
+    # {field: [before, after]} as JSON.
+    changes: Mapped[str] = mapped_column(Text, default="{}")
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class Tombstone(db.Model):  # type: ignore[name-defined]
+    """What is left of a purged document: its id (its URL answers 410 Gone, harvesters keep
+    their deleted record), when it went to the trash and when it was purged. No title, no
+    metadata: a restricted document's tombstone tells nobody what it was."""
+
+    __tablename__ = "tombstone"
+
+    # No foreign key: the document is gone.
+    doc_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    deleted_at: Mapped[datetime]
+    purged_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DocumentCountry(db.Model):  # type: ignore[name-defined]

@@ -390,6 +390,10 @@ def _error_responses() -> dict[str, Schema]:
                             "Only editors and admins review documents."),
         "NotFound": answer("No such document, or you may not see it (the two are "
                            "answered alike).", "No such document."),
+        "Gone": answer("The document was purged from the trash: its tombstone answers for "
+                       "it (no title, nothing of what it was).",
+                       "This document was deleted on 2026-01-31 and is no longer in the "
+                       "repository."),
         "Conflict": answer("The same bytes are already stored; `id` names that document "
                            "when you may see it.", "This file is already in the repository."),
         "TooLarge": answer("The request body is larger than the upload limit "
@@ -536,7 +540,7 @@ def _upload_fields() -> tuple[Schema, dict[str, Schema]]:
 
 def _errors(*codes: int) -> dict[str, Schema]:
     names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-             409: "Conflict", 413: "TooLarge", 415: "UnsupportedType",
+             409: "Conflict", 410: "Gone", 413: "TooLarge", 415: "UnsupportedType",
              429: "TooManyRequests", 503: "Unavailable", 507: "DiskFull"}
     return {str(code): _response(names[code]) for code in sorted({*codes, 401, 429})}
 
@@ -626,17 +630,21 @@ def _operations() -> dict[str, dict[str, Schema]]:
             "get": {
                 "operationId": "getDocument", "tags": ["documents"],
                 "summary": "A document's metadata, status and files",
+                "description": "For admins, a document in the trash too, with `trash` "
+                               "(`deleted_at`, `purge_at`); for everyone else it is 404. "
+                               "A purged document answers 410.",
                 "security": READ, "parameters": [_doc_id()],
-                "responses": {"200": _document_answer("The document."), **_errors(404)},
+                "responses": {"200": _document_answer("The document."), **_errors(404, 410)},
             },
             "delete": {
                 "operationId": "deleteDocument", "tags": ["documents"],
-                "summary": "Delete a withdrawn document for good",
-                "description": "Admins, withdrawn documents only (400 otherwise): the record "
-                               "and its index entry go; the stored bytes stay in the file "
-                               "store.",
+                "summary": "Move a withdrawn document to the trash",
+                "description": "Admins, withdrawn documents only (400 otherwise): it leaves "
+                               "the index and every channel, and is purged `KB_TRASH_DAYS` "
+                               "days later unless an admin restores it "
+                               "(`POST /api/v1/documents/{doc_id}/restore`).",
                 "security": WRITE, "parameters": [_doc_id()],
-                "responses": {"204": {"description": "Deleted."},
+                "responses": {"204": {"description": "In the trash."},
                               **_errors(400, 403, 404, 503, 507)},
             },
         },
@@ -664,7 +672,46 @@ def _operations() -> dict[str, dict[str, Schema]]:
             "withdraw", "Withdraw a document",
             "Hidden from readers and contributors; its file cannot be downloaded.")},
         "/api/v1/documents/{doc_id}/restore": {"post": _workflow(
-            "restore", "Restore a withdrawn document", "Published again.")},
+            "restore", "Restore a withdrawn document, or one in the trash",
+            "A withdrawn document is published again (editors and admins); a document in "
+            "the trash comes out of it as it was, withdrawn, with its files and history "
+            "(admins; for others it does not exist).")},
+        "/api/v1/documents/{doc_id}/history": {"get": {
+            "operationId": "documentHistory", "tags": ["documents"],
+            "summary": "A document's changes, newest first",
+            "description": "Each change of metadata, access, workflow state, featuring or "
+                           "extraction: when, by whom, the action, and each changed "
+                           "field's value before and after. Editors, admins and the "
+                           "document's uploader.",
+            "security": READ, "parameters": [_doc_id()],
+            "responses": {"200": {"description": "The changes.", **_json(
+                {"type": "object", "properties": {"changes": {"type": "array", "items": {
+                    "type": "object", "properties": {
+                        "change_id": {"type": "integer"}, "at": {"type": "string"},
+                        "by": {"type": "string"}, "action": {"type": "string"},
+                        "note": {"type": ["string", "null"]},
+                        "changes": {"type": "object", "additionalProperties": {
+                            "type": "array", "minItems": 2, "maxItems": 2}}}}}},
+                 "required": ["changes"]},
+                {"changes": [{"change_id": 7, "at": "2026-03-01T10:00:00", "by":
+                              "editor@example.org", "action": "metadata-edit", "note": None,
+                              "changes": {"title": ["Draft", "Final report"]}}]})},
+                **_errors(403, 404, 410)},
+        }},
+        "/api/v1/documents/{doc_id}/history/{change_id}/revert": {"post": {
+            "operationId": "revertDocument", "tags": ["review"],
+            "summary": "Put the metadata back as they were after a change",
+            "description": "Title, summary, type, countries, agencies, themes, language, "
+                           "year, phase, access and groups become what they were just "
+                           "after change `change_id`; recorded as a change itself. 400 "
+                           "when they are that already, or can no longer be valid. Editors "
+                           "and admins.",
+            "security": WRITE,
+            "parameters": [_doc_id(), {"name": "change_id", "in": "path", "required": True,
+                                       "schema": {"type": "integer", "minimum": 1}}],
+            "responses": {"200": _document_answer("The document with its metadata back."),
+                          **_errors(400, 403, 404, 410)},
+        }},
         "/api/v1/documents/{doc_id}/reextract": {"post": {
             "operationId": "reextractDocument", "tags": ["review"],
             "summary": "Read the stored file again",

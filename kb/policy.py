@@ -61,6 +61,13 @@ def viewable_documents_clause(user: object) -> ColumnElement[bool]:
 
 
 def _documents_clause(user: object, *, withdrawn_for_reviewers: bool) -> ColumnElement[bool]:
+    # A document in the trash is in no one's view: not a page, a search, a list, a feed
+    # or a harvest; admins reach it only through the trash (kb.services.trash).
+    return and_(Document.trashed_at.is_(None),
+                _visible_clause(user, withdrawn_for_reviewers=withdrawn_for_reviewers))
+
+
+def _visible_clause(user: object, *, withdrawn_for_reviewers: bool) -> ColumnElement[bool]:
     seen = visibility(user)
     not_withdrawn = Document.workflow != "withdrawn"
     if seen.all_states:
@@ -91,7 +98,10 @@ def is_harvestable(doc: object) -> bool:
 
 
 def can_view(user: object, doc: object) -> bool:
-    """Whether the user may know the document exists: its page, metadata and API answer."""
+    """Whether the user may know the document exists: its page, metadata and API answer.
+    Nobody's for a document in the trash (admins open it there: ``can_manage_trash``)."""
+    if getattr(doc, "trashed_at", None) is not None:
+        return False
     role = role_of(user)
     workflow = getattr(doc, "workflow", "published")
     if role in REVIEWERS:
@@ -180,8 +190,31 @@ def sees_processing(user: object, doc: object) -> bool:
 
 
 def can_delete(user: object) -> bool:
-    """Deleting a (withdrawn) document for good is for admins."""
+    """Deleting a (withdrawn) document, into the trash, is for admins."""
     return role_of(user) == "admin"
+
+
+def can_manage_trash(user: object) -> bool:
+    """Admins list the trash, open a document in it, restore it or purge it."""
+    return role_of(user) == "admin"
+
+
+def can_see_history(user: object, doc: object) -> bool:
+    """A document's history of changes is shown to editors, admins and its uploader."""
+    if not can_view(user, doc) and not (can_manage_trash(user)
+                                        and getattr(doc, "trashed_at", None) is not None):
+        return False
+    role = role_of(user)
+    if role in REVIEWERS:
+        return True
+    uploader = getattr(doc, "uploader_id", None)
+    return role is not None and uploader is not None and uploader == _user_id(user)
+
+
+def can_revert(user: object, doc: object) -> bool:
+    """Editors and admins put a document's metadata back as they were after a change (not
+    while it is in the trash: restore it first)."""
+    return role_of(user) in REVIEWERS and can_view(user, doc)
 
 
 def can_admin(user: object) -> bool:

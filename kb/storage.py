@@ -259,6 +259,19 @@ class FileStore:
                     if len(path.stem) == 64 and path.is_file():
                         yield path.stem, path
 
+    def delete(self, sha256: str) -> bool:
+        """Delete a blob and its thumbnail for good (a purge, once no record names it);
+        returns whether the blob was there."""
+        self.thumbnail_path(sha256).unlink(missing_ok=True)
+        try:
+            self.path_for(sha256).unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise StorageError(f"The stored file could not be deleted: {e.strerror or e}.") \
+                from e
+        return True
+
     @property
     def quarantine_dir(self) -> Path:
         """Where stored files no record names are moved (never deleted)."""

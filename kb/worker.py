@@ -27,7 +27,7 @@ from types import FrameType
 from flask import Flask
 
 from kb.extensions import db
-from kb.services import isolation, leftovers, mail, processing, queue
+from kb.services import isolation, leftovers, mail, processing, queue, trash
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +77,7 @@ def run(app: Flask, *, once: bool = False, parent: int | None = None,
         worker_id = queue.register(text_owner)
         log.info("worker started: process %s on %s%s", text_owner.pid, text_owner.host,
                  " (until the queue is empty)" if once else "")
-        try:
-            leftovers.sweep_when_due()  # at start (then hourly, from the text lane)
-        except Exception:  # a process boundary: the sweep is housekeeping, never fatal
-            log.exception("worker: the sweep of leftover files failed")
+        _housekeeping()  # at start (then from the text lane: hourly, daily)
         db.session.remove()
     try:
         with queue.Heartbeat(app, [text_owner, ocr_owner, mail_owner],
@@ -160,8 +157,8 @@ def _text_lane(app: Flask, owner: queue.Owner, stopping: threading.Event,
             log.warning("worker: kb serve (process %s) has ended; stopping", parent)
             break
         with app.app_context():
+            _housekeeping()
             try:
-                leftovers.sweep_when_due()  # hourly (the first ran at start)
                 if failure is not None:  # jobs a failed batch could not put back itself
                     processing.give_back_held(owner, failure)
                 sandbox = isolation.shared_sandbox(isolation.limits_from(app.config))
@@ -177,6 +174,21 @@ def _text_lane(app: Flask, owner: queue.Owner, stopping: threading.Event,
         if not ran:
             stopping.wait(poll)
     return tally
+
+
+def _housekeeping() -> None:
+    """The leftovers sweep (hourly) and the purge of the trash (daily), when due; a
+    failure is logged and tried again later, never fatal to the worker."""
+    try:
+        leftovers.sweep_when_due()
+    except Exception:  # a process boundary: the sweep is housekeeping, never fatal
+        log.exception("worker: the sweep of leftover files failed")
+        db.session.rollback()
+    try:
+        trash.purge_when_due()
+    except Exception:  # a process boundary: the purge is housekeeping, never fatal
+        log.exception("worker: purging the trash failed; it is tried again tomorrow")
+        db.session.rollback()
 
 
 def _ocr_lane(app: Flask, owner: queue.Owner, stopping: threading.Event,

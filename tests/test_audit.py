@@ -101,7 +101,7 @@ def test_admins_browse_filter_and_export_the_trail_and_nobody_edits_it(
 
 
 def test_admins_delete_withdrawn_documents_for_good_and_it_is_recorded(
-        app, client, make_user, upload, process):
+        app, client, runner, make_user, upload, process):
     admin, editor = make_user("admin"), make_user("editor")
     doc_id = upload(b"an outdated tool", "old.txt", title="Outdated tool",
                     account=editor).json["id"]
@@ -112,11 +112,20 @@ def test_admins_delete_withdrawn_documents_for_good_and_it_is_recorded(
     assert client.delete(f"/api/v1/documents/{doc_id}",
                          headers=editor.headers).status_code == 403
     assert client.delete(f"/api/v1/documents/{doc_id}", headers=admin.headers).status_code == 204
-    assert client.get(f"/api/v1/documents/{doc_id}", headers=admin.headers).status_code == 404
+    # In the trash: gone for everyone else, still there for admins (kb.services.trash).
+    assert client.get(f"/api/v1/documents/{doc_id}", headers=editor.headers).status_code == 404
+    assert client.get(f"/api/v1/documents/{doc_id}", headers=admin.headers).json["trash"]
     assert client.get("/api/v1/search", query_string={"q": "outdated"},
                       headers=admin.headers).json["total"] == 0
     (deleted,) = events(app, "delete")
     assert deleted[:5] == ("delete", admin.email, "document", str(doc_id), "success")
     assert deleted[5].startswith("Outdated tool (")
-    # The same bytes can be uploaded again afterwards.
+    # The same bytes can be uploaded again once the document is purged from the trash.
+    assert upload(b"an outdated tool", "old.txt", account=editor).status_code == 409
+    client.post(f"/api/v1/documents/{doc_id}/restore", headers=admin.headers)
+    client.post(f"/api/v1/documents/{doc_id}/withdraw", headers=editor.headers)
+    assert client.delete(f"/api/v1/documents/{doc_id}", headers=admin.headers).status_code == 204
+    assert runner.invoke(args=["purge", str(doc_id)]).exit_code == 0
+    (purged,) = events(app, "purge")
+    assert purged[:4] == ("purge", "cli", "document", str(doc_id))
     assert upload(b"an outdated tool", "old.txt", account=editor).status_code == 201

@@ -136,7 +136,7 @@ def world(app, client, make_user, upload):
 
 
 @pytest.mark.parametrize("channel", CHANNELS, ids=lambda c: c.name)
-def test_only_public_published_documents_reach_a_channel(client, world, channel):
+def test_only_public_published_documents_reach_a_channel(client, runner, world, channel):
     ids, editor, admin = world
     public = {ids["public"], ids["also-public"], ids["to-withdraw"]}
     never_public = {v for k, v in ids.items() if k.startswith(("internal", "restricted",
@@ -160,13 +160,18 @@ def test_only_public_published_documents_reach_a_channel(client, world, channel)
     assert "Soon withdrawn gamma" not in seen.text
     _no_trace_of_hidden_documents(seen, never_public)
 
-    # Deleted for good: still reported gone (persistently), still without a title.
+    # Deleted (into the trash), then purged for good: still reported gone (persistently),
+    # still without a title.
     assert client.delete(f"/api/v1/documents/{withdrawn}",
                          headers=admin.headers).status_code == 204
-    seen = channel.read(client, sorted(ids.values()))
-    assert seen.deleted == ({withdrawn} if channel.reports_deletions else set())
-    assert seen.live == ({ids["public"], ids["also-public"]}
-                         if channel.name != "OAI-PMH ListSets" else set())
+    for step in ("trash", "purge"):
+        if step == "purge":
+            assert runner.invoke(args=["purge", str(withdrawn)]).exit_code == 0
+        seen = channel.read(client, sorted(ids.values()))
+        assert seen.deleted == ({withdrawn} if channel.reports_deletions else set()), step
+        assert seen.live == ({ids["public"], ids["also-public"]}
+                             if channel.name != "OAI-PMH ListSets" else set()), step
+        assert "Soon withdrawn gamma" not in seen.text
 
 
 def _no_trace_of_hidden_documents(seen: Seen, never_public: set[int]) -> None:

@@ -184,8 +184,8 @@ def test_destructive_actions_are_marked_dangerous_and_ask_first(
 
     client.post(f"/api/v1/documents/{published}/withdraw", headers=admin.headers)
     html = page_of(client, published)
-    form, cls = button(html, "Delete for good")
-    assert "danger" in cls.split() and "for good" in form.attrs.get("data-confirm", "")
+    form, cls = button(html, "Delete (to the trash)")
+    assert "danger" in cls.split() and "trash" in form.attrs.get("data-confirm", "")
     _, restore_cls = button(html, "Restore")
     assert "danger" not in restore_cls.split()
 

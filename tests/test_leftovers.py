@@ -71,7 +71,7 @@ def test_worker_start_moves_old_unnamed_files_to_quarantine(runner, uploads, upl
     assert f"note: 1 files in quarantine ({uploads / 'quarantine'})" in doctor.output
 
 
-def test_a_deleted_documents_bytes_are_kept_in_quarantine(runner, uploads, upload, client,
+def test_a_trashed_documents_bytes_stay_until_it_is_purged(runner, uploads, upload, client,
                                                           editor, make_user):
     admin = make_user("admin")
     res = upload(b"a withdrawn study on circular migration", "study.txt")
@@ -80,7 +80,9 @@ def test_a_deleted_documents_bytes_are_kept_in_quarantine(runner, uploads, uploa
                        headers=editor.headers).status_code == 200
     assert client.delete(f"/api/v1/documents/{doc_id}", headers=admin.headers).status_code == 204
     stored = uploads / sha[:2] / sha[2:4] / sha
-    assert stored.exists()  # deleting keeps the bytes on purpose
+    assert stored.exists()  # in the trash, the record still names them
     _age(stored, AGE + 60)
     assert runner.invoke(args=["worker", "--once"]).exit_code == 0
-    assert (uploads / "quarantine" / sha).read_bytes() == b"a withdrawn study on circular migration"
+    assert stored.exists() and not (uploads / "quarantine" / sha).exists()
+    assert runner.invoke(args=["purge", str(doc_id)]).exit_code == 0
+    assert not stored.exists() and not (uploads / "quarantine" / sha).exists()

@@ -9,8 +9,15 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from kb import audit, context, policy
-from kb.errors import DuplicateError, Forbidden, NotFound, UnsupportedType, ValidationError
+from kb import audit, clock, context, policy
+from kb.errors import (
+    DuplicateError,
+    Forbidden,
+    Gone,
+    NotFound,
+    UnsupportedType,
+    ValidationError,
+)
 from kb.extensions import db
 from kb.extract import ACCEPTED_KINDS, sniff
 from kb.models import (
@@ -21,9 +28,10 @@ from kb.models import (
     DocumentTheme,
     Job,
     StoredFile,
+    Tombstone,
 )
 from kb.services import groups as groups_service
-from kb.services import mail
+from kb.services import history, mail
 from kb.services.metadata import Metadata, validate
 from kb.services.queue import Owner
 
@@ -158,7 +166,9 @@ def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
     if not policy.can_edit(user, doc):
         raise Forbidden("Your account may not edit this document.")
     meta = validate(raw_meta, groups=groups_service.choosable(user))
+    before = history.snapshot(doc)
     apply_metadata(doc, meta)
+    history.record(doc, before, user, "metadata-edit")
     queue_index(doc)
     audit.record("metadata-edit", actor=user, target_type="document", target_id=doc.doc_id,
                  commit=False)
@@ -171,7 +181,9 @@ def queue_extraction(doc_id: int, user: object) -> Document:
     doc = get_visible(doc_id, user)
     if not policy.can_review(user):
         raise Forbidden("Only editors and admins can retry an extraction.")
+    before = history.snapshot(doc)
     requeue_extraction([doc])
+    history.record(doc, before, user, "reextract")
     audit.record("reextract", actor=user, target_type="document", target_id=doc.doc_id,
                  detail=f"was {doc.status}" + (f" ({doc.error_code})" if doc.error_code else ""),
                  commit=False)
@@ -187,11 +199,9 @@ def requeue_extraction(docs: Sequence[Document]) -> None:
 
 
 def delete_document(doc_id: int, user: object) -> None:
-    """Remove a withdrawn document's record and index entry for good (admins).
-
-    The stored bytes stay in the file store (content-addressed, unreferenced): a later
-    trash and purge step decides about them; nothing here can lose a file by mistake.
-    """
+    """Move a withdrawn document to the trash (admins): it leaves the index and every
+    channel (kb.policy), and is purged for good TRASH_DAYS later unless an admin restores
+    it (kb.services.trash). Its record, history and stored files stay until then."""
     doc = get_visible(doc_id, user)
     if not policy.can_delete(user):
         raise Forbidden("Only administrators delete documents; editors can withdraw them.")
@@ -202,10 +212,13 @@ def delete_document(doc_id: int, user: object) -> None:
 
     search.delete_documents(context.index_dir(), [doc.doc_id], context.lock_timeout())
     current = doc.current_file
+    before = history.snapshot(doc)
+    doc.trashed_at = clock.now()
+    history.record(doc, before, user, "trash", extra={"trash": [False, True]})
     audit.record("delete", actor=user, target_type="document", target_id=doc.doc_id,
-                 detail=f"{doc.title} ({current.sha256 if current else 'no file'})",
+                 detail=f"{doc.title} ({current.sha256 if current else 'no file'}): "
+                        "moved to the trash",
                  commit=False)
-    db.session.delete(doc)
     db.session.commit()
 
 
@@ -229,6 +242,12 @@ def get_visible(doc_id: int, user: object) -> Document:
     doc = db.session.scalar(select(Document).where(
         Document.doc_id == doc_id, policy.viewable_documents_clause(user)))
     if doc is None:
+        # Asked whether hidden or missing (the same cost either way): a purged document's
+        # id answers 410 Gone, to everyone (the tombstone says nothing of what it was).
+        gone = db.session.get(Tombstone, doc_id)
+        if gone is not None:
+            raise Gone(f"This document was deleted on {gone.deleted_at:%Y-%m-%d} and "
+                       "is no longer in the repository.")
         raise NotFound("No such document.")
     return doc
 

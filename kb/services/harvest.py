@@ -90,8 +90,8 @@ class Described:
 # What ``describe`` reads: a flush that changes none of these (a status, a download count,
 # a review comment) leaves the record alone without looking. Keep them in step.
 WATCHED_DOCUMENT = ("title", "summary", "doc_type", "language", "year", "phase", "access",
-                    "workflow", "created_at", "country_rows", "agency_rows", "theme_rows",
-                    "files")
+                    "workflow", "trashed_at", "created_at", "country_rows", "agency_rows",
+                    "theme_rows", "files")
 WATCHED_FILE = ("content_type", "size", "pages")
 
 

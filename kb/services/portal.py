@@ -18,6 +18,7 @@ from kb import audit, clock, context, policy, search, taxonomy
 from kb.errors import Forbidden, IndexUnavailable, NotFound, SearchTimeout, ValidationError
 from kb.extensions import db
 from kb.models import Agency, Document
+from kb.services import history
 from kb.services.documents import get_visible
 from kb.services.processing import body_texts
 from kb.services.searching import facet_labels
@@ -231,7 +232,9 @@ def set_featured(doc_id: int, on: bool, user: object) -> Document:
         raise ValidationError("A withdrawn document cannot be featured; restore it first.")
     if on == (doc.featured_at is not None):
         return doc
+    before = history.snapshot(doc)
     doc.featured_at = clock.now() if on else None
+    history.record(doc, before, user, "feature" if on else "unfeature")
     audit.record("feature" if on else "unfeature", actor=user, target_type="document",
                  target_id=doc.doc_id, commit=False)
     db.session.commit()

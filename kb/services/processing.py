@@ -345,7 +345,8 @@ def finish(jobs: list[Job], docs: list[Document]) -> int:
     many documents were written to the index."""
     if not jobs:
         return 0
-    records = [record_for(d) for d in docs]
+    # A document moved to the trash meanwhile stays out of the index (it left it then).
+    records = [record_for(d) for d in docs if d.trashed_at is None]
     try:
         search.write_records(context.index_dir(), records, context.lock_timeout())
     except IndexBusy as e:
@@ -591,10 +592,12 @@ def rebuild_index() -> int:
     """Rebuild the whole index from the database and stored text; returns documents written.
 
     Documents still processing are left to their jobs, which are made due now: those that
-    waited for a missing index run at the worker's next poll.
+    waited for a missing index run at the worker's next poll. Documents in the trash are
+    left out (restoring one re-indexes it).
     """
     docs = db.session.scalars(
-        select(Document).where(Document.status != "processing").order_by(Document.doc_id)
+        select(Document).where(Document.status != "processing",
+                               Document.trashed_at.is_(None)).order_by(Document.doc_id)
     )
     n = search.rebuild(context.index_dir(), (record_for(d) for d in docs),
                        context.lock_timeout())

@@ -11,7 +11,7 @@ from kb import audit, policy
 from kb.errors import Forbidden, ValidationError
 from kb.extensions import db
 from kb.models import Document
-from kb.services import mail
+from kb.services import history, mail
 from kb.services.documents import get_visible, queue_index
 
 # action -> (states it applies to, state it leads to)
@@ -41,8 +41,10 @@ def change(doc_id: int, action: str, user: object, comment: str = "") -> Documen
         raise ValidationError("Say what the uploader should change.",
                               fields={"comment": "required"})
     previous = doc.workflow
+    before = history.snapshot(doc)
     doc.workflow = target
     doc.workflow_comment = comment or None
+    history.record(doc, before, user, action)
     queue_index(doc)
     audit.record(action, actor=user, target_type="document", target_id=doc.doc_id,
                  detail=f"{previous} -> {target}" + (f": {comment}" if comment else ""),
@@ -59,7 +61,9 @@ def resubmit(doc: Document, user: object) -> Document:
         if doc.workflow != "returned":
             raise ValidationError(f"A document that is {doc.workflow} cannot be resubmitted.")
         raise Forbidden("Only the uploader resubmits a returned document.")
+    before = history.snapshot(doc)
     doc.workflow = "submitted"
+    history.record(doc, before, user, "resubmit")
     queue_index(doc)
     audit.record("resubmit", actor=user, target_type="document", target_id=doc.doc_id,
                  detail="returned -> submitted", commit=False)
@@ -81,7 +85,8 @@ def waiting(newest_first: bool = False) -> dict[str, list[Document]]:
     by upload date: oldest first (the longest waiting) unless ``newest_first``."""
     when = Document.created_at.desc() if newest_first else Document.created_at
     order = Document.doc_id.desc() if newest_first else Document.doc_id
-    rows = db.session.scalars(select(Document).where(Document.workflow != "published")
+    rows = db.session.scalars(select(Document).where(Document.workflow != "published",
+                                                     Document.trashed_at.is_(None))
                               .order_by(when, order)).all()
     by_state: dict[str, list[Document]] = {"submitted": [], "returned": [], "withdrawn": []}
     for doc in rows:

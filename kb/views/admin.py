@@ -1,8 +1,8 @@
-"""The admin area: users and the agency list."""
+"""The admin area: users, the agency list and the trash."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
@@ -11,7 +11,7 @@ from kb.errors import KbError
 from kb.extensions import db
 from kb.forms import AgencyForm, ConfirmForm, RoleForm, UserForm
 from kb.models import User
-from kb.services import accounts
+from kb.services import accounts, trash
 from kb.views.guards import admins_only
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -96,3 +96,31 @@ def agencies() -> str | BaseResponse | tuple[str, int]:
         status = 400
     return render_template("admin/agencies.html", form=form,
                            agencies=accounts.agencies()), status
+
+
+@bp.get("/trash")
+def trash_list() -> str:
+    """The documents in the trash, with when each was deleted and will be purged."""
+    return render_template("admin/trash.html", trashed=trash.listing(current_user),
+                           days=current_app.config["TRASH_DAYS"])
+
+
+@bp.post("/trash/<int:doc_id>/restore")
+def trash_restore(doc_id: int) -> BaseResponse:
+    """Take a document out of the trash, as it was (withdrawn)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    doc = trash.restore(doc_id, current_user)
+    flash(f"“{doc.title}” is out of the trash, withdrawn as it was; an editor can "
+          "restore it to publish it again.", "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id))
+
+
+@bp.post("/trash/<int:doc_id>/purge")
+def trash_purge(doc_id: int) -> BaseResponse:
+    """Purge a document in the trash now, for good."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    trash.purge(doc_id, current_user)
+    flash(f"Document {doc_id} purged.", "ok")
+    return redirect(url_for("admin.trash_list"))

@@ -11,9 +11,19 @@ from werkzeug.http import parse_options_header
 
 from kb import metrics, openapi, policy, serialize
 from kb.auth import bearer_token
-from kb.errors import Forbidden, QueryError, Unauthorized, ValidationError
+from kb.errors import Forbidden, NotFound, QueryError, Unauthorized, ValidationError
 from kb.extensions import csrf
-from kb.services import documents, health, searching, suggestions, thesaurus, workflow
+from kb.models import Document
+from kb.services import (
+    documents,
+    health,
+    history,
+    searching,
+    suggestions,
+    thesaurus,
+    trash,
+    workflow,
+)
 from kb.services.metadata import FIELDS
 
 bp = Blueprint("api", __name__)
@@ -101,22 +111,64 @@ def _raw_upload() -> tuple[IO[bytes], str, MultiDict[str, str]]:
 
 @bp.get("/api/v1/documents/<int:doc_id>")
 def api_document(doc_id: int) -> Response:
-    """One document's metadata, status and files."""
-    return jsonify(serialize.document(documents.get_visible(doc_id, current_user)))
+    """One document's metadata, status and files (for admins, also one in the trash, with
+    its ``trash`` dates)."""
+    try:
+        return jsonify(serialize.document(documents.get_visible(doc_id, current_user)))
+    except NotFound:
+        if not policy.can_manage_trash(current_user):
+            raise
+        return jsonify(_trashed(trash.get_trashed(doc_id, current_user)))
+
+
+def _trashed(doc: Document) -> dict[str, Any]:
+    answer = serialize.document(doc)
+    purge_at = trash.purge_at(doc)
+    answer["trash"] = {"deleted_at": doc.trashed_at.isoformat() if doc.trashed_at else None,
+                       "purge_at": purge_at.isoformat() if purge_at else None}
+    return answer
 
 
 @bp.post("/api/v1/documents/<int:doc_id>/<any(publish, return, withdraw, restore):action>")
 def api_workflow(doc_id: int, action: str) -> Response:
-    """Publish, return (with ``comment``), withdraw or restore a document (editors)."""
+    """Publish, return (with ``comment``), withdraw or restore a document (editors); restore
+    also takes a document out of the trash (admins), withdrawn as it was."""
+    if action == "restore" and policy.can_manage_trash(current_user):
+        try:
+            trash.get_trashed(doc_id, current_user)
+        except NotFound:
+            pass
+        else:
+            return jsonify(serialize.document(trash.restore(doc_id, current_user)))
     doc = workflow.change(doc_id, action, current_user, request.form.get("comment", ""))
     return jsonify(serialize.document(doc))
 
 
 @bp.delete("/api/v1/documents/<int:doc_id>")
 def api_delete(doc_id: int) -> tuple[str, int]:
-    """Delete a withdrawn document for good (admins): 204."""
+    """Move a withdrawn document to the trash (admins): 204."""
     documents.delete_document(doc_id, current_user)
     return "", 204
+
+
+@bp.get("/api/v1/documents/<int:doc_id>/history")
+def api_history(doc_id: int) -> Response:
+    """The document's changes, newest first, with each field's value before and after
+    (editors, admins and its uploader)."""
+    doc = documents.get_visible(doc_id, current_user)
+    if not policy.can_see_history(current_user, doc):
+        raise Forbidden("Only editors, admins and its uploader see a document's history.")
+    return jsonify({"changes": [
+        {"change_id": c.change_id, "at": c.at.isoformat(), "by": c.who, "action": c.action,
+         "note": c.note, "changes": {name: [before, after] for name, before, after in c.fields}}
+        for c in history.changes_of(doc, current_user)]})
+
+
+@bp.post("/api/v1/documents/<int:doc_id>/history/<int:change_id>/revert")
+def api_revert(doc_id: int, change_id: int) -> Response:
+    """Put the metadata back as they were just after change ``change_id`` (editors)."""
+    doc = documents.get_visible(doc_id, current_user)
+    return jsonify(serialize.document(history.revert(doc, change_id, current_user)))
 
 
 @bp.post("/api/v1/documents/<int:doc_id>/reextract")

@@ -25,6 +25,7 @@ from kb.errors import (
     Forbidden,
     IndexUnavailable,
     KbError,
+    NotFound,
     QueryError,
     SearchTimeout,
     TooLarge,
@@ -32,10 +33,10 @@ from kb.errors import (
     ValidationError,
 )
 from kb.extract import ACCEPTED_KINDS, KINDS
-from kb.forms import MetadataForm, UploadForm, WorkflowForm
+from kb.forms import ConfirmForm, MetadataForm, UploadForm, WorkflowForm
 from kb.models import Document, PendingUpload
 from kb.search import SearchRequest, Snippet
-from kb.services import accounts, documents, pending, portal, searching, workflow
+from kb.services import accounts, documents, history, pending, portal, searching, trash, workflow
 from kb.services import groups as groups_service
 
 bp = Blueprint("documents", __name__)
@@ -48,8 +49,14 @@ ACCEPT_ATTRIBUTE = ",".join([*(ext for kind in KINDS.values() for ext in kind.ex
 
 @bp.get("/documents/<int:doc_id>")
 def detail(doc_id: int) -> str:
-    """A document's metadata, status and download link."""
-    doc = documents.get_visible(doc_id, current_user)
+    """A document's metadata, status and download link (and, for an admin, a document in
+    the trash, with its dates and the buttons to restore or purge it)."""
+    try:
+        doc = documents.get_visible(doc_id, current_user)
+    except NotFound:
+        if not policy.can_manage_trash(current_user):
+            raise
+        return _trashed_page(trash.get_trashed(doc_id, current_user))
     agency_labels = {a.code: a.label for a in accounts.agencies()}
     q = request.args.get("q", "").strip()
     snippets: tuple[Snippet, ...] = ()
@@ -80,7 +87,29 @@ def detail(doc_id: int) -> str:
                            can_delete=policy.can_delete(current_user)
                            and doc.workflow == "withdrawn",
                            said=doc.current_file.said if doc.current_file else {},
-                           similar=similar)
+                           similar=similar, **_history(doc))
+
+
+def _history(doc: Document) -> dict[str, object]:
+    """The history table's rows (for those who may see it) and which may be reverted to:
+    the changes of metadata but the latest (the metadata are as it left them)."""
+    changes = history.changes_of(doc, current_user)
+    revertible: set[int] = set()
+    if policy.can_revert(current_user, doc):
+        touching = [c.change_id for c in changes if c.touches_metadata]
+        revertible = set(touching[1:])
+    return {"changes": changes, "revertible": revertible, "field_label": history.LABELS,
+            "confirm_form": ConfirmForm()}
+
+
+def _trashed_page(doc: Document) -> str:
+    return render_template("documents/detail.html", doc=doc, label=taxonomy.label,
+                           agency_labels={a.code: a.label for a in accounts.agencies()},
+                           q="", snippets=(), can_edit=False, sees_processing=False,
+                           can_review=False, can_feature=False, can_download=False,
+                           transitions=workflow.TRANSITIONS, help=None, can_delete=False,
+                           said={}, similar=[], trashed_purge_at=trash.purge_at(doc),
+                           **_history(doc))
 
 
 @bp.route("/upload", methods=["GET", "POST"])
@@ -326,11 +355,28 @@ def reextract(doc_id: int) -> BaseResponse:
 @bp.post("/documents/<int:doc_id>/delete")
 @login_required
 def delete(doc_id: int) -> BaseResponse:
-    """Delete a withdrawn document for good (admins)."""
+    """Move a withdrawn document to the trash (admins)."""
     try:
         documents.delete_document(doc_id, current_user)
     except ValidationError as e:
         flash(e.message, "error")
         return redirect(url_for("documents.detail", doc_id=doc_id))
-    flash("Deleted.", "ok")
+    flash(f"Moved to the trash: it is purged in {current_app.config['TRASH_DAYS']} days "
+          "unless an administrator restores it.", "ok")
     return redirect(url_for("review.queue"))
+
+
+@bp.post("/documents/<int:doc_id>/history/<int:change_id>/revert")
+@login_required
+def revert(doc_id: int, change_id: int) -> BaseResponse:
+    """Put the metadata back as they were just after one change of the history (editors)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    doc = documents.get_visible(doc_id, current_user)
+    try:
+        history.revert(doc, change_id, current_user)
+    except ValidationError as e:
+        flash(e.message, "error")
+    else:
+        flash(f"The metadata are back as they were after change {change_id}.", "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id))

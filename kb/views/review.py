@@ -23,7 +23,7 @@ def queue() -> str:
         abort(403, "Only editors and admins review documents.")
     newest_first = request.args.get("order") == "newest"
     problems = db.session.scalars(
-        select(Document).where(Document.error_code.is_not(None))
+        select(Document).where(Document.error_code.is_not(None), Document.trashed_at.is_(None))
         .order_by(Document.error_code, Document.doc_id)
     ).all()
     by_code: dict[str, list[Document]] = {}
