@@ -261,7 +261,8 @@ def test_did_you_mean_never_offers_a_word_of_a_hidden_document(client, hidden, k
     assert word in allowed["did_you_mean"]
 
 
-def test_the_help_page_documents_every_bound(client):
+def test_the_help_page_documents_every_bound(app, client):
+    app.config["SEARCH_TIME_LIMIT"] = 2.0
     html = client.get("/help/search").get_data(as_text=True)
     names = ["edit_distance", "words", "query length", "clauses", "fuzzy words", "nesting depth",
              "pattern prefix", "pattern length", "expansions", "page size", "result depth",
