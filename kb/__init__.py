@@ -103,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
         audit,
         auth,
         documents,
+        feeds,
         groups,
         metrics,
         mine,
@@ -114,7 +115,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (search, documents, auth, admin, api, profile, review, groups, audit,
-                   metrics, mine, oai, sitemap):
+                   metrics, mine, oai, sitemap, feeds):
         app.register_blueprint(module.bp)
 
 

@@ -42,7 +42,7 @@ STARTS = ("/", "/login", "/help/search")
 PAGE_LIMIT = 40
 # Links never followed: they sign out, send a file instead of a page, or are not pages.
 SKIPPED = re.compile(r"logout|sign-out|download|export|thumbnail|/static/|/api/|/metrics"
-                     r"|/healthz|\.(csv|json|xml|pdf|png|jpe?g|txt)$", re.I)
+                     r"|/healthz|\.(csv|json|xml|atom|pdf|png|jpe?g|txt)$", re.I)
 TOUCH_MIN = 44.0  # CSS px, WCAG 2.1 success criterion 2.5.5 (Target Size)
 
 Key = tuple[str, tuple[str, ...]]
@@ -155,6 +155,9 @@ def crawl(page: Page, origin: str, starts: Iterable[str], *,
         status = response.status if response is not None else 0
         if status >= 400:
             report.add(final, [f"answered {status}"])
+        kind = response.headers.get("content-type", "") if response is not None else ""
+        if status < 400 and not kind.startswith("text/html"):
+            continue  # a feed or a file the browser shows: not one of the site's pages
         if checks(key):
             report.checked.append(final)
             report.add(final, check(page))

@@ -20,6 +20,7 @@ from lxml import etree
 from kb.services import groups as groups_service
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
+ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Channel:
     read: Callable[[FlaskClient, list[int]], Seen]
     # Whether the channel tells of documents that went (else they just disappear).
     reports_deletions: bool = False
+    # Whether it lists documents (ids) at all, or only names things (sets, suggestions).
+    lists_documents: bool = True
 
 
 def _oai_list(verb: str, prefix: str) -> Callable[[FlaskClient, list[int]], Seen]:
@@ -86,13 +89,61 @@ def _sitemap(client: FlaskClient, _ids: list[int]) -> Seen:
     return Seen(live={int(n) for n in re.findall(r"/documents/(\d+)<", text)}, text=text)
 
 
+def _atom_ids(body: bytes) -> set[int]:
+    root = etree.fromstring(body)
+    assert root.tag == f"{ATOM}feed"
+    return {int(e.findtext(f"{ATOM}id").rsplit("/", 1)[1]) for e in root.iter(f"{ATOM}entry")}
+
+
+def _feed(client: FlaskClient, _ids: list[int]) -> Seen:
+    body = client.get("/feed.atom?per_page=50").get_data()
+    return Seen(live=_atom_ids(body), text=body.decode())
+
+
+# Searches whose feeds are read: every document, words of hidden titles, a filter.
+FEED_SEARCHES = ("", "q=notes", "q=secret", "q=delta OR zeta OR theta", "country=MDA",
+                 "q=notes&sort=newest&per_page=50")
+
+
+def _search_feeds(client: FlaskClient, _ids: list[int]) -> Seen:
+    """The feeds of a few searches, asked by a signed-in editor: a feed is public all the
+    same (its address is shared, feed readers send no cookies)."""
+    cli = client.application.test_cli_runner()
+    run = cli.invoke(args=["worker", "--once"])
+    assert run.exit_code == 0, run.output
+    # An editor of its own (added once; already there on a later read).
+    cli.invoke(args=["user", "add", "feeds@example.org", "--role", "editor",
+                     "--password-stdin"], input="correct horse battery\n")
+    token = cli.invoke(args=["token", "create", "feeds@example.org"])
+    assert token.exit_code == 0, token.output
+    seen = Seen()
+    for params in FEED_SEARCHES:
+        for headers in ({}, {"Authorization": f"Bearer {token.output.strip()}"}):
+            body = client.get(f"/search.atom?{params}", headers=headers).get_data()
+            seen.live |= _atom_ids(body)
+            seen.text += body.decode()
+    return seen
+
+
+def _opensearch(client: FlaskClient, _ids: list[int]) -> Seen:
+    """The browser's search box: the description and suggestions for hidden titles."""
+    seen = Seen(text=client.get("/opensearch.xml").get_data(as_text=True))
+    for q in ("secret", "sec", "soon", "visible", "kyrg", "high"):
+        seen.text += client.get("/opensearch/suggest", query_string={"q": q}).get_data(
+            as_text=True)
+    return seen
+
+
 CHANNELS = [
     Channel("OAI-PMH ListRecords oai_dc", _oai_list("ListRecords", "oai_dc"), True),
     Channel("OAI-PMH ListRecords mods", _oai_list("ListRecords", "mods"), True),
     Channel("OAI-PMH ListIdentifiers", _oai_list("ListIdentifiers", "oai_dc"), True),
     Channel("OAI-PMH GetRecord", _oai_get_record, True),
-    Channel("OAI-PMH ListSets", _oai_sets),
+    Channel("OAI-PMH ListSets", _oai_sets, lists_documents=False),
     Channel("sitemap.xml and robots.txt", _sitemap),
+    Channel("Atom feed of the newest documents", _feed),
+    Channel("Atom feeds of searches", _search_feeds),
+    Channel("OpenSearch description and suggestions", _opensearch, lists_documents=False),
 ]
 # What only hidden documents carry: none of it may reach any channel.
 HIDDEN_COUNTRY, HIDDEN_COUNTRY_NAME = "KGZ", "Kyrgyzstan"
@@ -145,7 +196,7 @@ def test_only_public_published_documents_reach_a_channel(client, runner, world, 
     assert client.get("/oai?verb=Identify").status_code == 200
 
     seen = channel.read(client, sorted(ids.values()))
-    if channel.name != "OAI-PMH ListSets":
+    if channel.lists_documents:
         assert seen.live == public, channel.name
     assert not seen.deleted, "nothing public has gone yet"
     _no_trace_of_hidden_documents(seen, never_public)
@@ -170,7 +221,7 @@ def test_only_public_published_documents_reach_a_channel(client, runner, world, 
         seen = channel.read(client, sorted(ids.values()))
         assert seen.deleted == ({withdrawn} if channel.reports_deletions else set()), step
         assert seen.live == ({ids["public"], ids["also-public"]}
-                             if channel.name != "OAI-PMH ListSets" else set()), step
+                             if channel.lists_documents else set()), step
         assert "Soon withdrawn gamma" not in seen.text
 
 

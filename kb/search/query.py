@@ -46,7 +46,10 @@ from kb.search.schema import (
     text_field,
 )
 
-SORTS = ("relevance", "newest", "oldest", "title")
+# "newest" and "oldest" go by the year of publication; "added" by when a document came into
+# the repository, most recent first (what a feed of a search wants: a new upload appears on
+# top whatever year it was written).
+SORTS = ("relevance", "newest", "oldest", "title", "added")
 
 # Filter parameters -> (index field, how several values combine inside the facet: OR).
 FILTER_FIELDS = {
@@ -181,11 +184,20 @@ def _filter_query(req: SearchRequest, visibility: Visibility, skip: str | None) 
     return wq.And(parts)
 
 
+def _later_first(_searcher: Searcher, docnum: int) -> int:
+    return -docnum
+
+
 def _sort_facet(sort: str) -> sorting.FacetType | None:
     if sort == "relevance":
         return None
     if sort == "title":
         return sorting.FieldFacet("sort_title")
+    if sort == "added":
+        # The index keeps whole seconds: among documents added in the same one (an
+        # import), the one indexed last comes first.
+        return sorting.MultiFacet([sorting.FieldFacet("sort_created", reverse=True),
+                                   sorting.FunctionFacet(_later_first)])
     reverse = sort == "newest"
     return sorting.MultiFacet([
         sorting.FieldFacet("sort_year", reverse=reverse),

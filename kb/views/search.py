@@ -29,6 +29,9 @@ FACET_TOP = 8
 # Parameters that make the home address (/) show results, as it did before /search.
 SEARCH_PARAMS = frozenset({"q", *searching.FILTER_PARAMS, "year_from", "year_to", "sort",
                            "page", "per_page", "expand"})
+# Parameters of a results page its feed leaves out: a feed is one page, newest first,
+# of its own size (kb.services.feeds).
+FEED_SKIPS = frozenset({"page", "sort", "per_page"})
 # What a browse page's heading calls its kind (the A-Z lists' headings too).
 KIND_TITLES = {"country": "Countries", "agency": "Agencies", "type": "Document types",
                "theme": "Themes"}
@@ -93,6 +96,14 @@ class Links:
         keep: dict[str, Any] = {k: v for k, v in self.args.items()
                                 if k in ("q", "sort", "expand")}
         return url_for("search.index", **keep)
+
+    @property
+    def feed(self) -> str:
+        """The Atom feed of the same search (browse page included): its words and filters,
+        newest first, the first entries only."""
+        kept: dict[str, Any] = {k: v for k, v in self.args.items()
+                                if v and k in SEARCH_PARAMS and k not in FEED_SKIPS}
+        return url_for("feeds.search", **kept)
 
     @property
     def action(self) -> str:
