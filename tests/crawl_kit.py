@@ -61,10 +61,12 @@ def page_key(url: str) -> Key:
 
 def page_kind(key: Key) -> Key:
     """The kind of a page: its key with numbers in the path generalised
-    (``/documents/{n}/edit``), and a browse page's value (``/browse/country/{value}``);
+    (``/documents/{n}/edit``), a document page's slug dropped (``/documents/{n}/a-title``
+    is ``/documents/{n}``), and a browse page's value (``/browse/country/{value}``);
     the crawl visits a new kind before a repeat of a known one."""
     path, names = key
     path = re.sub(r"^/browse/([^/]+)/[^/]+$", r"/browse/\1/{value}", path)  # one per facet
+    path = re.sub(r"^(/documents/\d+)/(?!edit$)[a-z0-9-]+$", r"\1", path)
     return re.sub(r"/\d+(?=/|$)", "/{n}", path), names
 
 

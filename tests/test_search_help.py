@@ -141,7 +141,7 @@ def test_more_like_this_puts_the_nearest_document_first(client, similar_set, edi
     signed = client.get(f"/api/v1/documents/{ids['seed']}/similar", headers=editor.headers)
     assert hidden in [d["id"] for d in signed.json["results"]]
     html = client.get(f"/documents/{ids['seed']}").get_data(as_text=True)
-    assert "More like this" in html and f'/documents/{ids["near"]}"' in html
+    assert "More like this" in html and f'href="/documents/{ids["near"]}/near"' in html
     assert "Hidden" not in html
 
 

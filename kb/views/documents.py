@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     Response,
@@ -19,7 +21,7 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
-from kb import context, metrics, policy, taxonomy
+from kb import context, metrics, policy, slugs, taxonomy
 from kb.errors import (
     DuplicateError,
     Forbidden,
@@ -36,7 +38,17 @@ from kb.extract import ACCEPTED_KINDS, KINDS
 from kb.forms import ConfirmForm, MetadataForm, UploadForm, WorkflowForm
 from kb.models import Document, PendingUpload
 from kb.search import SearchRequest, Snippet
-from kb.services import accounts, documents, history, pending, portal, searching, trash, workflow
+from kb.services import (
+    accounts,
+    documents,
+    history,
+    page_metadata,
+    pending,
+    portal,
+    searching,
+    trash,
+    workflow,
+)
 from kb.services import groups as groups_service
 
 bp = Blueprint("documents", __name__)
@@ -48,15 +60,29 @@ ACCEPT_ATTRIBUTE = ",".join([*(ext for kind in KINDS.values() for ext in kind.ex
 
 
 @bp.get("/documents/<int:doc_id>")
-def detail(doc_id: int) -> str:
+@bp.get("/documents/<int:doc_id>/<slug>")
+def detail(doc_id: int, slug: str | None = None) -> str | BaseResponse:
     """A document's metadata, status and download link (and, for an admin, a document in
-    the trash, with its dates and the buttons to restore or purge it)."""
+    the trash, with its dates and the buttons to restore or purge it).
+
+    /documents/ID is the page's canonical address, for ever: OAI-PMH, the sitemap, the API,
+    citations and old links give it, and the page names it in rel=canonical and its
+    metadata. Pages link to /documents/ID/SLUG, the same page with the title readable in
+    the address; a slug that is not the current title's (the title changed, or a link was
+    mistyped) answers 308 to the current one."""
+    # First: who may not see the document gets the same 404 whatever the slug, and no
+    # redirect ever spells the title of a document the visitor may not see.
     try:
         doc = documents.get_visible(doc_id, current_user)
     except NotFound:
         if not policy.can_manage_trash(current_user):
             raise
         return _trashed_page(trash.get_trashed(doc_id, current_user))
+    if slug is not None and slug != slug_of(doc):
+        target = doc_url(doc)
+        if request.query_string:
+            target += "?" + request.query_string.decode("latin-1")
+        return redirect(target, 308)
     agency_labels = {a.code: a.label for a in accounts.agencies()}
     q = request.args.get("q", "").strip()
     snippets: tuple[Snippet, ...] = ()
@@ -75,13 +101,20 @@ def detail(doc_id: int) -> str:
             similar = searching.similar(current_user, doc)
     except IndexUnavailable:
         pass
+    can_download = policy.can_download(current_user, doc)
+    canonical = url_for("documents.detail", doc_id=doc.doc_id, _external=True)
+    download = (url_for("documents.download", doc_id=doc.doc_id, _external=True)
+                if can_download and doc.current_file is not None else None)
     return render_template("documents/detail.html", doc=doc, label=taxonomy.label,
+                           canonical=canonical,
+                           page_meta=page_metadata.describe_page(
+                               doc, agency_labels, page_metadata.Links(canonical, download)),
                            agency_labels=agency_labels, q=q, snippets=snippets,
                            can_edit=policy.can_edit(current_user, doc),
                            sees_processing=policy.sees_processing(current_user, doc),
                            can_review=policy.can_review(current_user),
                            can_feature=policy.can_feature(current_user),
-                           can_download=policy.can_download(current_user, doc),
+                           can_download=can_download,
                            transitions=workflow.TRANSITIONS,
                            help=taxonomy.EXTRACTION_HELP.get(doc.error_code or ""),
                            can_delete=policy.can_delete(current_user)
@@ -109,7 +142,35 @@ def _trashed_page(doc: Document) -> str:
                            can_review=False, can_feature=False, can_download=False,
                            transitions=workflow.TRANSITIONS, help=None, can_delete=False,
                            said={}, similar=[], trashed_purge_at=trash.purge_at(doc),
+                           page_meta=None,
                            **_history(doc))
+
+
+def slug_of(doc: Document) -> str:
+    """The slug of a document's page links: its title's, or "" when that is empty or a
+    word that a route below /documents/ID/ takes (a title "Download" must not link to the
+    file)."""
+    slug = slugs.slugify(doc.title)
+    return "" if slug in _subpaths() else slug
+
+
+@bp.app_template_global("doc_url")
+def doc_url(doc: Document, **args: Any) -> str:
+    """The link pages give to a document: /documents/ID/SLUG (/documents/ID without a slug)."""
+    return url_for("documents.detail", doc_id=doc.doc_id, slug=slug_of(doc) or None, **args)
+
+
+def _subpaths() -> frozenset[str]:
+    """The fixed first words after /documents/<id>/ in the app's routes (edit, download...)."""
+    found = current_app.extensions.get("kb.document_subpaths")
+    if found is None:
+        prefix = "/documents/<int:doc_id>/"
+        found = frozenset(rule.rule[len(prefix):].split("/")[0]
+                          for rule in current_app.url_map.iter_rules()
+                          if rule.rule.startswith(prefix)
+                          and not rule.rule[len(prefix):].startswith("<"))
+        current_app.extensions["kb.document_subpaths"] = found
+    return frozenset(found)
 
 
 @bp.route("/upload", methods=["GET", "POST"])
