@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import IO, Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
@@ -13,6 +14,7 @@ from kb import metrics, openapi, policy, serialize
 from kb.auth import bearer_token
 from kb.errors import Forbidden, QueryError, Unauthorized, ValidationError
 from kb.extensions import csrf
+from kb.models import Document
 from kb.services import documents, health, searching, suggestions, thesaurus, workflow
 from kb.services.metadata import FIELDS
 
@@ -76,14 +78,23 @@ def api_upload() -> tuple[Response, int]:
             raise ValidationError("Choose a file to upload.", fields={"file": "required"})
         stream, filename, fields = upload.stream, upload.filename, request.form
         other = ("csrf_token",)
-    meta = {k: fields.getlist(k) for k in fields if k in FIELDS}
-    unknown = sorted(k for k in fields if k not in FIELDS and k not in other)
+    doc = documents.ingest(stream, filename, _metadata(fields, other), current_user)
+    metrics.count_upload("api")
+    return jsonify(serialize.document(doc)), 201
+
+
+def _metadata(fields: MultiDict[str, Any], other: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """The metadata fields of a form or query string; any other name is refused (400)
+    unless it is one of ``other``."""
+    _refuse_unknown(fields, other)
+    return {k: fields.getlist(k) for k in fields if k in FIELDS}
+
+
+def _refuse_unknown(names: Iterable[str], other: tuple[str, ...]) -> None:
+    unknown = sorted(k for k in names if k not in FIELDS and k not in other)
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]!r}",
                               fields={k: "unknown field" for k in unknown})
-    doc = documents.ingest(stream, filename, meta, current_user)
-    metrics.count_upload("api")
-    return jsonify(serialize.document(doc)), 201
 
 
 def _raw_upload() -> tuple[IO[bytes], str, MultiDict[str, str]]:
@@ -101,14 +112,79 @@ def _raw_upload() -> tuple[IO[bytes], str, MultiDict[str, str]]:
 
 @bp.get("/api/v1/documents/<int:doc_id>")
 def api_document(doc_id: int) -> Response:
-    """One document's metadata, status and files."""
-    return jsonify(serialize.document(documents.get_visible(doc_id, current_user)))
+    """One document's metadata, status and files, with its ETag."""
+    return _with_etag(documents.get_visible(doc_id, current_user))
+
+
+@bp.patch("/api/v1/documents/<int:doc_id>")
+def api_edit(doc_id: int) -> Response:
+    """Change some of a document's metadata: the fields sent (JSON or a form), with an
+    upload's validation; the others keep their values. ``If-Match`` is optional."""
+    if not current_user.is_authenticated:
+        raise Unauthorized("Sign in or send an API token to edit.")
+    if_match = None
+    if request.if_match:
+        if_match = {"*"} if request.if_match.star_tag else request.if_match.as_set()
+    doc = documents.edit_metadata(doc_id, _changes(), current_user, if_match=if_match)
+    return _with_etag(doc)
+
+
+def _changes() -> dict[str, list[str]]:
+    """The fields of a PATCH body: a JSON object, or a form (urlencoded or multipart)."""
+    if not request.is_json:
+        return _metadata(request.form, ("csrf_token",))
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("Send a JSON object of the fields to change, e.g. "
+                              '{"title": "..."}.')
+    _refuse_unknown(body, ())
+    changes: dict[str, list[str]] = {}
+    wrong: dict[str, str] = {}
+    for name in FIELDS:
+        if name not in body:
+            continue
+        values = _json_values(body[name])
+        if values is None:
+            wrong[name] = "Give text, a whole number, null or a list of text."
+        else:
+            changes[name] = values
+    if wrong:
+        raise ValidationError(f"Please correct the metadata: {next(iter(wrong.values()))}",
+                              fields=wrong)
+    return changes
+
+
+def _json_values(value: object) -> list[str] | None:
+    """A JSON field's value as form values: text, a number or a list of text; null empties
+    the field. None for any other shape."""
+    if value is None:
+        return [""]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [str(value)]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def _with_etag(doc: Document) -> Response:
+    answer = jsonify(serialize.document(doc))
+    answer.set_etag(documents.etag(doc))
+    return answer
 
 
 @bp.post("/api/v1/documents/<int:doc_id>/<any(publish, return, withdraw, restore):action>")
 def api_workflow(doc_id: int, action: str) -> Response:
     """Publish, return (with ``comment``), withdraw or restore a document (editors)."""
     doc = workflow.change(doc_id, action, current_user, request.form.get("comment", ""))
+    return jsonify(serialize.document(doc))
+
+
+@bp.post("/api/v1/documents/<int:doc_id>/submit")
+def api_submit(doc_id: int) -> Response:
+    """Send a returned document back to the editors (its uploader)."""
+    doc = workflow.resubmit(documents.get_visible(doc_id, current_user), current_user)
     return jsonify(serialize.document(doc))
 
 
