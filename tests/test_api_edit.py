@@ -107,6 +107,9 @@ def test_wrong_values_are_named_field_by_field_and_nothing_changes(client, uploa
     res = client.patch(f"/api/v1/documents/{doc_id}", headers=editor.headers,
                        data="{not json", content_type="application/json")
     assert res.status_code == 400
+    res = client.patch(f"/api/v1/documents/{doc_id}", headers=editor.headers,
+                       data="title=x", content_type="text/plain")
+    assert res.status_code == 400 and "as JSON" in res.json["error"]
     assert client.get(f"/api/v1/documents/{doc_id}", headers=editor.headers).json == before
 
 

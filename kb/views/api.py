@@ -19,6 +19,8 @@ from kb.services import documents, health, searching, suggestions, thesaurus, wo
 from kb.services.metadata import FIELDS
 
 bp = Blueprint("api", __name__)
+# The bodies a PATCH may come as besides JSON ("": no body, nothing to change).
+FORM_TYPES = ("", "application/x-www-form-urlencoded", "multipart/form-data")
 csrf.exempt(bp)
 
 
@@ -132,6 +134,9 @@ def api_edit(doc_id: int) -> Response:
 def _changes() -> dict[str, list[str]]:
     """The fields of a PATCH body: a JSON object, or a form (urlencoded or multipart)."""
     if not request.is_json:
+        if request.mimetype not in FORM_TYPES:
+            raise ValidationError("Send the fields to change as JSON (Content-Type: "
+                                  "application/json) or as a form.")
         return _metadata(request.form, ("csrf_token",))
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
