@@ -686,7 +686,8 @@ def _operations() -> dict[str, dict[str, Schema]]:
                     "last read, or `*`) the edit is made only if nobody changed the "
                     "document meanwhile: 412 otherwise, and nothing is saved. A returned "
                     "document stays returned: `POST .../submit` sends it back. The search "
-                    "index follows in the background."),
+                    "index follows in the background. A body over "
+                    f"{metadata.MAX_EDIT_BYTES // 2**20} MB: 413."),
                 "security": WRITE,
                 "parameters": [_doc_id(), {
                     "name": "If-Match", "in": "header", "required": False,

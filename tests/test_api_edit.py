@@ -110,6 +110,12 @@ def test_wrong_values_are_named_field_by_field_and_nothing_changes(client, uploa
     res = client.patch(f"/api/v1/documents/{doc_id}", headers=editor.headers,
                        data="title=x", content_type="text/plain")
     assert res.status_code == 400 and "as JSON" in res.json["error"]
+    # Bounded: nesting past the parser's depth, and a body past 1 MB.
+    res = client.patch(f"/api/v1/documents/{doc_id}", headers=editor.headers,
+                       data="[" * 100_000, content_type="application/json")
+    assert res.status_code == 400
+    res = patch(client, doc_id, editor, summary="x" * (1024 * 1024))
+    assert res.status_code == 413 and "1 MB" in res.json["error"]
     assert client.get(f"/api/v1/documents/{doc_id}", headers=editor.headers).json == before
 
 

@@ -8,15 +8,16 @@ from typing import IO, Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 
 from kb import metrics, openapi, policy, serialize
 from kb.auth import bearer_token
-from kb.errors import Forbidden, QueryError, Unauthorized, ValidationError
+from kb.errors import Forbidden, QueryError, TooLarge, Unauthorized, ValidationError
 from kb.extensions import csrf
 from kb.models import Document
 from kb.services import documents, health, searching, suggestions, thesaurus, workflow
-from kb.services.metadata import FIELDS
+from kb.services.metadata import FIELDS, MAX_EDIT_BYTES
 
 bp = Blueprint("api", __name__)
 # The bodies a PATCH may come as besides JSON ("": no body, nothing to change).
@@ -132,13 +133,25 @@ def api_edit(doc_id: int) -> Response:
 
 
 def _changes() -> dict[str, list[str]]:
-    """The fields of a PATCH body: a JSON object, or a form (urlencoded or multipart)."""
-    if not request.is_json:
-        if request.mimetype not in FORM_TYPES:
-            raise ValidationError("Send the fields to change as JSON (Content-Type: "
-                                  "application/json) or as a form.")
-        return _metadata(request.form, ("csrf_token",))
-    body = request.get_json(silent=True)
+    """The fields of a PATCH body: a JSON object, or a form (urlencoded or multipart),
+    of at most MAX_EDIT_BYTES."""
+    too_large = TooLarge(f"An edit's body may be {MAX_EDIT_BYTES // 2**20} MB at most: "
+                         "metadata, not files.")
+    if (request.content_length or 0) > MAX_EDIT_BYTES:
+        raise too_large
+    # Also for a body without Content-Length: reading stops at the bound.
+    request.max_content_length = MAX_EDIT_BYTES
+    try:
+        if not request.is_json:
+            if request.mimetype not in FORM_TYPES:
+                raise ValidationError("Send the fields to change as JSON (Content-Type: "
+                                      "application/json) or as a form.")
+            return _metadata(request.form, ("csrf_token",))
+        body = request.get_json(silent=True)
+    except RequestEntityTooLarge as e:
+        raise too_large from e
+    except RecursionError:  # nested deeper than the parser goes: no metadata anyway
+        body = None
     if not isinstance(body, dict):
         raise ValidationError("Send a JSON object of the fields to change, e.g. "
                               '{"title": "..."}.')
