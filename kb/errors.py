@@ -71,6 +71,12 @@ class Unauthorized(KbError):
     status_code = 401
 
 
+class PreconditionFailed(KbError):
+    """The request's ``If-Match`` names a state of the thing that is no longer its state."""
+
+    status_code = 412
+
+
 class TooLarge(KbError):
     """The upload exceeds the configured size limit."""
 

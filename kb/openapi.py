@@ -396,6 +396,12 @@ def _error_responses() -> dict[str, Schema]:
                        "repository."),
         "Conflict": answer("The same bytes are already stored; `id` names that document "
                            "when you may see it.", "This file is already in the repository."),
+        "PreconditionFailed": answer(
+            "`If-Match` names a state of the document that is no longer its state: it "
+            "changed since you read it, and nothing was saved. Read it again (its `ETag`) "
+            "and make your change to that.",
+            "The document has changed since you read it (If-Match is not its ETag any "
+            "more); nothing was saved. Read it again and make your change to that."),
         "TooLarge": answer("The request body is larger than the upload limit "
                            "(`KB_MAX_UPLOAD_MB`).", "The file is larger than the limit of "
                            "200 MB."),
@@ -540,13 +546,50 @@ def _upload_fields() -> tuple[Schema, dict[str, Schema]]:
 
 def _errors(*codes: int) -> dict[str, Schema]:
     names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-             409: "Conflict", 410: "Gone", 413: "TooLarge", 415: "UnsupportedType",
+             409: "Conflict", 410: "Gone", 412: "PreconditionFailed", 413: "TooLarge",
+             415: "UnsupportedType",
              429: "TooManyRequests", 503: "Unavailable", 507: "DiskFull"}
     return {str(code): _response(names[code]) for code in sorted({*codes, 401, 429})}
 
 
-def _document_answer(description: str) -> Schema:
-    return {"description": description, **_json(_ref("Document"), DOCUMENT_EXAMPLE)}
+def _document_answer(description: str, *, etag: bool = False) -> Schema:
+    answer: Schema = {"description": description,
+                      **_json(_ref("Document"), DOCUMENT_EXAMPLE)}
+    if etag:
+        answer["headers"] = {"ETag": {
+            "description": "The document's entity tag (strong): it changes with every edit, "
+                           "review decision and processing step (not with downloads). "
+                           "Send it back in `If-Match` to edit only the state you read.",
+            "required": True, "schema": {"type": "string", "pattern": '^"[^"]+"$'}}}
+    return answer
+
+
+def _edit_fields(fields: dict[str, Schema]) -> dict[str, Schema]:
+    """An upload's fields as an edit takes them in JSON: null empties a field (but the
+    title and the access level, which a document always has)."""
+    return {name: schema if name in ("title", "access")
+            else {"oneOf": [schema, {"type": "null"}]}
+            for name, schema in fields.items()}
+
+
+def _edit_body(fields: dict[str, Schema]) -> Schema:
+    several = {name: {"style": "form", "explode": True} for name, schema in fields.items()
+               if schema.get("type") == "array"}
+    form: Schema = {"type": "object", "properties": {
+        **fields, "csrf_token": {"type": "string",
+                                 "description": "With a signed-in session instead of a "
+                                                "token."}},
+        "additionalProperties": False}
+    return {"required": False, "content": {
+        "application/json": {"schema": {
+            "type": "object", "properties": _edit_fields(fields),
+            "additionalProperties": False},
+            "example": {"title": "Lessons learned: remittances in Moldova (final)",
+                        "year": 2015, "themes": ["remittances", "diaspora"],
+                        "phase": None}},
+        "application/x-www-form-urlencoded": {"schema": form, "encoding": several},
+        "multipart/form-data": {"schema": form, "encoding": several},
+    }}
 
 
 def _workflow(action: str, summary: str, description: str) -> Schema:
@@ -634,7 +677,35 @@ def _operations() -> dict[str, dict[str, Schema]]:
                                "(`deleted_at`, `purge_at`); for everyone else it is 404. "
                                "A purged document answers 410.",
                 "security": READ, "parameters": [_doc_id()],
-                "responses": {"200": _document_answer("The document."), **_errors(404, 410)},
+                "responses": {"200": _document_answer("The document.", etag=True),
+                              **_errors(404, 410)},
+            },
+            "patch": {
+                "operationId": "editDocument", "tags": ["documents"],
+                "summary": "Change some of a document's metadata",
+                "description": (
+                    "The fields sent change; the others keep their values. The same fields "
+                    "and checks as an upload's (a wrong value: 400 naming each wrong field "
+                    "in `fields`), as JSON (null empties a field; `title` and `access` "
+                    "cannot be emptied) or as a form. Editors and admins edit any "
+                    "document; its uploader edits it until it is published (403 otherwise; "
+                    "404 when you may not see it). With `If-Match` (the `ETag` of your "
+                    "last read, or `*`) the edit is made only if nobody changed the "
+                    "document meanwhile: 412 otherwise, and nothing is saved. A returned "
+                    "document stays returned: `POST .../submit` sends it back. The search "
+                    "index follows in the background. A body over "
+                    f"{metadata.MAX_EDIT_BYTES // 2**20} MB: 413."),
+                "security": WRITE,
+                "parameters": [_doc_id(), {
+                    "name": "If-Match", "in": "header", "required": False,
+                    "description": "The document's `ETag` as you read it (or `*`): edit "
+                                   "only if it is still that.",
+                    "schema": {"type": "string"},
+                    "example": '"9f86d081884c7d659a2feaa0c55ad015"'}],
+                "requestBody": _edit_body(fields),
+                "responses": {"200": _document_answer("The document as it is now, with "
+                                                      "its new `ETag`.", etag=True),
+                              **_errors(400, 403, 404, 410, 412, 413, 507)},
             },
             "delete": {
                 "operationId": "deleteDocument", "tags": ["documents"],
@@ -711,6 +782,16 @@ def _operations() -> dict[str, dict[str, Schema]]:
                                        "schema": {"type": "integer", "minimum": 1}}],
             "responses": {"200": _document_answer("The document with its metadata back."),
                           **_errors(400, 403, 404, 410)},
+        }},
+        "/api/v1/documents/{doc_id}/submit": {"post": {
+            "operationId": "submitDocument", "tags": ["review"],
+            "summary": "Send a returned document back for review",
+            "description": "Its uploader, once it is changed (`PATCH`): `workflow` becomes "
+                           "`submitted` and the editors are told. 403 for anyone else who "
+                           "may see it; 400 when it is not returned.",
+            "security": WRITE, "parameters": [_doc_id()],
+            "responses": {"200": _document_answer("The document, `submitted`."),
+                          **_errors(400, 403, 404, 410, 507)},
         }},
         "/api/v1/documents/{doc_id}/reextract": {"post": {
             "operationId": "reextractDocument", "tags": ["review"],
@@ -808,8 +889,10 @@ def _operations() -> dict[str, dict[str, Schema]]:
 
 TAGS = [
     {"name": "search", "description": "Finding documents."},
-    {"name": "documents", "description": "Uploading, reading and deleting documents."},
-    {"name": "review", "description": "The review workflow and re-extraction (editors)."},
+    {"name": "documents", "description": "Uploading, reading, editing and deleting "
+                                         "documents."},
+    {"name": "review", "description": "The review workflow (editors' decisions, an "
+                                      "uploader's resubmission) and re-extraction."},
     {"name": "lists", "description": "Controlled lists, suggestions and themes."},
     {"name": "service", "description": "Health and this description."},
 ]

@@ -168,7 +168,13 @@ def can_edit(user: object, doc: object) -> bool:
 
 def can_resubmit(user: object, doc: object) -> bool:
     """A returned document goes back to the editors when its uploader says so."""
-    return (role_of(user) in UPLOADERS and getattr(doc, "workflow", None) == "returned"
+    return submits(user, doc) and getattr(doc, "workflow", None) == "returned"
+
+
+def submits(user: object, doc: object) -> bool:
+    """Whether the user is the one who sends this document (back) for review, whatever its
+    state now: its uploader, in a role that uploads."""
+    return (role_of(user) in UPLOADERS
             and getattr(doc, "uploader_id", None) == _user_id(user))
 
 

@@ -118,6 +118,8 @@ def instance(tmp_path_factory: pytest.TempPathFactory, ungdc_dir: Path) -> Itera
     ("POST", "/api/v1/documents/2147483648/publish"),
     ("POST", "/api/v1/documents/99999999999999999999/reextract"),
     ("DELETE", "/api/v1/documents/2147483648"),
+    ("PATCH", "/api/v1/documents/2147483648"),
+    ("POST", "/api/v1/documents/2147483648/submit"),
 ])
 def test_ids_no_document_can_have_are_404_not_500(instance: Instance, method: str,
                                                   url: str) -> None:
@@ -169,7 +171,7 @@ def test_an_editor_gets_only_described_answers(case: Any, instance: Instance) ->
                            headers={"Authorization": f"Bearer {instance.editor_token}"})
 
 
-@schema.include(method=["POST", "DELETE"]).parametrize()
+@schema.include(method=["POST", "PATCH", "DELETE"]).parametrize()
 def test_an_admin_changing_documents_gets_only_described_answers(case: Any,
                                                                  instance: Instance) -> None:
     case.call_and_validate(app=instance.app, checks=CHECKS,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import json
+from collections.abc import Collection, Mapping, Sequence
 from typing import IO
 
 from flask import current_app
@@ -15,6 +17,7 @@ from kb.errors import (
     Forbidden,
     Gone,
     NotFound,
+    PreconditionFailed,
     UnsupportedType,
     ValidationError,
 )
@@ -26,6 +29,7 @@ from kb.models import (
     DocumentCountry,
     DocumentGroup,
     DocumentTheme,
+    Group,
     Job,
     StoredFile,
     Tombstone,
@@ -165,7 +169,13 @@ def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
     returned: its uploader resubmits it when ready, kb.services.workflow.resubmit)."""
     if not policy.can_edit(user, doc):
         raise Forbidden("Your account may not edit this document.")
-    meta = validate(raw_meta, groups=groups_service.choosable(user))
+    known = groups_service.choosable(user)
+    if known is not None:
+        # The groups the document has stay choosable: its uploader keeps those an editor
+        # added, whose names they could not choose themselves.
+        known = {**{name.casefold(): group_id for group_id, name in _group_names(doc)},
+                 **known}
+    meta = validate(raw_meta, groups=known)
     before = history.snapshot(doc)
     apply_metadata(doc, meta)
     history.record(doc, before, user, "metadata-edit")
@@ -174,6 +184,60 @@ def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
                  commit=False)
     db.session.commit()
     return doc
+
+
+def edit_metadata(doc_id: int, changes: Mapping[str, Sequence[str]], user: object, *,
+                  if_match: Collection[str] | None = None) -> Document:
+    """Change the fields named in ``changes``, the others keeping their values (the API's
+    PATCH): 404 if the user may not see the document, 403 if they may not edit it, 412 if
+    ``if_match`` (the entity tags the caller holds, or ``*``) is not its ``etag`` any more,
+    then the metadata's own validation, as an upload's."""
+    doc = get_visible(doc_id, user)
+    if not policy.can_edit(user, doc):
+        raise Forbidden("Your account may not edit this document.")
+    if if_match is not None and "*" not in if_match and etag(doc) not in if_match:
+        raise PreconditionFailed(
+            "The document has changed since you read it (If-Match is not its ETag any "
+            "more); nothing was saved. Read it again and make your change to that.")
+    if "access" in changes and not "".join(changes["access"]).strip():
+        # An upload without access is public; an edit never makes a document public
+        # because a field was sent empty.
+        raise ValidationError("Please correct the metadata: name the access level.",
+                              fields={"access": "Say public, internal or restricted."})
+    if not changes:
+        return doc
+    return update_metadata(doc, {**present_metadata(doc), **changes}, user)
+
+
+def present_metadata(doc: Document) -> dict[str, list[str]]:
+    """A document's metadata as the metadata service takes it (where a partial edit
+    starts from)."""
+    return {
+        "title": [doc.title], "summary": [doc.summary or ""], "type": [doc.doc_type or ""],
+        "countries": doc.countries, "agencies": doc.agencies, "themes": doc.themes,
+        "language": [doc.language or ""],
+        "year": ["" if doc.year is None else str(doc.year)], "phase": [doc.phase or ""],
+        "access": [doc.access], "groups": [name for _, name in _group_names(doc)],
+    }
+
+
+def _group_names(doc: Document) -> list[tuple[int, str]]:
+    if not doc.group_ids:
+        return []
+    return [(group_id, name) for group_id, name in db.session.execute(
+        select(Group.group_id, Group.name).where(Group.group_id.in_(doc.group_ids))
+        .order_by(Group.name))]
+
+
+def etag(doc: Document) -> str:
+    """The document's entity tag (strong, unquoted): a digest of everything an edit, a
+    review decision or processing changes in its API answer. The download counter is left
+    out: someone reading the document is no reason to refuse an edit made meanwhile."""
+    state = [doc.doc_id, doc.title, doc.summary, doc.doc_type, doc.countries, doc.agencies,
+             doc.themes, doc.language, doc.year, doc.phase, doc.access, sorted(doc.group_ids),
+             doc.workflow, doc.workflow_comment, doc.status, doc.error, doc.error_code,
+             [[f.version, f.sha256, f.pages] for f in doc.files]]
+    return hashlib.sha256(json.dumps(state, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
 def queue_extraction(doc_id: int, user: object) -> Document:

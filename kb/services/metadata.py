@@ -18,6 +18,8 @@ FIELDS = ("title", "summary", "type", "countries", "agencies", "themes", "langua
 MAX_TITLE_CHARS = 500
 MAX_THEME_CHARS = 100
 MIN_YEAR, MAX_YEAR = 1900, 2100
+# The largest body of an edit through the API (metadata, not files).
+MAX_EDIT_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)

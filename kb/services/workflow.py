@@ -58,9 +58,12 @@ def resubmit(doc: Document, user: object) -> Document:
     """Send a returned document back to the editors (its uploader, once it is changed);
     the editors are told by email. The editor's comment stays until the next decision."""
     if not policy.can_resubmit(user, doc):
-        if doc.workflow != "returned":
-            raise ValidationError(f"A document that is {doc.workflow} cannot be resubmitted.")
-        raise Forbidden("Only the uploader resubmits a returned document.")
+        if not policy.submits(user, doc):
+            raise Forbidden("Only the uploader resubmits a returned document.")
+        why = ("it is already waiting for review" if doc.workflow == "submitted"
+               else "only a returned one can be")
+        raise ValidationError(f"A document that is {doc.workflow} cannot be resubmitted: "
+                              f"{why}.")
     before = history.snapshot(doc)
     doc.workflow = "submitted"
     history.record(doc, before, user, "resubmit")

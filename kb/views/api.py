@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import IO, Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 
 from kb import metrics, openapi, policy, serialize
 from kb.auth import bearer_token
-from kb.errors import Forbidden, NotFound, QueryError, Unauthorized, ValidationError
+from kb.errors import Forbidden, NotFound, QueryError, TooLarge, Unauthorized, ValidationError
 from kb.extensions import csrf
 from kb.models import Document
 from kb.services import (
@@ -24,9 +26,11 @@ from kb.services import (
     trash,
     workflow,
 )
-from kb.services.metadata import FIELDS
+from kb.services.metadata import FIELDS, MAX_EDIT_BYTES
 
 bp = Blueprint("api", __name__)
+# The bodies a PATCH may come as besides JSON ("": no body, nothing to change).
+FORM_TYPES = ("", "application/x-www-form-urlencoded", "multipart/form-data")
 csrf.exempt(bp)
 
 
@@ -86,14 +90,23 @@ def api_upload() -> tuple[Response, int]:
             raise ValidationError("Choose a file to upload.", fields={"file": "required"})
         stream, filename, fields = upload.stream, upload.filename, request.form
         other = ("csrf_token",)
-    meta = {k: fields.getlist(k) for k in fields if k in FIELDS}
-    unknown = sorted(k for k in fields if k not in FIELDS and k not in other)
+    doc = documents.ingest(stream, filename, _metadata(fields, other), current_user)
+    metrics.count_upload("api")
+    return jsonify(serialize.document(doc)), 201
+
+
+def _metadata(fields: MultiDict[str, Any], other: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """The metadata fields of a form or query string; any other name is refused (400)
+    unless it is one of ``other``."""
+    _refuse_unknown(fields, other)
+    return {k: fields.getlist(k) for k in fields if k in FIELDS}
+
+
+def _refuse_unknown(names: Iterable[str], other: tuple[str, ...]) -> None:
+    unknown = sorted(k for k in names if k not in FIELDS and k not in other)
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]!r}",
                               fields={k: "unknown field" for k in unknown})
-    doc = documents.ingest(stream, filename, meta, current_user)
-    metrics.count_upload("api")
-    return jsonify(serialize.document(doc)), 201
 
 
 def _raw_upload() -> tuple[IO[bytes], str, MultiDict[str, str]]:
@@ -111,14 +124,17 @@ def _raw_upload() -> tuple[IO[bytes], str, MultiDict[str, str]]:
 
 @bp.get("/api/v1/documents/<int:doc_id>")
 def api_document(doc_id: int) -> Response:
-    """One document's metadata, status and files (for admins, also one in the trash, with
-    its ``trash`` dates)."""
+    """One document's metadata, status and files, with its ETag (for admins, also one in
+    the trash, with its ``trash`` dates)."""
     try:
-        return jsonify(serialize.document(documents.get_visible(doc_id, current_user)))
+        return _with_etag(documents.get_visible(doc_id, current_user))
     except NotFound:
         if not policy.can_manage_trash(current_user):
             raise
-        return jsonify(_trashed(trash.get_trashed(doc_id, current_user)))
+        doc = trash.get_trashed(doc_id, current_user)
+        answer = jsonify(_trashed(doc))
+        answer.set_etag(documents.etag(doc))
+        return answer
 
 
 def _trashed(doc: Document) -> dict[str, Any]:
@@ -126,6 +142,79 @@ def _trashed(doc: Document) -> dict[str, Any]:
     purge_at = trash.purge_at(doc)
     answer["trash"] = {"deleted_at": doc.trashed_at.isoformat() if doc.trashed_at else None,
                        "purge_at": purge_at.isoformat() if purge_at else None}
+    return answer
+
+
+@bp.patch("/api/v1/documents/<int:doc_id>")
+def api_edit(doc_id: int) -> Response:
+    """Change some of a document's metadata: the fields sent (JSON or a form), with an
+    upload's validation; the others keep their values. ``If-Match`` is optional."""
+    if not current_user.is_authenticated:
+        raise Unauthorized("Sign in or send an API token to edit.")
+    if_match = None
+    if request.if_match:
+        if_match = {"*"} if request.if_match.star_tag else request.if_match.as_set()
+    doc = documents.edit_metadata(doc_id, _changes(), current_user, if_match=if_match)
+    return _with_etag(doc)
+
+
+def _changes() -> dict[str, list[str]]:
+    """The fields of a PATCH body: a JSON object, or a form (urlencoded or multipart),
+    of at most MAX_EDIT_BYTES."""
+    too_large = TooLarge(f"An edit's body may be {MAX_EDIT_BYTES // 2**20} MB at most: "
+                         "metadata, not files.")
+    if (request.content_length or 0) > MAX_EDIT_BYTES:
+        raise too_large
+    # Also for a body without Content-Length: reading stops at the bound.
+    request.max_content_length = MAX_EDIT_BYTES
+    try:
+        if not request.is_json:
+            if request.mimetype not in FORM_TYPES:
+                raise ValidationError("Send the fields to change as JSON (Content-Type: "
+                                      "application/json) or as a form.")
+            return _metadata(request.form, ("csrf_token",))
+        body = request.get_json(silent=True)
+    except RequestEntityTooLarge as e:
+        raise too_large from e
+    except RecursionError:  # nested deeper than the parser goes: no metadata anyway
+        body = None
+    if not isinstance(body, dict):
+        raise ValidationError("Send a JSON object of the fields to change, e.g. "
+                              '{"title": "..."}.')
+    _refuse_unknown(body, ())
+    changes: dict[str, list[str]] = {}
+    wrong: dict[str, str] = {}
+    for name in FIELDS:
+        if name not in body:
+            continue
+        values = _json_values(body[name])
+        if values is None:
+            wrong[name] = "Give text, a whole number, null or a list of text."
+        else:
+            changes[name] = values
+    if wrong:
+        raise ValidationError(f"Please correct the metadata: {next(iter(wrong.values()))}",
+                              fields=wrong)
+    return changes
+
+
+def _json_values(value: object) -> list[str] | None:
+    """A JSON field's value as form values: text, a number or a list of text; null empties
+    the field. None for any other shape."""
+    if value is None:
+        return [""]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [str(value)]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def _with_etag(doc: Document) -> Response:
+    answer = jsonify(serialize.document(doc))
+    answer.set_etag(documents.etag(doc))
     return answer
 
 
@@ -141,6 +230,13 @@ def api_workflow(doc_id: int, action: str) -> Response:
         else:
             return jsonify(serialize.document(trash.restore(doc_id, current_user)))
     doc = workflow.change(doc_id, action, current_user, request.form.get("comment", ""))
+    return jsonify(serialize.document(doc))
+
+
+@bp.post("/api/v1/documents/<int:doc_id>/submit")
+def api_submit(doc_id: int) -> Response:
+    """Send a returned document back to the editors (its uploader)."""
+    doc = workflow.resubmit(documents.get_visible(doc_id, current_user), current_user)
     return jsonify(serialize.document(doc))
 
 
