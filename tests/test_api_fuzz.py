@@ -157,7 +157,10 @@ def before_generate_path_parameters(context: Any, strategy: Any) -> Any:
     reach the documents themselves (the workflow, similar documents...), not only 404."""
     if "{doc_id}" not in context.operation.path:
         return strategy
-    return st.one_of(strategy, st.fixed_dictionaries({"doc_id": st.integers(1, DOCUMENTS)}))
+    known = {"doc_id": st.integers(1, DOCUMENTS)}
+    if "{change_id}" in context.operation.path:  # a change in a document's history
+        known["change_id"] = st.integers(1, 4 * DOCUMENTS)
+    return st.one_of(strategy, st.fixed_dictionaries(known))
 
 
 @schema.parametrize()
