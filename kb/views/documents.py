@@ -35,8 +35,9 @@ from kb.extract import ACCEPTED_KINDS, KINDS
 from kb.forms import MetadataForm, UploadForm, WorkflowForm
 from kb.models import Document, PendingUpload
 from kb.search import SearchRequest, Snippet
-from kb.services import accounts, documents, pending, portal, searching, workflow
+from kb.services import accounts, citations, documents, pending, portal, searching, workflow
 from kb.services import groups as groups_service
+from kb.views import citing
 
 bp = Blueprint("documents", __name__)
 
@@ -68,7 +69,10 @@ def detail(doc_id: int) -> str:
             similar = searching.similar(current_user, doc)
     except IndexUnavailable:
         pass
+    cited = citing.cited([doc])[0]
     return render_template("documents/detail.html", doc=doc, label=taxonomy.label,
+                           apa=citations.apa(cited), chicago=citations.chicago(cited),
+                           cite_formats=citations.FORMATS,
                            agency_labels=agency_labels, q=q, snippets=snippets,
                            can_edit=policy.can_edit(current_user, doc),
                            sees_processing=policy.sees_processing(current_user, doc),
@@ -260,6 +264,14 @@ def download(doc_id: int) -> Response:
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.get("/documents/<int:doc_id>/cite.<any(bib, ris, json):fmt>")
+def cite(doc_id: int, fmt: str) -> Response:
+    """The document's citation as BibTeX, RIS or CSL-JSON; 404 to whoever may not see the
+    document (as its page)."""
+    doc = documents.get_visible(doc_id, current_user)
+    return citing.attachment(fmt, citing.cited([doc]), f"kb-{doc.doc_id}")
 
 
 @bp.get("/documents/<int:doc_id>/thumbnail.png")
