@@ -107,6 +107,18 @@ def test_the_page_cites_in_apa_and_chicago_as_citeproc_does(client, evaluation):
         assert f'href="/documents/{evaluation}/cite.{fmt}"' in html
 
 
+def test_a_document_without_agencies_or_year_is_cited_by_its_title(client, add):
+    doc = add("A toolkit for local authorities", type="tool", language="en")
+    url = f"http://localhost/documents/{doc}"
+    assert page_citation(client, doc, "apa") == (
+        f"<i>A toolkit for local authorities</i> [Tool]. (n.d.). {url}")
+    assert page_citation(client, doc, "chicago-author-date") == (
+        f"<i>A Toolkit for Local Authorities</i>. n.d. Tool. {url}.")
+    (item,) = json.loads(download(client, f"/documents/{doc}/cite.json", "json", f"kb-{doc}"))
+    assert item["type"] == "document"
+    assert "author" not in item and "issued" not in item
+
+
 def test_bibtex_keeps_corporate_authors_whole(client, evaluation, add):
     tool = add("A toolkit for mainstreaming migration", agencies=["IOM"], type="tool")
     text = download(client, f"/documents/{evaluation}/cite.bib", "bib", f"kb-{evaluation}")
@@ -176,7 +188,15 @@ def test_citations_follow_the_page_access(app, client, add, make_user):
             res = client.get(f"/documents/{doc_id}/cite.{fmt}")
             assert res.status_code == 404, (doc_id, fmt)
             assert "note" not in res.get_data(as_text=True)
-    login(client, make_user("reader"))
+        assert client.get(f"/api/v1/documents/{doc_id}/cite").status_code == 404
+    reader = make_user("reader")
+    res = client.get(f"/api/v1/documents/{internal}/cite?format=ris", headers=reader.headers)
+    assert res.status_code == 200 and res.mimetype == MEDIA_TYPES["ris"]
+    assert rispy.loads(res.get_data(as_text=True))[0]["title"] == "An internal note"
+    res = client.get(f"/api/v1/documents/{internal}/cite?format=endnote",
+                     headers=reader.headers)
+    assert res.status_code == 400 and "format must be one of" in res.json["error"]
+    login(client, reader)
     assert client.get(f"/documents/{internal}/cite.bib").status_code == 200
     assert client.get(f"/documents/{restricted}/cite.bib").status_code == 404
 
@@ -196,6 +216,13 @@ def test_a_filtered_search_exports_exactly_its_hits(client, add, process):
         text = download(client, href.replace("&amp;", "&"), fmt, "kb-search")
         found = [int(n) for n in re.findall(r"/documents/(\d+)", text)]
         assert found == in_title_order, fmt
+
+    # A browse page exports its own filter too.
+    html = client.get("/browse/country/MDA").get_data(as_text=True)
+    href = re.search(r'href="([^"]+)" download data-export-format="ris"', html).group(1)
+    found = [r["id"] for r in rispy.loads(download(client, href.replace("&amp;", "&"), "ris",
+                                                   "kb-search"))]
+    assert sorted(found) == sorted(f"kb{n}" for n in moldova)
 
     rows = list(csv.DictReader(io.StringIO(download(
         client, "/search/export.csv?country=MDA&sort=title", "csv", "kb-search"))))

@@ -120,14 +120,14 @@ def apa(c: Cited) -> Markup:
 def chicago(c: Cited) -> Markup:
     """Chicago Manual of Style (17th), author-date reference list entry:
     Author. Year. *Title*. Type. Publisher. URL."""
-    year = str(c.year) if c.year else "n.d."
+    year = _sentence(str(c.year) if c.year else "n.d.")
     title = Markup("<i>{}</i>").format(_headline(c.title) if c.language == "en" else c.title)
     parts: list[Markup] = []
     if c.authors:
-        parts += [Markup.escape(_sentence(_chicago_names(c.authors))),
-                  Markup.escape(year + "."), _sentence_markup(title)]
+        parts += [Markup.escape(_sentence(_chicago_names(c.authors))), Markup.escape(year),
+                  _sentence_markup(title)]
     else:
-        parts += [_sentence_markup(title), Markup.escape(year + ".")]
+        parts += [_sentence_markup(title), Markup.escape(year)]
     if c.type_label:
         parts.append(Markup.escape(_sentence(c.type_label)))
     if c.publisher and c.publisher not in c.authors:

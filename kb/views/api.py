@@ -13,8 +13,17 @@ from kb import metrics, openapi, policy, serialize
 from kb.auth import bearer_token
 from kb.errors import Forbidden, QueryError, Unauthorized, ValidationError
 from kb.extensions import csrf
-from kb.services import documents, health, searching, suggestions, thesaurus, workflow
+from kb.services import (
+    citations,
+    documents,
+    health,
+    searching,
+    suggestions,
+    thesaurus,
+    workflow,
+)
 from kb.services.metadata import FIELDS
+from kb.views import citing
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
@@ -37,6 +46,18 @@ def api_similar(doc_id: int) -> Response:
     limit = _limit(searching.SIMILAR_DEFAULT, searching.SIMILAR_MAX)
     found = searching.similar(current_user, doc, limit)
     return jsonify({"results": [serialize.document_summary(d) for d in found]})
+
+
+@bp.get("/api/v1/documents/<int:doc_id>/cite")
+def api_cite(doc_id: int) -> Response:
+    """The document's citation: ``format`` bib (BibTeX), ris or json (CSL-JSON, the
+    default), as /documents/ID/cite.FORMAT."""
+    doc = documents.get_visible(doc_id, current_user)
+    fmt = request.args.get("format", "json")
+    if fmt not in citations.FORMATS:
+        message = f"format must be one of: {', '.join(citations.FORMATS)}"
+        raise ValidationError(message, fields={"format": message})
+    return citing.attachment(fmt, citing.cited([doc]), f"kb-{doc.doc_id}")
 
 
 @bp.get("/api/v1/search")
