@@ -3,7 +3,7 @@ documents (their page's stable URL) and the file answer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from flask import Response, url_for
 
@@ -11,9 +11,11 @@ from kb.models import Document
 from kb.services import citations, harvest
 
 
-def cited(docs: Iterable[Document]) -> list[citations.Cited]:
-    """The citation facts of these documents, their URL the page's, absolute."""
-    labels = harvest.agency_labels()
+def cited(docs: Iterable[Document],
+          labels: Mapping[str, str] | None = None) -> list[citations.Cited]:
+    """The citation facts of these documents, their URL the page's, absolute (agencies
+    named by ``labels``, else read from the database)."""
+    labels = harvest.agency_labels() if labels is None else labels
     return [citations.cited(doc, labels, url_for("documents.detail", doc_id=doc.doc_id,
                                                  _external=True))
             for doc in docs]

@@ -69,7 +69,7 @@ def detail(doc_id: int) -> str:
             similar = searching.similar(current_user, doc)
     except IndexUnavailable:
         pass
-    cited = citing.cited([doc])[0]
+    cited = citing.cited([doc], agency_labels)[0]
     return render_template("documents/detail.html", doc=doc, label=taxonomy.label,
                            apa=citations.apa(cited), chicago=citations.chicago(cited),
                            cite_formats=citations.FORMATS,
