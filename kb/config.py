@@ -161,6 +161,9 @@ DEFAULTS: dict[str, object] = {
     # Document pages per file of /sitemap.xml (the protocol's maximum is 50,000); past it,
     # /sitemap.xml is an index of /sitemap-1.xml, /sitemap-2.xml, ...
     "SITEMAP_PAGE_SIZE": 50_000,
+    # Documents a search's export (/search/export.bib, .ris, .json, .csv) holds at most, in
+    # result order; the results page says when a search finds more.
+    "EXPORT_LIMIT": 1_000,
     # Log records go to standard error as "text" (one line each, fields in brackets) or
     # "json" (one object a line: time, level, logger, message, and where they apply
     # request_id, user_id, route, status, duration_ms, doc_id, job_id, error_code).

@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from kb import search, taxonomy
 from kb.extract import ACCEPTED_KINDS
 from kb.search import bounds
-from kb.services import documents, metadata, searching, suggestions, thesaurus
+from kb.services import citations, documents, metadata, searching, suggestions, thesaurus
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
@@ -732,6 +732,30 @@ def _operations() -> dict[str, dict[str, Schema]]:
                     "results": {"type": "array", "items": _ref("DocumentSummary")}},
                  "required": ["results"]}, {"results": [DOCUMENT_SUMMARY_EXAMPLE]})},
                 **_errors(400, 404, 503)},
+        }},
+        "/api/v1/documents/{doc_id}/cite": {"get": {
+            "operationId": "citeDocument", "tags": ["documents"],
+            "summary": "A document's citation for reference managers",
+            "description": (
+                "BibTeX (`@techreport` for reports, `@misc` for the rest), RIS or "
+                "CSL-JSON, as the files `/documents/{doc_id}/cite.bib|ris|json` of the "
+                "document's page: the agencies as corporate authors, the first as "
+                "publisher, the page's URL."),
+            "security": READ,
+            "parameters": [_doc_id(), _query(
+                "format", {"type": "string", "enum": list(citations.FORMATS),
+                           "default": "json"},
+                "bib (BibTeX), ris or json (CSL-JSON).", example="bib")],
+            "responses": {"200": {"description": "The citation, as a file download.",
+                                  "content": {
+                "application/x-bibtex": {"schema": {"type": "string"}},
+                "application/x-research-info-systems": {"schema": {"type": "string"}},
+                "application/vnd.citationstyles.csl+json": {"schema": {
+                    "type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "type": {"type": "string"},
+                        "title": {"type": "string"}, "URL": {"type": "string"}},
+                        "required": ["id", "type", "title", "URL"]}}}}},
+                **_errors(400, 404)},
         }},
         "/api/v1/documents/{doc_id}/publish": {"post": _workflow(
             "publish", "Publish a submitted or returned document",

@@ -42,7 +42,7 @@ STARTS = ("/", "/login", "/help/search")
 PAGE_LIMIT = 40
 # Links never followed: they sign out, send a file instead of a page, or are not pages.
 SKIPPED = re.compile(r"logout|sign-out|download|export|thumbnail|/static/|/api/|/metrics"
-                     r"|/healthz|\.(csv|json|xml|atom|pdf|png|jpe?g|txt)$", re.I)
+                     r"|/healthz|\.(csv|json|xml|atom|pdf|png|jpe?g|txt|bib|ris)$", re.I)
 TOUCH_MIN = 44.0  # CSS px, WCAG 2.1 success criterion 2.5.5 (Target Size)
 
 Key = tuple[str, tuple[str, ...]]

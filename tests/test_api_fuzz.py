@@ -115,6 +115,7 @@ def instance(tmp_path_factory: pytest.TempPathFactory, ungdc_dir: Path) -> Itera
 @pytest.mark.parametrize(("method", "url"), [
     ("GET", "/api/v1/documents/9223372036854775808"),  # past SQLite's integer: overflowed
     ("GET", "/api/v1/documents/2147483648/similar"),  # past PostgreSQL's integer
+    ("GET", "/api/v1/documents/2147483648/cite"),
     ("POST", "/api/v1/documents/2147483648/publish"),
     ("POST", "/api/v1/documents/99999999999999999999/reextract"),
     ("DELETE", "/api/v1/documents/2147483648"),

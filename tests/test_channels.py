@@ -83,6 +83,34 @@ def _oai_sets(client: FlaskClient, _ids: list[int]) -> Seen:
     return Seen(text=client.get("/oai?verb=ListSets").get_data(as_text=True))
 
 
+def _citation_files(client: FlaskClient, ids: list[int]) -> Seen:
+    """Every document's BibTeX, RIS and CSL-JSON (and a few past the last id)."""
+    seen = Seen()
+    for doc_id in [*ids, max(ids) + 1, max(ids) + 2]:
+        for fmt in ("bib", "ris", "json"):
+            res = client.get(f"/documents/{doc_id}/cite.{fmt}")
+            if res.status_code == 200:
+                seen.live.add(doc_id)
+                seen.text += res.get_data(as_text=True)
+            else:
+                # 410: a purged document's tombstone (no title, nothing of what it was)
+                assert res.status_code in (404, 410), (doc_id, fmt, res.status_code)
+    return seen
+
+
+def _search_exports(client: FlaskClient, _ids: list[int]) -> Seen:
+    """Every document a search finds, as each export file (once the worker has indexed
+    what was uploaded or changed)."""
+    res = client.application.test_cli_runner().invoke(args=["worker", "--once"])
+    assert res.exit_code == 0, res.output
+    seen = Seen()
+    for fmt in ("bib", "ris", "json", "csv"):
+        for query in ("", "?q=report", "?q=secret"):
+            seen.text += client.get(f"/search/export.{fmt}{query}").get_data(as_text=True)
+    seen.live = {int(n) for n in re.findall(r"/documents/(\d+)\b", seen.text)}
+    return seen
+
+
 def _sitemap(client: FlaskClient, _ids: list[int]) -> Seen:
     text = client.get("/sitemap.xml").get_data(as_text=True)
     text += client.get("/robots.txt").get_data(as_text=True)
@@ -144,6 +172,8 @@ CHANNELS = [
     Channel("Atom feed of the newest documents", _feed),
     Channel("Atom feeds of searches", _search_feeds),
     Channel("OpenSearch description and suggestions", _opensearch, lists_documents=False),
+    Channel("citation files (cite.bib, cite.ris, cite.json)", _citation_files),
+    Channel("search exports (BibTeX, RIS, CSL-JSON, CSV)", _search_exports),
 ]
 # What only hidden documents carry: none of it may reach any channel.
 HIDDEN_COUNTRY, HIDDEN_COUNTRY_NAME = "KGZ", "Kyrgyzstan"

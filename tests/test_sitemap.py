@@ -127,6 +127,7 @@ def test_robots_points_to_the_sitemap_and_keeps_crawlers_out_of_search(client, a
              (line.partition(":") for line in text.splitlines())
              if k.strip().lower() in ("allow", "disallow")]
     for path in ("/search", "/search?q=remittances", "/search.atom?q=diaspora",
+                 "/search/export.bib?q=remittances", "/search/export.csv",
                  "/?q=remittances", "/?country=MDA&page=2", "/api/v1/search?q=x",
                  "/api/v1/documents/1"):
         assert not robots_allows(rules, path), path

@@ -17,6 +17,7 @@ from kb.errors import Forbidden, NotFound, QueryError, TooLarge, Unauthorized, V
 from kb.extensions import csrf
 from kb.models import Document
 from kb.services import (
+    citations,
     documents,
     health,
     history,
@@ -27,6 +28,7 @@ from kb.services import (
     workflow,
 )
 from kb.services.metadata import FIELDS, MAX_EDIT_BYTES
+from kb.views import citing
 
 bp = Blueprint("api", __name__)
 # The bodies a PATCH may come as besides JSON ("": no body, nothing to change).
@@ -51,6 +53,18 @@ def api_similar(doc_id: int) -> Response:
     limit = _limit(searching.SIMILAR_DEFAULT, searching.SIMILAR_MAX)
     found = searching.similar(current_user, doc, limit)
     return jsonify({"results": [serialize.document_summary(d) for d in found]})
+
+
+@bp.get("/api/v1/documents/<int:doc_id>/cite")
+def api_cite(doc_id: int) -> Response:
+    """The document's citation: ``format`` bib (BibTeX), ris or json (CSL-JSON, the
+    default), as /documents/ID/cite.FORMAT."""
+    doc = documents.get_visible(doc_id, current_user)
+    fmt = request.args.get("format", "json")
+    if fmt not in citations.FORMATS:
+        message = f"format must be one of: {', '.join(citations.FORMATS)}"
+        raise ValidationError(message, fields={"format": message})
+    return citing.attachment(fmt, citing.cited([doc]), f"kb-{doc.doc_id}")
 
 
 @bp.get("/api/v1/search")

@@ -40,6 +40,7 @@ from kb.models import Document, PendingUpload
 from kb.search import SearchRequest, Snippet
 from kb.services import (
     accounts,
+    citations,
     documents,
     history,
     page_metadata,
@@ -50,6 +51,7 @@ from kb.services import (
     workflow,
 )
 from kb.services import groups as groups_service
+from kb.views import citing
 
 bp = Blueprint("documents", __name__)
 
@@ -105,8 +107,11 @@ def detail(doc_id: int, slug: str | None = None) -> str | BaseResponse:
     canonical = url_for("documents.detail", doc_id=doc.doc_id, _external=True)
     download = (url_for("documents.download", doc_id=doc.doc_id, _external=True)
                 if can_download and doc.current_file is not None else None)
+    cited = citing.cited([doc], agency_labels)[0]
     return render_template("documents/detail.html", doc=doc, label=taxonomy.label,
                            canonical=canonical,
+                           apa=citations.apa(cited), chicago=citations.chicago(cited),
+                           cite_formats=citations.FORMATS,
                            page_meta=page_metadata.describe_page(
                                doc, agency_labels, page_metadata.Links(canonical, download)),
                            agency_labels=agency_labels, q=q, snippets=snippets,
@@ -350,6 +355,14 @@ def download(doc_id: int) -> Response:
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.get("/documents/<int:doc_id>/cite.<any(bib, ris, json):fmt>")
+def cite(doc_id: int, fmt: str) -> Response:
+    """The document's citation as BibTeX, RIS or CSL-JSON; 404 to whoever may not see the
+    document (as its page)."""
+    doc = documents.get_visible(doc_id, current_user)
+    return citing.attachment(fmt, citing.cited([doc]), f"kb-{doc.doc_id}")
 
 
 @bp.get("/documents/<int:doc_id>/thumbnail.png")

@@ -6,7 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -14,7 +23,8 @@ from kb import metrics, policy, taxonomy
 from kb import search as engine
 from kb.errors import QueryError, SearchTimeout
 from kb.search import bounds
-from kb.services import portal, searching
+from kb.services import citations, portal, searching
+from kb.views import citing
 
 bp = Blueprint("search", __name__)
 
@@ -90,6 +100,12 @@ class Links:
 
     def page(self, number: int) -> str:
         return self.url({**self.args, "page": [str(number)]})
+
+    def export(self, fmt: str) -> str:
+        """The same search's documents as a file (every page, up to the export limit)."""
+        kept: dict[str, Any] = {k: v for k, v in self.args.items()
+                                if v and k in SEARCH_PARAMS and k not in ("page", "per_page")}
+        return url_for("search.export", fmt=fmt, **kept)
 
     def cleared(self) -> str:
         """The same words without any filter (a browse page's own filter included)."""
@@ -239,6 +255,7 @@ def _results(args: dict[str, list[str]], browse: Browse | None = None) -> tuple[
         years=years(page, req) if page else [],
         chips=chips(page, req, links) if page else [],
         kind_titles=KIND_TITLES, facet_titles=FACET_TITLES,
+        export_formats=citations.EXPORT_FORMATS, export_limit=citations.export_limit(),
     ), status
 
 
@@ -259,6 +276,19 @@ def home() -> str | tuple[str, int]:
 def index() -> tuple[str, int]:
     """Search the documents this visitor may see; with no query, browse them all."""
     return _results(request.args.to_dict(flat=False))
+
+
+@bp.get("/search/export.<any(bib, ris, json, csv):fmt>")
+def export(fmt: str) -> Response:
+    """The documents of a search (the same parameters as /search) that this visitor may see,
+    in result order, up to EXPORT_LIMIT: BibTeX, RIS, CSL-JSON or CSV."""
+    try:
+        found = citations.export(current_user, request.args.to_dict(flat=False))
+    except (QueryError, SearchTimeout) as e:
+        abort(e.status_code, e.message)
+    response = citing.attachment(fmt, citing.cited(found.documents), "kb-search")
+    response.headers["X-Total-Count"] = str(found.total)
+    return response
 
 
 @bp.get("/browse/<any(country, agency, type, theme):kind>/<path:value>")

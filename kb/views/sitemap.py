@@ -15,7 +15,8 @@ SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 @bp.get("/robots.txt")
 def robots() -> Response:
-    """Crawlers: welcome on document pages, kept out of search results and the API."""
+    """Crawlers: welcome on document pages, kept out of search results, their exports and
+    the API."""
     lines = [
         "# Document pages are listed in the sitemap. Search results (/search, and the",
         "# home page with query parameters), their feeds and the API answer queries:",
@@ -23,6 +24,9 @@ def robots() -> Response:
         "User-agent: *",
         "Disallow: /search",
         "Disallow: /search.atom",
+        # A search's exports (/search/export.bib...): "/search" covers them; said for
+        # whoever reads this file.
+        "Disallow: /search/export.",
         # "/?*", not "/?": the same rule to RFC 9309 parsers, while Python's robotparser,
         # which drops a bare "?", would read "/?" as "Disallow: /" (the whole site).
         "Disallow: /?*",
