@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    func,
+    select,
+    union_all,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kb.extensions import db
@@ -452,3 +464,17 @@ class ThesaurusState(db.Model):  # type: ignore[name-defined]
     state_id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(default=0)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@event.listens_for(Document, "before_insert")
+def _never_reuse_an_id(_mapper: object, connection: Connection, doc: Document) -> None:
+    """A new document's id is past every id there ever was: SQLite gives a new row the
+    highest id plus one, so the id of the newest document, once purged, would go to the
+    next upload, and its address, citations and OAI-PMH identifier would name another
+    work. (PostgreSQL's sequences never go back.) One INSERT computes it, atomically."""
+    if doc.doc_id is not None or connection.dialect.name != "sqlite":
+        return
+    highest = union_all(select(func.max(Document.doc_id).label("doc_id")),
+                        select(func.max(Tombstone.doc_id)),
+                        select(func.max(HarvestRecord.doc_id))).subquery()
+    doc.doc_id = select(func.coalesce(func.max(highest.c.doc_id), 0) + 1).scalar_subquery()

@@ -204,3 +204,25 @@ def test_a_shorter_configured_lifetime(app, runner, trashed, clock):
     clock.now += timedelta(days=1, seconds=1)
     res = runner.invoke(args=["purge"])
     assert res.exit_code == 0 and res.output.strip() == f"Purged 1 documents: {doc_id}."
+
+
+def test_a_purged_documents_id_is_never_given_again(app, client, runner, roles, upload,
+                                                     process):
+    """The newest document, purged: the next upload gets another id (SQLite would give a
+    new row the highest id plus one), so the purged address keeps answering 410 and
+    harvesters keep their deleted record, never a different work under its id."""
+    editor, admin = roles["editor"], roles["admin"]
+    newest = upload(b"Newest zebra note.", "newest.txt", account=editor,
+                    title="Newest zebra").json["id"]
+    process()
+    assert client.post(f"/api/v1/documents/{newest}/withdraw",
+                       headers=editor.headers).status_code == 200
+    assert client.delete(f"/api/v1/documents/{newest}", headers=admin.headers).status_code \
+        == 204
+    assert runner.invoke(args=["purge", str(newest)]).exit_code == 0
+    following = upload(b"A later note on remittances.", "later.txt", account=editor,
+                       title="Later note").json["id"]
+    assert following > newest
+    assert client.get(f"/documents/{newest}").status_code == 410
+    assert client.get(f"/documents/{following}").status_code == 200
+    assert _oai_ids(client)[newest] is True
