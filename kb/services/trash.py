@@ -62,12 +62,17 @@ def listing(user: object) -> list[Trashed]:
             if d.trashed_at is not None]
 
 
+def find(doc_id: int, user: object) -> Document | None:
+    """A document in the trash, for an admin; None for anyone else or any other id."""
+    if not policy.can_manage_trash(user) or not 0 < doc_id <= MAX_DOC_ID:
+        return None
+    return db.session.scalar(select(Document).where(Document.doc_id == doc_id,
+                                                    Document.trashed_at.is_not(None)))
+
+
 def get_trashed(doc_id: int, user: object) -> Document:
     """A document in the trash, for an admin; NotFound for anyone else or any other id."""
-    if not policy.can_manage_trash(user) or not 0 < doc_id <= MAX_DOC_ID:
-        raise NotFound("No such document.")
-    doc = db.session.scalar(select(Document).where(Document.doc_id == doc_id,
-                                                   Document.trashed_at.is_not(None)))
+    doc = find(doc_id, user)
     if doc is None:
         raise NotFound("No such document.")
     return doc

@@ -77,9 +77,10 @@ def detail(doc_id: int, slug: str | None = None) -> str | BaseResponse:
     try:
         doc = documents.get_visible(doc_id, current_user)
     except NotFound:
-        if not policy.can_manage_trash(current_user):
+        trashed = trash.find(doc_id, current_user)  # admins see the trash
+        if trashed is None:
             raise
-        return _trashed_page(trash.get_trashed(doc_id, current_user))
+        return _trashed_page(trashed)
     if slug is not None and slug != slug_of(doc):
         target = doc_url(doc)
         if request.query_string:

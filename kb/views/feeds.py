@@ -18,7 +18,7 @@ from kb import taxonomy
 from kb.models import Document
 from kb.services import feeds, harvest, searching, suggestions
 from kb.views.oai import NOT_XML
-from kb.views.search import SEARCH_PARAMS
+from kb.views.search import SEARCH_PARAMS, filter_label
 
 bp = Blueprint("feeds", __name__)
 
@@ -63,9 +63,7 @@ def _size_arg() -> dict[str, str]:
 
 def _search_title(args: dict[str, list[str]]) -> str:
     words = (args.get("q") or [""])[-1].strip()
-    filters = [taxonomy.label(name, searching.filter_value(name, v))
-               if name in ("country", "type", "phase", "language")
-               else searching.filter_value(name, v)
+    filters = [filter_label(name, searching.filter_value(name, v))
                for name in searching.FILTER_PARAMS for v in args.get(name, ()) if v.strip()]
     said = ", ".join([f"“{words}”"] * bool(words) + filters)
     return f"{SITE_NAME}: search{' for ' + said if said else ''}"

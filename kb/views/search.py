@@ -215,7 +215,7 @@ def chips(page: searching.Page, req: engine.SearchRequest, links: Links) -> list
     out = []
     for name in FACET_TITLES:
         for value in req.filters.get(name, ()):
-            label = page.facet_labels.get(name, {}).get(value) or _label(name, value)
+            label = page.facet_labels.get(name, {}).get(value) or filter_label(name, value)
             out.append(Chip(name, value, label, links.toggle(name, value)))
     if req.year_from is not None or req.year_to is not None:
         if req.year_from is not None and req.year_to is not None:
@@ -228,7 +228,8 @@ def chips(page: searching.Page, req: engine.SearchRequest, links: Links) -> list
     return out
 
 
-def _label(name: str, value: str) -> str:
+def filter_label(name: str, value: str) -> str:
+    """How a chip, or a feed's title, names a filter's value (a code's label)."""
     if name in ("country", "type", "phase", "language"):
         return taxonomy.label(name, value)
     return value
