@@ -13,8 +13,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     func,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.engine import Connection
@@ -163,6 +165,10 @@ class Document(db.Model):  # type: ignore[name-defined]
     # Set when an admin deletes the document: it is in the trash (hidden from every channel
     # by kb.policy) until restored, or purged KB_TRASH_DAYS later (kb.services.trash).
     trashed_at: Mapped[datetime | None]
+    # Set on a translation: the document it translates (the work's original, issue 18).
+    # One level only, and no foreign key: the service keeps the link true, and a purge of
+    # the original hands the work to its oldest translation (kb.services.trash).
+    translation_of: Mapped[int | None] = mapped_column(index=True)
 
     country_rows: Mapped[list[DocumentCountry]] = relationship(
         cascade="all, delete-orphan", order_by="DocumentCountry.position", lazy="selectin"
@@ -287,7 +293,16 @@ class StoredFile(db.Model):  # type: ignore[name-defined]
     """One stored version of a document's file; the bytes live in storage by SHA-256."""
 
     __tablename__ = "stored_file"
-    __table_args__ = (UniqueConstraint("doc_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("doc_id", "version"),
+        # The same bytes never start two documents (an upload of them is refused as a
+        # duplicate; this index settles two concurrent ones). A later version may hold
+        # bytes another document also holds: a purge deletes them only when no row
+        # names them any more (kb.services.trash).
+        Index("uq_stored_file_first_sha256", "sha256", unique=True,
+              sqlite_where=text("version = 1"), postgresql_where=text("version = 1")),
+        Index("ix_stored_file_sha256", "sha256"),
+    )
 
     file_id: Mapped[int] = mapped_column(primary_key=True)
     doc_id: Mapped[int] = mapped_column(ForeignKey("document.doc_id", ondelete="CASCADE"))
@@ -295,7 +310,7 @@ class StoredFile(db.Model):  # type: ignore[name-defined]
     # The user's file name: metadata only, never part of a path.
     filename: Mapped[str] = mapped_column(String(255))
     size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
     content_type: Mapped[str] = mapped_column(String(100))
     pages: Mapped[int | None]
     # What the file says about itself (title, author, created, modified), as JSON.
@@ -304,6 +319,13 @@ class StoredFile(db.Model):  # type: ignore[name-defined]
     thumb_width: Mapped[int | None]
     thumb_height: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who sent this version and why ("final version after review"); none on version 1
+    # (the document's own uploader and upload).
+    uploader_id: Mapped[int | None] = mapped_column(ForeignKey("user.user_id"))
+    note: Mapped[str | None] = mapped_column(String(200))
+    # An older version readers may download too (an editor's choice); the current version
+    # follows the document's own access.
+    public: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     document: Mapped[Document] = relationship(back_populates="files")
 

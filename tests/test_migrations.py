@@ -71,6 +71,8 @@ def test_a_database_at_the_first_revision_is_upgraded_losing_nothing(tmp_path, d
             "content_type, created_at) VALUES (5, 42, 1, 'lessons.pdf', 10, :sha, "
             "'application/pdf', '2020-01-02 03:04:05')"), {"sha": "a" * 64})
         conn.execute(text(
+            "INSERT INTO page_text (file_id, page, text) VALUES (5, 1, 'Remittances.')"))
+        conn.execute(text(
             "INSERT INTO job (job_id, doc_id, kind, state, attempts, run_after) VALUES "
             "(9, 42, 'extract', 'done', 1, '2020-01-02 03:04:05')"))
         conn.execute(text(
@@ -88,6 +90,10 @@ def test_a_database_at_the_first_revision_is_upgraded_losing_nothing(tmp_path, d
         doc = db.session.get(Document, 42)
         assert doc is not None and doc.title == "Lessons from Moldova"
         assert doc.downloads == 3 and doc.current_file.filename == "lessons.pdf"
+        # 0007_versions rebuilt stored_file on SQLite: its pages' text is still there.
+        assert db.session.execute(text(
+            "SELECT text FROM page_text WHERE file_id = 5")).scalar() == "Remittances."
+        assert doc.current_file.public is False and doc.translation_of is None
         user = db.session.get(User, 7)
         assert user is not None and user.email == "old@example.org"
         assert db.session.get(AuditEvent, 3).action == "upload"
