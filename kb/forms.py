@@ -119,6 +119,14 @@ class RoleForm(FlaskForm):
     role = SelectField("Role", choices=_choices([(r, r.capitalize()) for r in ROLES]))
 
 
+class VersionForm(FlaskForm):
+    """A new version of a document's file, with a short note on what changed."""
+
+    file = FileField("New file")
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=200)],
+                       description="e.g. final version after review")
+
+
 class ConfirmForm(FlaskForm):
     """A button that changes something: only the CSRF token travels."""
 

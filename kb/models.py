@@ -328,6 +328,7 @@ class StoredFile(db.Model):  # type: ignore[name-defined]
     public: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     document: Mapped[Document] = relationship(back_populates="files")
+    sender: Mapped[User | None] = relationship()
 
     @property
     def said(self) -> dict[str, str]:

@@ -94,7 +94,10 @@ DOCUMENT_EXAMPLE: dict[str, Any] = {
     "updated_at": "2015-03-02T09:31:40.118020Z",
     "files": [{"version": 1, "filename": "moldova-remittances.pdf", "size": 1834221,
                "sha256": "9f2b5c0d8e6a4f1b3c7d2e9a0b8c6d4e2f1a3b5c7d9e0f2a4b6c8d0e2f4a6b8c",
-               "content_type": "application/pdf", "pages": 48}],
+               "content_type": "application/pdf", "pages": 48,
+               "note": None, "public": False, "created_at": "2015-03-02T09:30:12.402113Z",
+               "current": True,
+               "download_url": f"{_HOST}/documents/42/download?version=1"}],
     "downloads": 17,
 }
 
@@ -170,8 +173,19 @@ def _schemas() -> dict[str, Schema]:
             "content_type": {"type": "string", "description": "Sniffed from the bytes."},
             "pages": _nullable("integer", minimum=0,
                                description="Pages, slides or sheets, once extracted."),
+            "note": _nullable("string", maxLength=200,
+                              description="What its sender said of this version."),
+            "public": {"type": "boolean", "description": "An older version readers may "
+                       "download too (an editor's choice); the current one follows the "
+                       "document."},
+            "created_at": {"type": "string", "format": "date-time"},
+            "current": {"type": "boolean", "description": "True on the last version only: "
+                        "the file read, indexed and downloaded by default."},
+            "download_url": {"type": "string", "format": "uri",
+                             "description": "`/documents/ID/download?version=N`."},
         },
-        "required": ["version", "filename", "size", "sha256", "content_type", "pages"],
+        "required": ["version", "filename", "size", "sha256", "content_type", "pages",
+                     "note", "public", "created_at", "current", "download_url"],
     }
     document_properties: dict[str, Schema] = {
         "phase": _nullable("string", description="A code of `phases` in /api/v1/taxonomy."),
@@ -806,6 +820,38 @@ def _operations() -> dict[str, dict[str, Schema]]:
                                        "schema": {"type": "integer", "minimum": 1}}],
             "responses": {"200": _document_answer("The document with its metadata back."),
                           **_errors(400, 403, 404, 410)},
+        }},
+        "/api/v1/documents/{doc_id}/files": {"post": {
+            "operationId": "addVersion", "tags": ["documents"],
+            "summary": "Send a new version of the document's file",
+            "description": (
+                "Stores the file as the document's next version, which becomes current "
+                "(`status` is `processing` until its text is read and indexed). Editors "
+                "and admins on any document they can see; its uploader on their own "
+                "unless withdrawn (a contributor's new version of a published document "
+                "sends it back to review). `files` lists the versions you may see. 409 "
+                "for bytes already a version of this document, or stored in another "
+                "document you may not edit (`id` only when you may see it)."),
+            "security": WRITE, "parameters": [_doc_id()],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary",
+                             "contentMediaType": "application/octet-stream",
+                             "description": "The new file, with its name."},
+                    "note": {"type": "string", "maxLength": 200,
+                             "description": "e.g. final version after review"},
+                    "csrf_token": {"type": "string",
+                                   "description": "With a signed-in session instead of "
+                                                  "a token."},
+                },
+                "required": ["file"],
+                "additionalProperties": False,
+            }}}},
+            "responses": {
+                "201": _document_answer("Stored; the new version is current."),
+                **_errors(400, 403, 404, 409, 410, 413, 415, 507),
+            },
         }},
         "/api/v1/documents/{doc_id}/submit": {"post": {
             "operationId": "submitDocument", "tags": ["review"],

@@ -166,6 +166,41 @@ def can_edit(user: object, doc: object) -> bool:
             and getattr(doc, "workflow", None) in ("submitted", "returned"))
 
 
+def can_add_version(user: object, doc: object) -> bool:
+    """Send a new file to a document: editors and admins to any they can see; its uploader
+    to their own, in any state but withdrawn (a published one goes back to review)."""
+    if not can_view(user, doc):
+        return False
+    if role_of(user) in REVIEWERS:
+        return True
+    return submits(user, doc) and getattr(doc, "workflow", None) != "withdrawn"
+
+
+def version_needs_review(user: object, doc: object) -> bool:
+    """A new version sent by someone who does not publish directly takes a published
+    document back to review (readers lose it until an editor publishes it again)."""
+    return not publishes_directly(user) and getattr(doc, "workflow", None) == "published"
+
+
+def can_see_version(user: object, doc: object, file: object) -> bool:
+    """The current file follows the document; an older version is for those who can edit
+    the document, and for anyone who can see the document once an editor made it public.
+    Admins see every version of a document in the trash."""
+    if getattr(doc, "trashed_at", None) is not None:
+        return can_manage_trash(user)
+    if not can_view(user, doc):
+        return False
+    files = getattr(doc, "files", None) or []
+    if files and file is files[-1]:
+        return True
+    return can_edit(user, doc) or bool(getattr(file, "public", False))
+
+
+def can_publish_version(user: object, doc: object) -> bool:
+    """Make an older version downloadable by readers (or private again): editors, admins."""
+    return role_of(user) in REVIEWERS and can_view(user, doc)
+
+
 def can_resubmit(user: object, doc: object) -> bool:
     """A returned document goes back to the editors when its uploader says so."""
     return submits(user, doc) and getattr(doc, "workflow", None) == "returned"

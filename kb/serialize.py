@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
+from flask_login import current_user
 
 from kb import taxonomy
 from kb.models import Document
 from kb.services.accounts import agencies
+from kb.services.documents import visible_versions
 from kb.services.searching import Page
 
 
@@ -28,8 +30,11 @@ def document_summary(doc: Document) -> dict[str, Any]:
     }
 
 
-def document(doc: Document) -> dict[str, Any]:
-    """The API's answer for one document."""
+def document(doc: Document, user: object | None = None) -> dict[str, Any]:
+    """The API's answer for one document, its ``files`` being the versions ``user`` (the
+    signed-in caller unless named) may see, oldest first, the current one last."""
+    viewer = current_user if user is None else user
+    current = doc.current_file
     answer = {
         **document_summary(doc),
         "phase": doc.phase,
@@ -44,8 +49,12 @@ def document(doc: Document) -> dict[str, Any]:
         "updated_at": doc.updated_at.isoformat() + "Z",
         "files": [
             {"version": f.version, "filename": f.filename, "size": f.size, "sha256": f.sha256,
-             "content_type": f.content_type, "pages": f.pages}
-            for f in doc.files
+             "content_type": f.content_type, "pages": f.pages, "note": f.note,
+             "public": f.public, "created_at": f.created_at.isoformat() + "Z",
+             "current": f is current,
+             "download_url": url_for("documents.download", doc_id=doc.doc_id,
+                                     version=f.version, _external=True)}
+            for f in visible_versions(doc, viewer)
         ],
         "downloads": doc.downloads,
     }

@@ -232,7 +232,7 @@ def test_every_state_changing_route_refuses_a_session_without_csrf(app, client, 
 
     login(client, make_user("admin"))
     values = {"doc_id": 1, "user_id": 1, "group_id": 1, "token_id": 1, "action": "publish",
-              "change_id": 1}
+              "change_id": 1, "version": 1}
     checked = []
     for rule in app.url_map.iter_rules():
         methods = rule.methods - {"GET", "HEAD", "OPTIONS"}

@@ -22,7 +22,7 @@ from kb.errors import (
     ValidationError,
 )
 from kb.extensions import db
-from kb.extract import ACCEPTED_KINDS, sniff
+from kb.extract import ACCEPTED_KINDS, Sniffed, sniff
 from kb.models import (
     Document,
     DocumentAgency,
@@ -38,6 +38,7 @@ from kb.services import groups as groups_service
 from kb.services import history, mail
 from kb.services.metadata import Metadata, validate
 from kb.services.queue import Owner
+from kb.storage import StagedFile
 
 MAX_FILENAME = 255
 
@@ -95,15 +96,8 @@ def ingest(
     # workflow itself) is the operator's, who may name any.
     meta = validate(raw_meta, groups=None if workflow else groups_service.choosable(user))
     store = context.store()
-    max_bytes = int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
-    staged = store.stage(stream, max_bytes)
-    sniffed = sniff(staged.path, filename)
-    mime = sniffed.mime
-    if mime is None:
-        store.discard(staged)
-        raise UnsupportedType(" ".join(filter(None, (
-            "This kind of file cannot be read.", sniffed.detail,
-            f"Upload {ACCEPTED_KINDS}."))))
+    staged, sniffed = store_upload(stream, filename)
+    mime = str(sniffed.mime)
     existing = existing_by_sha(staged.sha256)
     if existing is not None:
         store.discard(staged)
@@ -112,6 +106,132 @@ def ingest(
     return record_stored(meta, StoredFile(filename=clean_filename(filename), size=staged.size,
                                           sha256=staged.sha256, content_type=mime),
                          sniffed.mismatch, user, job_owner=job_owner, workflow=workflow)
+
+
+def store_upload(stream: IO[bytes], filename: str | None) -> tuple[StagedFile, Sniffed]:
+    """Stage an upload in the store (hashed while copied, MAX_UPLOAD_MB at most) and sniff
+    its type from the bytes; an unreadable kind is discarded and refused."""
+    store = context.store()
+    max_bytes = int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
+    staged = store.stage(stream, max_bytes)
+    sniffed = sniff(staged.path, filename)
+    if sniffed.mime is None:
+        store.discard(staged)
+        raise UnsupportedType(" ".join(filter(None, (
+            "This kind of file cannot be read.", sniffed.detail,
+            f"Upload {ACCEPTED_KINDS}."))))
+    return staged, sniffed
+
+
+MAX_NOTE = 200
+
+
+def add_version(doc_id: int, stream: IO[bytes], filename: str | None, note: str | None,
+                user: object, *, job_owner: Owner | None = None) -> Document:
+    """Store a new file as the document's next (current) version and queue its extraction;
+    a contributor's new version of a published document goes back to review."""
+    doc = get_visible(doc_id, user)
+    if not policy.can_add_version(user, doc):
+        raise Forbidden("Your account may not send a new version of this document.")
+    note = " ".join((note or "").split()) or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise ValidationError(f"Keep the note under {MAX_NOTE} characters.",
+                              fields={"note": f"at most {MAX_NOTE} characters"})
+    store = context.store()
+    staged, sniffed = store_upload(stream, filename)
+    try:
+        _check_version_bytes(doc, staged.sha256, user)
+    except DuplicateError:
+        store.discard(staged)
+        raise
+    store.keep(staged)
+    before = history.snapshot(doc)
+    previous = doc.current_file
+    stored = StoredFile(version=(previous.version if previous else 0) + 1,
+                        filename=clean_filename(filename), size=staged.size,
+                        sha256=staged.sha256, content_type=str(sniffed.mime),
+                        uploader_id=getattr(user, "user_id", None), note=note)
+    doc.files.append(stored)
+    doc.status, doc.error, doc.error_code = "processing", None, None
+    doc.upload_warning = sniffed.mismatch
+    review = policy.version_needs_review(user, doc)
+    if review:
+        doc.workflow, doc.workflow_comment = "submitted", None
+    history.record(doc, before, user, "new-version", note=note, extra={"file": [
+        f"{previous.version}: {previous.filename}" if previous else None,
+        f"{stored.version}: {stored.filename}"]})
+    try:
+        db.session.flush()
+    except IntegrityError as e:
+        # Another version was recorded meanwhile (the same number); the bytes stay for the
+        # leftovers sweep only if nothing names them.
+        db.session.rollback()
+        raise ValidationError("Another version of this document was sent at the same time; "
+                              "reload the page and send yours again.") from e
+    db.session.add(_job(doc.doc_id, "extract", job_owner))
+    audit.record("new-version", actor=user, target_type="document", target_id=doc.doc_id,
+                 detail=" ".join(filter(None, (
+                     f"version {stored.version}: {stored.filename} ({stored.size} bytes)",
+                     "back to review" if review else None, sniffed.mismatch))),
+                 commit=False)
+    if review:
+        mail.tell_of_submission(doc, resubmitted=True)
+    db.session.commit()
+    return doc
+
+
+def _check_version_bytes(doc: Document, sha256: str, user: object) -> None:
+    """Bytes already a version of this document are refused; bytes of another document are
+    shared only with one the user may edit (else the usual duplicate answer)."""
+    rows = db.session.execute(select(StoredFile.doc_id, StoredFile.version)
+                              .where(StoredFile.sha256 == sha256)
+                              .order_by(StoredFile.doc_id, StoredFile.version)).all()
+    for other_id, version in rows:
+        if other_id == doc.doc_id:
+            raise DuplicateError(f"This file is already version {version} of this document.",
+                                 doc.doc_id, visible=True)
+    for other_id, _version in rows:
+        other = db.session.get(Document, other_id)
+        if other is None or not policy.can_edit(user, other):
+            raise duplicate_error(other_id, user)
+
+
+def find_version(doc: Document, version: int | None, user: object) -> StoredFile:
+    """One version of a document's file (the current one for None) if the user may see it;
+    NotFound otherwise (never confirm that a hidden version exists)."""
+    stored = doc.current_file if version is None else next(
+        (f for f in doc.files if f.version == version), None)
+    if stored is None or not policy.can_see_version(user, doc, stored):
+        raise NotFound("No such version of this document.")
+    return stored
+
+
+def visible_versions(doc: Document, user: object) -> list[StoredFile]:
+    """The versions of a document's file the user may see, oldest first."""
+    return [f for f in doc.files if policy.can_see_version(user, doc, f)]
+
+
+def set_version_public(doc_id: int, version: int, public: bool, user: object) -> Document:
+    """Let readers download an older version too (or no more): editors and admins."""
+    doc = get_visible(doc_id, user)
+    if not policy.can_publish_version(user, doc):
+        raise Forbidden("Only editors and admins choose which older versions readers see.")
+    stored = find_version(doc, version, user)
+    if stored is doc.current_file:
+        raise ValidationError("The current version follows the document's own access.")
+    if stored.public != public:
+        stored.public = public
+        history.record(doc, history.snapshot(doc), user,
+                       "version-public" if public else "version-private",
+                       extra={"file": [f"{stored.version}: "
+                                       f"{'public' if not public else 'private'}",
+                                       f"{stored.version}: "
+                                       f"{'public' if public else 'private'}"]})
+        audit.record("version-public" if public else "version-private", actor=user,
+                     target_type="document", target_id=doc.doc_id,
+                     detail=f"version {stored.version}: {stored.filename}", commit=False)
+        db.session.commit()
+    return doc
 
 
 def record_stored(meta: Metadata, stored: StoredFile, mismatch: str | None, user: object, *,

@@ -109,6 +109,25 @@ def api_upload() -> tuple[Response, int]:
     return jsonify(serialize.document(doc)), 201
 
 
+@bp.post("/api/v1/documents/<int:doc_id>/files")
+def api_add_version(doc_id: int) -> tuple[Response, int]:
+    """Send a new version of a document's file (multipart ``file``, optional ``note``);
+    201 with the document, its new version current (and processing)."""
+    upload = request.files.get("file")
+    unknown = sorted(k for k in request.form if k not in ("note", "csrf_token"))
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}",
+                              fields={k: "unknown field" for k in unknown})
+    if upload is None or not upload.filename:
+        # Who may not see the document learns nothing from a malformed request either.
+        documents.get_visible(doc_id, current_user)
+        raise ValidationError("Choose a file to upload.", fields={"file": "required"})
+    doc = documents.add_version(doc_id, upload.stream, upload.filename,
+                                request.form.get("note"), current_user)
+    metrics.count_upload("api")
+    return jsonify(serialize.document(doc)), 201
+
+
 def _metadata(fields: MultiDict[str, Any], other: tuple[str, ...] = ()) -> dict[str, list[str]]:
     """The metadata fields of a form or query string; any other name is refused (400)
     unless it is one of ``other``."""

@@ -35,7 +35,7 @@ from kb.errors import (
     ValidationError,
 )
 from kb.extract import ACCEPTED_KINDS, KINDS
-from kb.forms import ConfirmForm, MetadataForm, UploadForm, WorkflowForm
+from kb.forms import ConfirmForm, MetadataForm, UploadForm, VersionForm, WorkflowForm
 from kb.models import Document, PendingUpload
 from kb.search import SearchRequest, Snippet
 from kb.services import (
@@ -126,7 +126,20 @@ def detail(doc_id: int, slug: str | None = None) -> str | BaseResponse:
                            can_delete=policy.can_delete(current_user)
                            and doc.workflow == "withdrawn",
                            said=doc.current_file.said if doc.current_file else {},
-                           similar=similar, **_history(doc))
+                           similar=similar, **_versions(doc), **_history(doc))
+
+
+def _versions(doc: Document) -> dict[str, object]:
+    """The versions table's rows (those the viewer may see, newest first), the form for a
+    new version and whether sending one takes the document back to review."""
+    can_add = policy.can_add_version(current_user, doc)
+    return {"versions": list(reversed(documents.visible_versions(doc, current_user))),
+            "sees_senders": policy.can_edit(current_user, doc),
+            "can_publish_version": policy.can_publish_version(current_user, doc),
+            "version_form": VersionForm() if can_add else None,
+            "version_needs_review": can_add and policy.version_needs_review(current_user, doc),
+            "formats": {mime: kind.extensions[0].lstrip(".").upper()
+                        for mime, kind in KINDS.items()}}
 
 
 def _history(doc: Document) -> dict[str, object]:
@@ -335,13 +348,72 @@ def _edit_page(form: MetadataForm, doc: Document) -> str:
                            can_resubmit=policy.can_resubmit(current_user, doc))
 
 
+@bp.post("/documents/<int:doc_id>/versions")
+@login_required
+def add_version(doc_id: int) -> BaseResponse:
+    """Send a new version of the document's file, with a note (see kb.policy)."""
+    form = VersionForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400, "The form expired; reload the page and try again.")
+        documents.get_visible(doc_id, current_user)
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for("documents.detail", doc_id=doc_id))
+    sent = request.files.get("file")
+    if sent is None or not sent.filename:
+        documents.get_visible(doc_id, current_user)
+        flash("Choose the file of the new version.", "error")
+        return redirect(url_for("documents.detail", doc_id=doc_id))
+    try:
+        doc = documents.add_version(doc_id, sent.stream, sent.filename, form.note.data,
+                                    current_user)
+    except KbError as e:
+        if e.status_code in (403, 404, 410) or e.status_code >= 500:
+            raise
+        where = getattr(e, "shown_id", None)
+        flash(e.message + (f" It is document {where}." if where and where != doc_id else ""),
+              "error")
+        return redirect(url_for("documents.detail", doc_id=doc_id))
+    metrics.count_upload("web")
+    current = doc.current_file
+    flash(f"Version {current.version if current else ''} stored; its text is being read."
+          + (" It waits for an editor's review before readers see the document again."
+             if doc.workflow == "submitted" and not policy.publishes_directly(current_user)
+             else ""), "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id))
+
+
+@bp.post("/documents/<int:doc_id>/versions/<int:version>/public")
+@login_required
+def version_public(doc_id: int, version: int) -> BaseResponse:
+    """Let readers download an older version (action=public) or no more (action=private):
+    editors and admins."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    action = request.form.get("action", "")
+    if action not in ("public", "private"):
+        abort(400, "Say public or private.")
+    try:
+        documents.set_version_public(doc_id, version, action == "public", current_user)
+    except ValidationError as e:
+        flash(e.message, "error")
+    else:
+        flash(f"Version {version} is now " + ("downloadable by readers too."
+                                              if action == "public"
+                                              else "for editors only."), "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id))
+
+
 @bp.get("/documents/<int:doc_id>/download")
 def download(doc_id: int) -> Response:
-    """The original bytes, unchanged, with the original file name; ranges and ETag honoured."""
+    """The original bytes, unchanged, with the original file name; ranges and ETag honoured.
+    ``?version=N``: an older version, for those who may see it (404 for others)."""
     doc = documents.get_downloadable(doc_id, current_user)
-    stored = doc.current_file
-    if stored is None:
+    asked = request.args.get("version")
+    if asked is not None and not (asked.isdigit() and 0 < int(asked) <= 2**31 - 1):
         abort(404)
+    stored = documents.find_version(doc, int(asked) if asked else None, current_user)
     # A stat, not a hash (``kb doctor`` hashes): a truncated or missing file is refused
     # with a logged error instead of serving wrong bytes under the original's ETag.
     path = context.store().checked_path(stored.sha256, stored.size)
