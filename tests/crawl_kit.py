@@ -14,6 +14,7 @@ What a page must be (issue 14 items 9 and 10, and "Done when"):
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import urllib.request
@@ -21,6 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urldefrag, urlencode, urlsplit
+
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from tests.browser_kit import (
     ROLES,
@@ -352,6 +356,13 @@ def seed_extras(site: Site, browser: Browser) -> Extras:
         "withdrawn": upload("editor", "old.txt", b"An outdated brief on remittance costs.",
                             title="Outdated brief on remittance costs"),
     }
+    # A second version, with a long note: the page's Versions table has rows to lay out.
+    boundary, body = encode_multipart(MultiDict([
+        ("file", FileStorage(io.BytesIO(b"The long-titled document, revised."),
+                             "long-title-revised-after-review.txt")),
+        ("note", "revised after a long review by the programme's steering committee " * 2)]))
+    api_call(site, "POST", f"/api/v1/documents/{ids['long']}/files", tokens["editor"], body,
+             content_type=f"multipart/form-data; boundary={boundary}")
     for doc_id in ids.values():
         wait_for(f"document {doc_id} processed", lambda d=doc_id: api_call(
             site, "GET", f"/api/v1/documents/{d}", tokens["admin"])["status"] != "processing")
