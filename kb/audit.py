@@ -16,6 +16,7 @@ ACTIONS = frozenset({
     "token-create", "token-revoke", "agency-save", "reextract", "thesaurus-import",
     "resubmit", "password-reset-requested", "password-reset",
     "feature", "unfeature", "metadata-revert", "trash-restore", "purge",
+    "translation-link", "translation-unlink",
 })
 
 

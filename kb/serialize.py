@@ -8,6 +8,7 @@ from flask import url_for
 
 from kb import taxonomy
 from kb.models import Document
+from kb.services import translations
 from kb.services.accounts import agencies
 from kb.services.searching import Page
 
@@ -28,8 +29,9 @@ def document_summary(doc: Document) -> dict[str, Any]:
     }
 
 
-def document(doc: Document) -> dict[str, Any]:
-    """The API's answer for one document."""
+def document(doc: Document, user: object) -> dict[str, Any]:
+    """The API's answer for one document, as ``user`` may see it: its original and its
+    work's other language versions only when they may view them."""
     answer = {
         **document_summary(doc),
         "phase": doc.phase,
@@ -48,6 +50,12 @@ def document(doc: Document) -> dict[str, Any]:
             for f in doc.files
         ],
         "downloads": doc.downloads,
+        "translation_of": translations.visible_original(doc, user),
+        "translations": [
+            {"doc_id": d.doc_id, "language": d.language, "title": d.title,
+             "url": url_for("documents.detail", doc_id=d.doc_id, _external=True)}
+            for d in translations.members(doc, user)
+        ],
     }
     # Only in the answer to an upload: the file's name and its content disagree.
     warning = getattr(doc, "upload_warning", None)

@@ -236,7 +236,7 @@ def etag(doc: Document) -> str:
     state = [doc.doc_id, doc.title, doc.summary, doc.doc_type, doc.countries, doc.agencies,
              doc.themes, doc.language, doc.year, doc.phase, doc.access, sorted(doc.group_ids),
              doc.workflow, doc.workflow_comment, doc.status, doc.error, doc.error_code,
-             [[f.version, f.sha256, f.pages] for f in doc.files]]
+             doc.translation_of, [[f.version, f.sha256, f.pages] for f in doc.files]]
     return hashlib.sha256(json.dumps(state, ensure_ascii=False).encode()).hexdigest()[:32]
 
 

@@ -33,7 +33,7 @@ LABELS = {"title": "Title", "summary": "Summary", "type": "Type", "countries": "
           "year": "Year", "phase": "Programme phase", "access": "Access",
           "groups": "Groups", "workflow": "State", "comment": "Review comment",
           "featured": "Featured", "status": "Processing", "file": "File",
-          "trash": "In the trash"}
+          "trash": "In the trash", "translation_of": "Translation of"}
 
 Snapshot = dict[str, Any]
 
