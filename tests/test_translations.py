@@ -219,9 +219,13 @@ def test_editors_link_move_and_unlink_on_the_page(app, client, people, work, upl
     assert "No longer linked as a translation." in res.get_data(as_text=True)
     assert client.get(f"/api/v1/documents/{ro}").json["translations"] == []
     assert "Română" not in _browser(app).get(f"/documents/{en}").get_data(as_text=True)
-    # Without the CSRF token: refused.
+    # Without the CSRF token: refused, on the page and through the API with a session.
     assert editor.post(f"/documents/{ro}/translation",
                        data={"original": str(en)}).status_code == 400
+    assert editor.put(f"/api/v1/documents/{ro}/translation_of",
+                      json={"original": en}).status_code == 400
+    assert editor.put(f"/api/v1/documents/{ro}/translation_of", json={"original": en},
+                      headers={"X-CSRFToken": token}).status_code == 200
 
 
 def test_links_are_recorded_and_change_the_etag(app, client, people, work, upload, process):
