@@ -306,3 +306,16 @@ def test_purging_an_original_hands_the_work_to_its_oldest_translation(app, clien
     assert anonymous["translation_of"] is None and anonymous["translations"] == []
     assert set(_also_in(_browser(app, people["member"]).get(f"/documents/{es}")
                         .get_data(as_text=True))) == {"Français"}
+
+
+def test_an_edit_keeps_each_language_once_in_a_work(client, people, work):
+    en, fr, es = work["en"], work["fr"], work["es"]
+    editor = people["editor"].headers
+    res = client.patch(f"/api/v1/documents/{es}", json={"language": "fr"}, headers=editor)
+    assert res.status_code == 400
+    assert res.json["error"].endswith(f"the work already has a French version: #{fr}.")
+    res = client.patch(f"/api/v1/documents/{en}", json={"language": None}, headers=editor)
+    assert res.status_code == 400 and "needs its language" in res.json["error"]
+    assert client.patch(f"/api/v1/documents/{es}", json={"language": "ru"},
+                        headers=editor).status_code == 200
+    assert "Русский" in client.get(f"/documents/{en}").get_data(as_text=True)

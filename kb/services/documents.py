@@ -176,6 +176,9 @@ def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
         known = {**{name.casefold(): group_id for group_id, name in _group_names(doc)},
                  **known}
     meta = validate(raw_meta, groups=known)
+    from kb.services import translations  # it builds on this module
+
+    translations.check_language(doc, meta.language, user)
     before = history.snapshot(doc)
     apply_metadata(doc, meta)
     history.record(doc, before, user, "metadata-edit")

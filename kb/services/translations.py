@@ -124,7 +124,7 @@ def link(doc_id: int, original_id: int, user: object) -> Document:
             Document.trashed_at.is_(None)).order_by(Document.doc_id)):
         if other.language == doc.language:
             raise ValidationError(
-                f"The work already has a{'n' if _label(doc.language)[:1] in 'AEIOU' else ''} "
+                f"The work already has a{_an(doc.language)} "
                 f"{_label(doc.language)} version: #{other.doc_id}.",
                 fields={"original": "language taken"})
     before_doc = history.snapshot(doc)
@@ -141,6 +141,34 @@ def link(doc_id: int, original_id: int, user: object) -> Document:
                  commit=False)
     db.session.commit()
     return doc
+
+
+def check_language(doc: Document, language: str | None, user: object) -> None:
+    """Refuse a metadata change that would leave a linked document without a language, or
+    give it one its work already has (naming that version only if the user may see it)."""
+    if language == doc.language:
+        return
+    key = work_id(doc)
+    others = db.session.scalars(select(Document).where(
+        or_(Document.doc_id == key, Document.translation_of == key),
+        Document.doc_id != doc.doc_id, Document.trashed_at.is_(None))).all()
+    if not others:
+        return
+    if not language:
+        raise ValidationError("Please correct the metadata: a language version needs its "
+                              "language (remove its translation links first).",
+                              fields={"language": "required in a work"})
+    for other in others:
+        if other.language == language:
+            shown = policy.can_view(user, other)
+            raise ValidationError(
+                f"Please correct the metadata: the work already has a{_an(language)} "
+                f"{_label(language)} version" + (f": #{other.doc_id}." if shown else "."),
+                fields={"language": "already in the work"})
+
+
+def _an(code: str | None) -> str:
+    return "n" if _label(code)[:1] in "AEIOU" else ""
 
 
 def unlink(doc_id: int, user: object) -> Document:
