@@ -131,6 +131,12 @@ class ConfirmForm(FlaskForm):
     """A button that changes something: only the CSRF token travels."""
 
 
+class TranslationForm(FlaskForm):
+    """Link a document as a translation of another: its number or its address."""
+
+    original = StringField("Translation of", validators=[DataRequired(), Length(max=500)])
+
+
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     new_password = PasswordField("New password",

@@ -99,6 +99,10 @@ DOCUMENT_EXAMPLE: dict[str, Any] = {
                "current": True,
                "download_url": f"{_HOST}/documents/42/download?version=1"}],
     "downloads": 17,
+    "translation_of": None,
+    "translations": [{"doc_id": 43, "language": "ro",
+                      "title": "Lecții învățate: remitențele în Moldova",
+                      "url": "https://kb.example.org/documents/43"}],
 }
 
 SEARCH_EXAMPLE: dict[str, Any] = {
@@ -205,6 +209,16 @@ def _schemas() -> dict[str, Schema]:
         "updated_at": {"type": "string", "format": "date-time"},
         "files": {"type": "array", "items": _ref("StoredFile")},
         "downloads": {"type": "integer", "minimum": 0},
+        "translation_of": _nullable("integer", description=(
+            "The original this document is a translation of (the same work in another "
+            "language), or null: also null when you may not see the original.")),
+        "translations": {"type": "array", "description": (
+            "The work's other language versions that you may see (its original "
+            "included), by language."), "items": {
+            "type": "object", "properties": {
+                "doc_id": {"type": "integer"}, "language": _nullable("string"),
+                "title": {"type": "string"}, "url": {"type": "string", "format": "uri"}},
+            "required": ["doc_id", "language", "title", "url"]}},
     }
     document: Schema = {
         "description": "A document: its metadata, review state, processing status and files.",
@@ -872,6 +886,44 @@ def _operations() -> dict[str, dict[str, Schema]]:
             "responses": {"202": _document_answer("Queued: `status` is `processing`."),
                           **_errors(400, 403, 404, 507)},
         }},
+        "/api/v1/documents/{doc_id}/translation_of": {
+            "put": {
+                "operationId": "linkTranslation", "tags": ["review"],
+                "summary": "Link a document as a translation of another",
+                "description": (
+                    "The document becomes a language version of the work whose original "
+                    "is `original` (a number, or the original's address on this site); a "
+                    "translation linked elsewhere moves. 400 with a reason: the same "
+                    "document, an original that is itself a translation (link to its "
+                    "original), a document that has translations of its own, a missing "
+                    "language, the same language, a language the work already has, or an "
+                    "original that does not exist (or is in the trash). Editors and "
+                    "admins; recorded in the history and the audit trail."),
+                "security": WRITE, "parameters": [_doc_id()],
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {
+                        "type": "object", "properties": {"original": {"oneOf": [
+                            {"type": "integer", "minimum": 1}, {"type": "string"}]}},
+                        "required": ["original"]}, "example": {"original": 12}},
+                    "application/x-www-form-urlencoded": {"schema": {
+                        "type": "object", "properties": {
+                            "original": {"type": "string"},
+                            "csrf_token": {"type": "string"}},
+                        "required": ["original"]}}}},
+                "responses": {"200": _document_answer("The document, linked.", etag=True),
+                              **_errors(400, 403, 404, 410)},
+            },
+            "delete": {
+                "operationId": "unlinkTranslation", "tags": ["review"],
+                "summary": "Remove a translation's link to its original",
+                "description": "The document becomes a work of its own again (400 when it "
+                               "is not linked as a translation). Editors and admins; "
+                               "recorded in the history and the audit trail.",
+                "security": WRITE, "parameters": [_doc_id()],
+                "responses": {"200": _document_answer("The document, unlinked.", etag=True),
+                              **_errors(400, 403, 404, 410)},
+            },
+        },
         "/api/v1/taxonomy": {"get": {
             "operationId": "taxonomy", "tags": ["lists"],
             "summary": "The controlled lists, with codes and labels",

@@ -258,6 +258,11 @@ def can_revert(user: object, doc: object) -> bool:
     return role_of(user) in REVIEWERS and can_view(user, doc)
 
 
+def can_link_translation(user: object, doc: object) -> bool:
+    """Editors and admins link a document as a language version of another (and unlink it)."""
+    return role_of(user) in REVIEWERS and can_view(user, doc)
+
+
 def can_admin(user: object) -> bool:
     """Admins manage users, groups, the controlled lists and read the audit trail."""
     return role_of(user) == "admin"

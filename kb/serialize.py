@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from kb import taxonomy
 from kb.models import Document
+from kb.services import translations
 from kb.services.accounts import agencies
 from kb.services.documents import visible_versions
 from kb.services.searching import Page
@@ -31,8 +32,9 @@ def document_summary(doc: Document) -> dict[str, Any]:
 
 
 def document(doc: Document, user: object | None = None) -> dict[str, Any]:
-    """The API's answer for one document, its ``files`` being the versions ``user`` (the
-    signed-in caller unless named) may see, oldest first, the current one last."""
+    """The API's answer for one document as ``user`` (the signed-in caller unless named)
+    may see it: ``files`` the versions they may see, oldest first, the current one last;
+    its original and its work's other language versions only when they may view them."""
     viewer = current_user if user is None else user
     current = doc.current_file
     answer = {
@@ -57,6 +59,12 @@ def document(doc: Document, user: object | None = None) -> dict[str, Any]:
             for f in visible_versions(doc, viewer)
         ],
         "downloads": doc.downloads,
+        "translation_of": translations.visible_original(doc, viewer),
+        "translations": [
+            {"doc_id": d.doc_id, "language": d.language, "title": d.title,
+             "url": url_for("documents.detail", doc_id=d.doc_id, _external=True)}
+            for d in translations.members(doc, viewer)
+        ],
     }
     # Only in the answer to an upload: the file's name and its content disagree.
     warning = getattr(doc, "upload_warning", None)

@@ -333,8 +333,9 @@ def api_call(site: Site, method: str, path: str, token: str, body: bytes = b"",
 
 def seed_extras(site: Site, browser: Browser) -> Extras:
     """A long-titled document, one whose text cannot be read, a contributor's submitted
-    one, an internal one, a withdrawn one; an API token per role and a group with a member,
-    so that every list and table of the site has rows."""
+    one, an internal one, a withdrawn one, an original and its Arabic translation; an API
+    token per role and a group with a member, so that every list and table of the site has
+    rows."""
     tokens = {role: site.kb("token", "create", email_of(role), "--name", f"{role} laptop")
               .stdout.strip() for role in ROLES}
 
@@ -355,6 +356,10 @@ def seed_extras(site: Site, browser: Browser) -> Extras:
                            title="Internal note on diaspora bonds", access="internal"),
         "withdrawn": upload("editor", "old.txt", b"An outdated brief on remittance costs.",
                             title="Outdated brief on remittance costs"),
+        "original": upload("editor", "guide.txt", b"A guide to safe labour migration.",
+                           title="Guide to safe labour migration", language="en"),
+        "arabic": upload("editor", "guide-ar.txt", "دليل الهجرة الآمنة".encode(),
+                         title="دليل الهجرة الآمنة للعمل", language="ar"),
     }
     # A second version, with a long note: the page's Versions table has rows to lay out.
     boundary, body = encode_multipart(MultiDict([
@@ -368,6 +373,10 @@ def seed_extras(site: Site, browser: Browser) -> Extras:
             site, "GET", f"/api/v1/documents/{d}", tokens["admin"])["status"] != "processing")
     api_call(site, "POST", f"/api/v1/documents/{ids['withdrawn']}/withdraw", tokens["editor"],
              content_type="application/x-www-form-urlencoded")
+    # Two language versions of one work: their pages say "Also in" (one right to left).
+    api_call(site, "PUT", f"/api/v1/documents/{ids['arabic']}/translation_of",
+             tokens["editor"], json.dumps({"original": ids["original"]}).encode(),
+             content_type="application/json")
 
     page = open_as(browser, site, "admin")
     try:

@@ -134,7 +134,7 @@ def test_security_schemes_are_a_bearer_token_or_a_session_with_its_csrf_header()
         "header", "X-CSRFToken")
     for path, item in doc["paths"].items():
         for method, op in item.items():
-            if method in ("post", "patch", "delete"):
+            if method in ("post", "put", "patch", "delete"):
                 assert op["security"] == openapi.WRITE, (method, path)
             else:
                 assert op["security"] in (openapi.READ, openapi.OPEN), (method, path)

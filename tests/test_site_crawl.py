@@ -49,7 +49,8 @@ def crawls(site: Site, browser: Browser, extras: Extras
     phone and desktop tests. The long-titled and unreadable documents are starting points
     too, so that the bound on pages can never leave them out."""
     done: dict[str | None, Report] = {}
-    starts = (*STARTS, *(f"/documents/{extras.ids[name]}" for name in ("long", "unreadable")))
+    starts = (*STARTS, *(f"/documents/{extras.ids[name]}" for name in ("long", "unreadable",
+                                                                          "original")))
     # And the documents only some roles may open: the internal one for anyone signed in,
     # the submitted one for its contributor and the reviewers.
     own_starts = {
@@ -83,7 +84,8 @@ def test_every_page_at_phone_width(crawls: Callable[[str | None], Report], extra
     assert not report.problems, report.summary()
     reached = report.paths()
     assert {"/", "/login", "/help/search", f"/documents/{extras.ids['long']}",
-            f"/documents/{extras.ids['unreadable']}"} <= reached, sorted(reached)
+            f"/documents/{extras.ids['unreadable']}",
+            f"/documents/{extras.ids['original']}"} <= reached, sorted(reached)
     if role == "admin":
         assert {"/upload", "/review", "/profile", "/admin/users", "/admin/agencies",
                 "/admin/groups", "/admin/audit",

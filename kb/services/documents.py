@@ -296,6 +296,9 @@ def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
         known = {**{name.casefold(): group_id for group_id, name in _group_names(doc)},
                  **known}
     meta = validate(raw_meta, groups=known)
+    from kb.services import translations  # it builds on this module
+
+    translations.check_language(doc, meta.language, user)
     before = history.snapshot(doc)
     apply_metadata(doc, meta)
     history.record(doc, before, user, "metadata-edit")
@@ -356,7 +359,7 @@ def etag(doc: Document) -> str:
     state = [doc.doc_id, doc.title, doc.summary, doc.doc_type, doc.countries, doc.agencies,
              doc.themes, doc.language, doc.year, doc.phase, doc.access, sorted(doc.group_ids),
              doc.workflow, doc.workflow_comment, doc.status, doc.error, doc.error_code,
-             [[f.version, f.sha256, f.pages] for f in doc.files]]
+             doc.translation_of, [[f.version, f.sha256, f.pages] for f in doc.files]]
     return hashlib.sha256(json.dumps(state, ensure_ascii=False).encode()).hexdigest()[:32]
 
 

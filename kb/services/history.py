@@ -33,7 +33,7 @@ LABELS = {"title": "Title", "summary": "Summary", "type": "Type", "countries": "
           "year": "Year", "phase": "Programme phase", "access": "Access",
           "groups": "Groups", "workflow": "State", "comment": "Review comment",
           "featured": "Featured", "status": "Processing", "file": "File",
-          "trash": "In the trash"}
+          "trash": "In the trash", "translation_of": "Translation of"}
 
 Snapshot = dict[str, Any]
 
@@ -142,7 +142,7 @@ def _raw(state: Snapshot) -> dict[str, Sequence[str]]:
 def revert(doc: Document, change_id: int, user: object) -> Document:
     """Put the document's metadata back as they were just after change ``change_id``
     (editors); the revert is itself a change of the history."""
-    from kb.services import documents
+    from kb.services import documents, translations
 
     if not policy.can_revert(user, doc):
         raise Forbidden("Only editors and admins revert a document's metadata.")
@@ -156,6 +156,7 @@ def revert(doc: Document, change_id: int, user: object) -> Document:
         raise ValidationError("These metadata cannot be restored as they were: "
                               + e.message.removeprefix("Please correct the metadata: "),
                               fields=e.fields) from e
+    translations.check_language(doc, meta.language, user)
     before = snapshot(doc)
     documents.apply_metadata(doc, meta)
     db.session.flush()

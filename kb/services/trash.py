@@ -24,7 +24,7 @@ from kb import audit, clock, context, policy
 from kb.errors import NotFound
 from kb.extensions import db
 from kb.models import Document, StoredFile, Tombstone
-from kb.services import history
+from kb.services import history, translations
 from kb.services.documents import MAX_DOC_ID, queue_index
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,7 @@ def _purge(doc: Document, user: object, why: str) -> None:
     stone = db.session.get(Tombstone, doc_id) or Tombstone(doc_id=doc_id)
     stone.deleted_at, stone.purged_at = deleted_at, clock.now()
     db.session.add(stone)
+    translations.hand_over(doc, user)  # an original's work passes to a translation
     audit.record("purge", actor=user, target_type="document", target_id=doc_id,
                  detail=f"{doc.title}: {why}; files {', '.join(shas) or 'none'}",
                  commit=False)

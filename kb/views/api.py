@@ -24,6 +24,7 @@ from kb.services import (
     searching,
     suggestions,
     thesaurus,
+    translations,
     trash,
     workflow,
 )
@@ -106,7 +107,7 @@ def api_upload() -> tuple[Response, int]:
         other = ("csrf_token",)
     doc = documents.ingest(stream, filename, _metadata(fields, other), current_user)
     metrics.count_upload("api")
-    return jsonify(serialize.document(doc)), 201
+    return jsonify(serialize.document(doc, current_user)), 201
 
 
 @bp.post("/api/v1/documents/<int:doc_id>/files")
@@ -171,7 +172,7 @@ def api_document(doc_id: int) -> Response:
 
 
 def _trashed(doc: Document) -> dict[str, Any]:
-    answer = serialize.document(doc)
+    answer = serialize.document(doc, current_user)
     purge_at = trash.purge_at(doc)
     answer["trash"] = {"deleted_at": doc.trashed_at.isoformat() if doc.trashed_at else None,
                        "purge_at": purge_at.isoformat() if purge_at else None}
@@ -246,7 +247,7 @@ def _json_values(value: object) -> list[str] | None:
 
 
 def _with_etag(doc: Document) -> Response:
-    answer = jsonify(serialize.document(doc))
+    answer = jsonify(serialize.document(doc, current_user))
     answer.set_etag(documents.etag(doc))
     return answer
 
@@ -256,16 +257,16 @@ def api_workflow(doc_id: int, action: str) -> Response:
     """Publish, return (with ``comment``), withdraw or restore a document (editors); restore
     also takes a document out of the trash (admins), withdrawn as it was."""
     if action == "restore" and trash.find(doc_id, current_user) is not None:
-        return jsonify(serialize.document(trash.restore(doc_id, current_user)))
+        return jsonify(serialize.document(trash.restore(doc_id, current_user), current_user))
     doc = workflow.change(doc_id, action, current_user, request.form.get("comment", ""))
-    return jsonify(serialize.document(doc))
+    return jsonify(serialize.document(doc, current_user))
 
 
 @bp.post("/api/v1/documents/<int:doc_id>/submit")
 def api_submit(doc_id: int) -> Response:
     """Send a returned document back to the editors (its uploader)."""
     doc = workflow.resubmit(documents.get_visible(doc_id, current_user), current_user)
-    return jsonify(serialize.document(doc))
+    return jsonify(serialize.document(doc, current_user))
 
 
 @bp.delete("/api/v1/documents/<int:doc_id>")
@@ -292,13 +293,42 @@ def api_history(doc_id: int) -> Response:
 def api_revert(doc_id: int, change_id: int) -> Response:
     """Put the metadata back as they were just after change ``change_id`` (editors)."""
     doc = documents.get_visible(doc_id, current_user)
-    return jsonify(serialize.document(history.revert(doc, change_id, current_user)))
+    doc = history.revert(doc, change_id, current_user)
+    return jsonify(serialize.document(doc, current_user))
 
 
 @bp.post("/api/v1/documents/<int:doc_id>/reextract")
 def api_reextract(doc_id: int) -> tuple[Response, int]:
     """Queue a new extraction of the stored file (editors); answers 202 with the document."""
-    return jsonify(serialize.document(documents.queue_extraction(doc_id, current_user))), 202
+    doc = documents.queue_extraction(doc_id, current_user)
+    return jsonify(serialize.document(doc, current_user)), 202
+
+
+@bp.put("/api/v1/documents/<int:doc_id>/translation_of")
+def api_link_translation(doc_id: int) -> Response:
+    """Link the document as a translation of ``original`` (editors): JSON or a form."""
+    if not current_user.is_authenticated:
+        raise Unauthorized("Sign in or send an API token to link translations.")
+    if request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get("original") if isinstance(body, dict) else None
+    else:
+        value = request.form.get("original")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError('Send the original\'s id, e.g. {"original": 12}.',
+                              fields={"original": "required"})
+    original = translations.parse_reference(value, request.host)
+    return _with_etag(translations.link(doc_id, original, current_user))
+
+
+@bp.delete("/api/v1/documents/<int:doc_id>/translation_of")
+def api_unlink_translation(doc_id: int) -> Response:
+    """Remove the document's link to its original (editors)."""
+    if not current_user.is_authenticated:
+        raise Unauthorized("Sign in or send an API token to unlink translations.")
+    return _with_etag(translations.unlink(doc_id, current_user))
 
 
 @bp.get("/api/v1/taxonomy")

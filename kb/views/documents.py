@@ -35,7 +35,14 @@ from kb.errors import (
     ValidationError,
 )
 from kb.extract import ACCEPTED_KINDS, KINDS
-from kb.forms import ConfirmForm, MetadataForm, UploadForm, VersionForm, WorkflowForm
+from kb.forms import (
+    ConfirmForm,
+    MetadataForm,
+    TranslationForm,
+    UploadForm,
+    VersionForm,
+    WorkflowForm,
+)
 from kb.models import Document, PendingUpload
 from kb.search import SearchRequest, Snippet
 from kb.services import (
@@ -47,6 +54,7 @@ from kb.services import (
     pending,
     portal,
     searching,
+    translations,
     trash,
     workflow,
 )
@@ -126,7 +134,8 @@ def detail(doc_id: int, slug: str | None = None) -> str | BaseResponse:
                            can_delete=policy.can_delete(current_user)
                            and doc.workflow == "withdrawn",
                            said=doc.current_file.said if doc.current_file else {},
-                           similar=similar, **_versions(doc), **_history(doc))
+                           similar=similar, **_versions(doc), **_translations(doc),
+                           **_history(doc))
 
 
 def _versions(doc: Document) -> dict[str, object]:
@@ -140,6 +149,15 @@ def _versions(doc: Document) -> dict[str, object]:
             "version_needs_review": can_add and policy.version_needs_review(current_user, doc),
             "formats": {mime: kind.extensions[0].lstrip(".").upper()
                         for mime, kind in KINDS.items()}}
+
+
+def _translations(doc: Document) -> dict[str, object]:
+    """The work's other language versions the viewer may see, and the link form (editors)."""
+    can_link = policy.can_link_translation(current_user, doc)
+    return {"language_versions": translations.members(doc, current_user),
+            "endonym": translations.endonym, "direction": translations.direction,
+            "can_link": can_link,
+            "original_id": translations.visible_original(doc, current_user)}
 
 
 def _history(doc: Document) -> dict[str, object]:
@@ -161,6 +179,8 @@ def _trashed_page(doc: Document) -> str:
                            can_review=False, can_feature=False, can_download=False,
                            transitions=workflow.TRANSITIONS, help=None, can_delete=False,
                            said={}, similar=[], trashed_purge_at=trash.purge_at(doc),
+                           versions=[], language_versions=[], can_link=False,
+                           original_id=None,
                            page_meta=None,
                            **_history(doc))
 
@@ -526,4 +546,39 @@ def revert(doc_id: int, change_id: int) -> BaseResponse:
         flash(e.message, "error")
     else:
         flash(f"The metadata are back as they were after change {change_id}.", "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id))
+
+
+@bp.post("/documents/<int:doc_id>/translation")
+@login_required
+def link_translation(doc_id: int) -> BaseResponse:
+    """Link the document as a translation of another, named by number or address (editors)."""
+    form = TranslationForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400, "The form expired; reload the page and try again.")
+        flash("Give the original's number (such as 12) or its address.", "error")
+        return redirect(url_for("documents.detail", doc_id=doc_id))
+    try:
+        original = translations.parse_reference(form.original.data or "", request.host)
+        translations.link(doc_id, original, current_user)
+    except ValidationError as e:
+        flash(e.message, "error")
+    else:
+        flash(f"Linked as a translation of #{original}.", "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id))
+
+
+@bp.post("/documents/<int:doc_id>/translation/remove")
+@login_required
+def unlink_translation(doc_id: int) -> BaseResponse:
+    """Remove the document's link to its original (editors)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    try:
+        translations.unlink(doc_id, current_user)
+    except ValidationError as e:
+        flash(e.message, "error")
+    else:
+        flash("No longer linked as a translation.", "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))

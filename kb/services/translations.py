@@ -1,0 +1,250 @@
+"""Language versions of one work (issue 18): a document linked as a translation of another.
+
+A work is an original plus every document whose ``translation_of`` names it (one level:
+an original is never itself a translation). Its key, ``work_id``, is the original's id;
+the search index stores it. Editors and admins link and unlink (kb.policy); each change
+goes into the document's history and the audit trail. Readers only ever see the members
+of a work they may view (``members`` asks with kb.policy's clause inside the query).
+"""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Sequence
+from functools import cache
+
+import pycountry
+from sqlalchemy import or_, select
+
+from kb import audit, policy
+from kb.errors import Forbidden, Gone, NotFound, ValidationError
+from kb.extensions import db
+from kb.models import Document
+from kb.services import documents, history
+
+# Languages written right to left (of ISO 639-1): their links get dir="rtl".
+RTL = frozenset({"ar", "dv", "fa", "he", "ku", "ps", "sd", "ug", "ur", "yi"})
+
+
+def work_id(doc: Document) -> int:
+    """The key of the document's work: its original's id (its own, for an original)."""
+    return doc.translation_of or doc.doc_id
+
+
+def members(doc: Document, user: object) -> list[Document]:
+    """The other documents of the document's work that the user may view, by language."""
+    key = work_id(doc)
+    return list(db.session.scalars(select(Document).where(
+        or_(Document.doc_id == key, Document.translation_of == key),
+        Document.doc_id != doc.doc_id, policy.viewable_documents_clause(user))
+        .order_by(Document.language, Document.doc_id)))
+
+
+def visible_original(doc: Document, user: object) -> int | None:
+    """The id of the document's original when the user may view it; else None (a hidden
+    original is never named)."""
+    if doc.translation_of is None:
+        return None
+    return db.session.scalar(select(Document.doc_id).where(
+        Document.doc_id == doc.translation_of, policy.viewable_documents_clause(user)))
+
+
+@cache
+def endonym(code: str) -> str:
+    """A language's name for itself ("Français", "Русский", "العربية"), from pycountry's
+    catalogues; the English name when it has none (English among them)."""
+    lang = pycountry.languages.get(alpha_2=code)
+    if lang is None:
+        return code
+    try:
+        name = gettext.translation("iso639-3", pycountry.LOCALES_DIR,
+                                   languages=[code]).gettext(lang.name)
+    except OSError:
+        name = lang.name
+    return name[:1].upper() + name[1:]
+
+
+def direction(code: str | None) -> str:
+    """The writing direction of a language ("rtl" or "ltr")."""
+    return "rtl" if code in RTL else "ltr"
+
+
+def _label(code: str | None) -> str:
+    lang = pycountry.languages.get(alpha_2=code) if code else None
+    return lang.name if lang is not None else str(code)
+
+
+def _target(original_id: int, user: object) -> Document:
+    try:
+        return documents.get_visible(original_id, user)
+    except (NotFound, Gone) as e:
+        raise ValidationError(
+            f"There is no document #{original_id} to link to: check the number (documents "
+            "in the trash cannot be linked).", fields={"original": "no such document"}) from e
+
+
+def _editable(doc_id: int, user: object) -> Document:
+    doc = documents.get_visible(doc_id, user)
+    if not policy.can_link_translation(user, doc):
+        raise Forbidden("Only editors and admins link and unlink translations.")
+    return doc
+
+
+def link(doc_id: int, original_id: int, user: object) -> Document:
+    """Record document ``doc_id`` as a translation of ``original_id`` (editors); a
+    translation linked to another original moves to that one."""
+    doc = _editable(doc_id, user)
+    if original_id == doc.doc_id:
+        raise ValidationError("A document cannot be a translation of itself.",
+                              fields={"original": "the same document"})
+    original = _target(original_id, user)
+    if original.translation_of is not None:
+        raise ValidationError(
+            f"#{original.doc_id} is itself a translation of #{original.translation_of}: "
+            f"link to #{original.translation_of} instead.",
+            fields={"original": "a translation"})
+    own = db.session.scalars(select(Document.doc_id).where(
+        Document.translation_of == doc.doc_id).order_by(Document.doc_id)).all()
+    if own:
+        raise ValidationError(
+            f"#{doc.doc_id} has translations of its own ({_ids(own)}): unlink them first, "
+            f"or link them to #{original.doc_id}.", fields={"original": "has translations"})
+    for d in (doc, original):
+        if not d.language:
+            raise ValidationError(f"Give #{d.doc_id} a language first (edit its metadata).",
+                                  fields={"original": "no language"})
+    if doc.language == original.language:
+        raise ValidationError(
+            f"#{doc.doc_id} and #{original.doc_id} are both in {_label(doc.language)}: a "
+            "translation is in another language.", fields={"original": "same language"})
+    if doc.translation_of == original.doc_id:
+        return doc  # already so: nothing changes, nothing is recorded
+    for other in db.session.scalars(select(Document).where(
+            Document.translation_of == original.doc_id, Document.doc_id != doc.doc_id,
+            Document.trashed_at.is_(None)).order_by(Document.doc_id)):
+        if other.language == doc.language:
+            raise ValidationError(
+                f"The work already has a{_an(doc.language)} "
+                f"{_label(doc.language)} version: #{other.doc_id}.",
+                fields={"original": "language taken"})
+    before_doc = history.snapshot(doc)
+    was = doc.translation_of
+    doc.translation_of = original.doc_id
+    history.record(doc, before_doc, user, "translation-link",
+                   extra={"translation_of": [was, original.doc_id]})
+    documents.queue_index(doc)
+    audit.record("translation-link", actor=user, target_type="document",
+                 target_id=doc.doc_id,
+                 detail=f"#{doc.doc_id} ({doc.language}) is a translation of "
+                        f"#{original.doc_id} ({original.language})"
+                        + (f"; was of #{was}" if was is not None else ""),
+                 commit=False)
+    db.session.commit()
+    return doc
+
+
+def check_language(doc: Document, language: str | None, user: object) -> None:
+    """Refuse a metadata change that would leave a linked document without a language, or
+    give it one its work already has (naming that version only if the user may see it)."""
+    if language == doc.language:
+        return
+    key = work_id(doc)
+    others = db.session.scalars(select(Document).where(
+        or_(Document.doc_id == key, Document.translation_of == key),
+        Document.doc_id != doc.doc_id, Document.trashed_at.is_(None))).all()
+    if not others:
+        return
+    if not language:
+        raise ValidationError("Please correct the metadata: a language version needs its "
+                              "language (remove its translation links first).",
+                              fields={"language": "required in a work"})
+    for other in others:
+        if other.language == language:
+            shown = policy.can_view(user, other)
+            raise ValidationError(
+                f"Please correct the metadata: the work already has a{_an(language)} "
+                f"{_label(language)} version" + (f": #{other.doc_id}." if shown else "."),
+                fields={"language": "already in the work"})
+
+
+def _an(code: str | None) -> str:
+    return "n" if _label(code)[:1] in "AEIOU" else ""
+
+
+def unlink(doc_id: int, user: object) -> Document:
+    """Make a translation a work of its own again (editors)."""
+    doc = _editable(doc_id, user)
+    if doc.translation_of is None:
+        raise ValidationError(
+            f"#{doc.doc_id} is not linked as a translation; to separate one of its "
+            "translations, remove the link on that translation's page.")
+    before = history.snapshot(doc)
+    was = doc.translation_of
+    doc.translation_of = None
+    history.record(doc, before, user, "translation-unlink", extra={"translation_of": [was, None]})
+    documents.queue_index(doc)
+    audit.record("translation-unlink", actor=user, target_type="document",
+                 target_id=doc.doc_id,
+                 detail=f"#{doc.doc_id} is no longer a translation of #{was}", commit=False)
+    db.session.commit()
+    return doc
+
+
+def hand_over(original: Document, user: object) -> None:
+    """Before an original is purged: its oldest remaining translation (one out of the
+    trash if any) becomes the work's original, and the others its translations (no
+    commit; the purge commits)."""
+    rest = db.session.scalars(select(Document).where(
+        Document.translation_of == original.doc_id)
+        .order_by(Document.trashed_at.is_not(None), Document.doc_id)).all()
+    if not rest:
+        return
+    heir = rest[0]
+    for doc in rest:
+        before = history.snapshot(doc)
+        new = None if doc is heir else heir.doc_id
+        doc.translation_of = new
+        history.record(doc, before, user, "translation-link",
+                       extra={"translation_of": [original.doc_id, new]},
+                       note=f"the original #{original.doc_id} was purged")
+        documents.queue_index(doc)
+    others = [d.doc_id for d in rest[1:]]
+    audit.record("translation-link", actor=user, target_type="document",
+                 target_id=heir.doc_id,
+                 detail=f"#{heir.doc_id} is the original of the work of purged "
+                        f"#{original.doc_id}"
+                        + (f"; its translations {_ids(others)}" if others else ""),
+                 commit=False)
+
+
+def parse_reference(text: str, host: str | None = None) -> int:
+    """A document number as an editor types it: "12", "#12", "/documents/12/slug" or a
+    full URL of this site."""
+    from urllib.parse import urlsplit
+
+    value = text.strip()
+    if value.startswith("#"):
+        value = value[1:].strip()
+    if value.isdigit():
+        return _number(value)
+    parts = urlsplit(value)
+    if parts.netloc and host is not None and parts.netloc.lower() != host.lower():
+        raise ValidationError("Give a document number, or the address of a document of "
+                              "this site.", fields={"original": "another site"})
+    path = [p for p in parts.path.split("/") if p]
+    if len(path) >= 2 and path[0] == "documents" and path[1].isdigit():
+        return _number(path[1])
+    raise ValidationError("Give the original's number (such as 12 or #12) or its address "
+                          "(/documents/12/...).", fields={"original": "not a document"})
+
+
+def _number(digits: str) -> int:
+    number = int(digits)
+    if not 0 < number <= documents.MAX_DOC_ID:
+        raise ValidationError(f"There is no document #{number} to link to.",
+                              fields={"original": "no such document"})
+    return number
+
+
+def _ids(ids: Sequence[int]) -> str:
+    return ", ".join(f"#{i}" for i in ids)
