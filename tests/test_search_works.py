@@ -151,3 +151,21 @@ def test_hidden_versions_neither_stand_for_nor_make_a_work_match(
     assert [t["id"] for t in found["results"][0]["translations"]] == [original]
     both = search(client, {**member.headers, "Accept-Language": "fr"}, q="seasonal OR saisonnier")
     assert ids_of(both) == [french] and both["total"] == 1
+
+
+def test_exports_and_the_feed_follow_the_grouping(client, work):
+    def exported(query):
+        res = client.get(f"/search/export.csv{query}")
+        assert res.status_code == 200
+        return res.get_data(as_text=True)
+
+    grouped = exported("?q=kaleidoscopia")
+    assert "Kaleidoscopia of return migration" in grouped
+    assert "Kaleidoscopia des migrations" not in grouped
+    every = exported("?q=kaleidoscopia&translations=all")
+    assert "Kaleidoscopia des migrations" in every and "Kaleidoscopia de la migración" in every
+    feed = client.get("/search.atom?q=kaleidoscopia").get_data(as_text=True)
+    assert "Kaleidoscopia of return migration" in feed
+    assert "Kaleidoscopia des migrations" not in feed
+    assert "Kaleidoscopia des migrations" in client.get(
+        "/search.atom?q=kaleidoscopia&translations=all").get_data(as_text=True)
