@@ -144,6 +144,12 @@ def register_template_helpers(app: Flask) -> None:
         return f"p. {number}" if unit == "page" else f"{unit} {number}"
 
     @app.template_global()
+    def language_name(code: str) -> str:
+        """A language's name in that language (for links to another language version)."""
+        from kb import taxonomy
+        return taxonomy.native_name(code)
+
+    @app.template_global()
     def page_href(doc: Any, number: int) -> str | None:
         """A link that opens a PDF at one page in the browser's viewer (None otherwise)."""
         current = getattr(doc, "current_file", None)

@@ -109,7 +109,10 @@ SEARCH_EXAMPLE: dict[str, Any] = {
     "total": 1, "page": 1, "per_page": 20,
     "results": [{**DOCUMENT_SUMMARY_EXAMPLE, "score": 12.4031,
                  "snippets": [{"page": 3, "html": "the <mark>remittances</mark> sent home by "
-                                                  "the Moldovan diaspora"}]}],
+                                                  "the Moldovan diaspora"}],
+                 "translations": [{"id": 43, "language": "fr",
+                                   "title": "Envois de fonds de la diaspora moldave",
+                                   "url": f"{_HOST}/documents/43"}]}],
     "facets": {
         "country": [{"value": "MDA", "label": "Moldova", "count": 1}],
         "agency": [{"value": "IOM", "label": "International Organization for Migration",
@@ -246,9 +249,20 @@ def _schemas() -> dict[str, Schema]:
             "properties": {
                 "score": _nullable("number", description="Null unless sorted by relevance."),
                 "snippets": {"type": "array", "items": _ref("Snippet")},
+                "translations": {
+                    "type": "array", "items": _ref("Translation"),
+                    "description": "The work's other language versions you may see "
+                                   "(empty with translations=all)."},
             },
-            "required": ["score", "snippets"],
+            "required": ["score", "snippets", "translations"],
         }],
+    }
+    translation: Schema = {
+        "type": "object",
+        "description": "Another language version of a result's work.",
+        "properties": {"id": {"type": "integer"}, "language": _nullable("string"),
+                       "title": {"type": "string"}, "url": {"type": "string", "format": "uri"}},
+        "required": ["id", "language", "title", "url"],
     }
     snippet: Schema = {
         "type": "object",
@@ -393,7 +407,7 @@ def _schemas() -> dict[str, Schema]:
     }
     return {
         "DocumentSummary": summary, "Document": document, "StoredFile": stored_file,
-        "SearchResult": result, "SearchHit": hit, "Snippet": snippet,
+        "SearchResult": result, "SearchHit": hit, "Snippet": snippet, "Translation": translation,
         "FacetValue": facet_value, "Cap": cap, "Expansion": expansion, "Label": label,
         "Taxonomy": taxonomy_schema, "Term": term, "Suggestion": suggestion,
         "Health": health, "Error": error,
@@ -527,6 +541,13 @@ def _search_parameters() -> list[Schema]:
                                                      "on", "off"], "default": "1"},
                "0 turns off the search of the thesaurus's other-language labels of the "
                "concepts a plain-word query names.", example="1"),
+        _query("translations", {"type": "string", "enum": ["grouped", "all"],
+                                "default": "grouped"},
+               "grouped: one result per work (an original and its translations), in the "
+               "language of the request's Accept-Language when the work has a version in "
+               "it, else the original, with its other versions in `translations`; `total` "
+               "and facet counts count works. all: every language version is a result of "
+               "its own.", example="grouped"),
     ]
     return params
 

@@ -83,7 +83,11 @@ def search_page(page: Page) -> dict[str, Any]:
         "results": [
             {**document_summary(f.doc),
              "score": None if f.hit.score is None else round(f.hit.score, 4),
-             "snippets": [{"page": s.page, "html": s.html} for s in f.hit.snippets]}
+             "snippets": [{"page": s.page, "html": s.html} for s in f.hit.snippets],
+             "translations": [
+                 {"id": v.doc_id, "language": v.language, "title": v.title,
+                  "url": url_for("documents.detail", doc_id=v.doc_id, _external=True)}
+                 for v in f.versions]}
             for f in page.found
         ],
         "facets": {

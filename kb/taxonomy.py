@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 from dataclasses import dataclass
 from functools import cache
 
@@ -124,6 +125,19 @@ def _labels(kind: str) -> dict[str, str]:
 def label(kind: str, code: str) -> str:
     """The label of a code of a fixed vocabulary (country, type, phase, language, access)."""
     return _labels(kind).get(code, code)
+
+
+@cache
+def native_name(code: str) -> str:
+    """A language's name in that language ("Français" for fr), from pycountry's own
+    translations of ISO 639; its English name where none exists (English itself)."""
+    name = label("language", code)
+    try:
+        words = gettext.translation("iso639-3", pycountry.LOCALES_DIR, languages=[code])
+    except OSError:
+        return name
+    native = words.gettext(name)
+    return native[:1].upper() + native[1:]
 
 
 def is_valid(kind: str, code: str) -> bool:

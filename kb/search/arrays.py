@@ -89,7 +89,7 @@ T = TypeVar("T")
 # not once per thread. How many of each kind are kept (the least recently used go): a
 # filter as a set takes up to 1 MB at 15,000 documents, as a mask 15 KB, an idf a float.
 _SHARED_SIZES = {"idf": 50_000, "avgfl": 1_000, "mask": 512, "filter": 32, "facet": 64,
-                 "live": 8}
+                 "live": 8, "works": 8}
 _shared: dict[str, OrderedDict[tuple[Any, ...], Any]] = {
     kind: OrderedDict() for kind in _SHARED_SIZES}
 _shared_lock = threading.Lock()
@@ -482,6 +482,12 @@ def _build_facet(searcher: Searcher, fieldname: str) -> _Facet:
                 docs.append(d)
                 values.append(i)
     return _Facet(np.asarray(docs, dtype=np.int64), np.asarray(values, dtype=np.int64), names)
+
+
+def shared_facet(searcher: Searcher, fieldname: str) -> _Facet:
+    """A list column as (document, value) pairs: ``docs``, ``values`` (indexes into
+    ``names``) and ``names``, for this index state."""
+    return _facet(searcher, fieldname)
 
 
 def facet_counts(searcher: Searcher, mask: np.ndarray, fieldname: str) -> dict[bytes, int]:

@@ -43,6 +43,7 @@ from kb.search.schema import (
     SPELL_FIELD,
     TEXT_FIELDS,
     TEXT_LANGUAGES,
+    WORK_COLUMN,
     text_field,
 )
 
@@ -115,6 +116,10 @@ class SearchRequest:
     quiet: tuple[str, ...] = ()
     # Offer a corrected query when this one finds little.
     spelling: bool = True
+    # One result per work (an original and its translations): the member in this
+    # language when one matches, else the original, else the best. False: every version.
+    grouped: bool = True
+    prefer_language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -466,6 +471,82 @@ def _cached_filter(searcher: Searcher, filt: wq.Query) -> set[int]:
         np.flatnonzero(_cached_mask(searcher, filt)).tolist()) or {-1})
 
 
+@dataclass(frozen=True)
+class _Works:
+    """Each document's work (a dense number), language and whether it is a translation,
+    for documents in a work of several versions in the index (``grouped``)."""
+
+    work: np.ndarray  # work number of each document, -1 for none
+    grouped: np.ndarray  # True for documents whose work has another version in the index
+    translated: np.ndarray  # True for translations
+    language: np.ndarray  # index into ``languages``, -1 for none
+    languages: list[bytes]
+
+
+def _works(searcher: Searcher) -> _Works | None:
+    """The works of this index state; None when no document is a translation (then
+    every document is its own work and nothing is grouped)."""
+    def build() -> _Works | None:
+        if not arrays.doc_frequency(searcher, "translated", b"yes"):
+            return None
+        n = searcher.doc_count_all()
+        facet = arrays.shared_facet(searcher, WORK_COLUMN)
+        work = np.full(n, -1, dtype=np.int64)
+        work[facet.docs] = facet.values
+        live = arrays.query_mask(searcher, wq.Every())
+        sizes = np.bincount(work[live & (work >= 0)], minlength=len(facet.names))
+        grouped = live & (work >= 0)
+        grouped[grouped] = sizes[work[grouped]] > 1
+        langs = arrays.shared_facet(searcher, FACET_FIELDS["language"])
+        language = np.full(n, -1, dtype=np.int64)
+        language[langs.docs] = langs.values
+        translated = arrays.query_mask(searcher, wq.Term("translated", "yes"))
+        return _Works(work, grouped, translated, language, langs.names)
+    return arrays.shared(searcher, "works", None, build)
+
+
+def _one_per_work(works: _Works, matched: np.ndarray, prefer: str | None,
+                  scores: np.ndarray | None, *, by_language: bool = False) -> np.ndarray:
+    """``matched`` (the visible matches) with one document per work: the one in
+    ``prefer`` if any, else the original, else the best scoring (``scores``), else the
+    first by document number (``by_language``: one per work and language). Hidden
+    versions are never in ``matched``: they can neither stand for their work nor make it
+    match."""
+    members = np.flatnonzero(matched & works.grouped)
+    if not len(members):
+        return matched
+    rank = np.where(works.translated[members], 2, 1)
+    if prefer is not None:
+        try:
+            wanted = works.languages.index(prefer.encode("utf-8"))
+        except ValueError:
+            wanted = -2
+        rank = np.where(works.language[members] == wanted, 0, rank)
+    score = -scores[members] if scores is not None else np.zeros(len(members))
+    keys = works.work[members]
+    if by_language:  # one per work and language: what the language facet counts
+        keys = keys * (len(works.languages) + 1) + works.language[members] + 1
+    order = np.lexsort((members, score, rank, keys))
+    ordered = keys[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    out = matched.copy()
+    out[members] = False
+    out[members[order[first]]] = True
+    return out
+
+
+_LANGUAGE = "language"
+
+
+def _work_languages(searcher: Searcher, works: _Works, matched: np.ndarray) -> Counter[bytes]:
+    """The language facet of a grouped search: in how many works of ``matched`` (the
+    visible matches, before grouping) each language has a version, so that choosing a
+    language finds as many results as it says."""
+    kept = _one_per_work(works, matched, None, None, by_language=True)
+    return Counter(arrays.facet_counts(searcher, kept, FACET_FIELDS[_LANGUAGE]))
+
+
 def languages(searcher: Searcher) -> tuple[str, ...]:
     """The analysis languages the index holds text in (all of them when it is empty)."""
     cache = searcher.__dict__
@@ -568,10 +649,17 @@ def search(
     if feedback:
         depth = max(RERANK_DEPTH, depth)
     counted: dict[str, Counter[bytes]]
+    works = _works(searcher) if req.grouped and not req.doc_ids else None
+    # A grouped search's matches before grouping, for the language facet (by the facet
+    # name whose filter they were taken without).
+    by_language: dict[str, np.ndarray] = {}
     if relevance and not req.doc_ids and arrays.handles(q):
         # A disjunction (plain words): every match scored at once (kb.search.arrays).
         scored = arrays.score(searcher, q, deadline)
         visible = scored.matched & _cached_mask(searcher, filtq)
+        if works is not None:
+            by_language[_LANGUAGE] = visible
+            visible = _one_per_work(works, visible, req.prefer_language, scored.scores)
         total = int(visible.sum())
         top = arrays.top(scored.scores, np.flatnonzero(visible), depth)
         counted = {n: Counter(arrays.facet_counts(searcher, visible, FACET_FIELDS[n]))
@@ -579,14 +667,23 @@ def search(
         for name in used:
             others = scored.matched & _cached_mask(
                 searcher, _filter_query(req, visibility, skip=name))
+            if works is not None:
+                by_language[name] = others
+                others = _one_per_work(works, others, req.prefer_language, scored.scores)
             counted[name] = Counter(arrays.facet_counts(searcher, others, FACET_FIELDS[name]))
     else:
+        if works is not None:
+            filt, by_language[_LANGUAGE] = _representatives(
+                searcher, works, q, filt, req.prefer_language, relevance, deadline)
         results, counted = _collect(searcher, q, depth, filt, plain, sortedby, deadline)
         total = len(results)
         top = [(float(score) if relevance else 0.0, docnum)
                for score, docnum in results.top_n]
         for name in used:
             others_set = _cached_filter(searcher, _filter_query(req, visibility, skip=name))
+            if works is not None:
+                others_set, by_language[name] = _representatives(
+                    searcher, works, q, others_set, req.prefer_language, relevance, deadline)
             counted.update(_collect(searcher, q, 1, others_set, [name], None, deadline)[1])
     if feedback:
         # Feedback reorders the first RERANK_DEPTH results.
@@ -596,6 +693,10 @@ def search(
         ranked = [_Ranked(docnum, score if relevance else None, searcher)
                   for score, docnum in top]
     page_hits = ranked[first:first + req.per_page]
+    if works is not None:
+        matched = by_language.get(_LANGUAGE)
+        if matched is not None:
+            counted[_LANGUAGE] = _work_languages(searcher, works, matched)
     facets = _counts(counted, req.filters)
     deadline.check()
     found = _page_snippets(searcher, q, page_hits, load_bodies, surround, snippets, deadline)
@@ -619,6 +720,25 @@ def search(
         did_you_mean=suggestion, nothing_to_search=understood.empty,
         capped=understood.capped,
     )
+
+
+def _representatives(searcher: Searcher, works: _Works, q: wq.Query, filt: set[int],
+                     prefer: str | None, relevance: bool,
+                     deadline: bounds.Deadline) -> tuple[set[int], np.ndarray]:
+    """The documents of ``filt`` that ``q`` matches, one per work (``_one_per_work``), as
+    a collector's filter (every match is collected first, with its score), and every
+    match as a mask."""
+    collector = collectors.UnlimitedCollector()
+    searcher.search_with_collector(q, _TimedFilter(collector, filt, deadline))
+    results = collector.results()
+    matched = np.zeros(searcher.doc_count_all(), dtype=bool)
+    scores = np.zeros(len(matched), dtype=np.float64) if relevance else None
+    for score, docnum in results.top_n:
+        matched[docnum] = True
+        if scores is not None:
+            scores[docnum] = score
+    kept = _one_per_work(works, matched, prefer, scores)
+    return set(np.flatnonzero(kept).tolist()) or {-1}, matched
 
 
 def check_page(page: int, per_page: int) -> None:

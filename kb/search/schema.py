@@ -14,7 +14,7 @@ from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from kb.search.analysis import LANGUAGES, OTHER, WORD_PATTERN, analyzer, field_language
 
 # Bump when the schema or analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Every text field exists once per analysis language ("title_fr", "body_ru", ...): a
 # document's text goes to the fields of its language, analysed with that language's
@@ -49,6 +49,8 @@ def spell_words(*texts: str) -> str:
 def text_field(name: str, lang: str) -> str:
     """The index field holding text field ``name`` of documents in ``lang``."""
     return f"{name}_{lang}"
+
+WORK_COLUMN = "f_work"
 
 # Facet name -> column field counted for it.
 FACET_FIELDS = {
@@ -108,6 +110,11 @@ def build_schema() -> fields.Schema:
         updated_at=fields.STORED,
         meta_digest=fields.STORED,
         **{name: _facet_column() for name in FACET_FIELDS.values()},
+        # The work a document belongs to (an original and its translations): the
+        # original's doc_id, as a column (kb.search.query keeps one result per work), and
+        # a term on translations, so that an index without any skips the grouping.
+        **{WORK_COLUMN: _facet_column()},
+        translated=fields.ID,
     )
 
 
@@ -136,6 +143,13 @@ class IndexRecord:
     group_ids: tuple[int, ...] = ()
     # The record's last change (ISO 8601), kept with the entry to say how old it is.
     updated_at: str = ""
+    # The original this document translates (Document.translation_of), None for one.
+    translation_of: int | None = None
+
+    @property
+    def work(self) -> int:
+        """The work's key: the original's doc_id (its own for an original)."""
+        return self.translation_of or self.doc_id
 
     def body(self) -> str:
         return PAGE_SEPARATOR.join(self.pages)
@@ -197,6 +211,7 @@ def to_fields(rec: IndexRecord) -> dict[str, object]:
         "f_country": _b(rec.countries),
         "f_agency": _b(rec.agencies),
         "f_theme": _b(rec.themes),
+        WORK_COLUMN: [str(rec.work).encode("utf-8")],
     }
     for name, value in single.items():
         out[name] = [value.encode("utf-8")] if value else []
@@ -208,4 +223,6 @@ def to_fields(rec: IndexRecord) -> dict[str, object]:
         out["year"] = rec.year
     if rec.uploader_id is not None:
         out["uploader"] = str(rec.uploader_id)
+    if rec.translation_of:
+        out["translated"] = "yes"
     return out

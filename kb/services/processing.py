@@ -288,6 +288,7 @@ def record_for(doc: Document, pages: tuple[str, ...] | None = None) -> search.In
         access=doc.access, created_ts=int(doc.created_at.timestamp()), pages=pages,
         workflow=doc.workflow, uploader_id=doc.uploader_id, group_ids=tuple(doc.group_ids),
         updated_at=doc.updated_at.isoformat() if doc.updated_at else "",
+        translation_of=doc.translation_of,
     )
 
 

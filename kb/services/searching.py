@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
 from kb import context, metrics, policy, search, taxonomy
@@ -22,9 +22,20 @@ FILTER_PARAMS = ("country", "agency", "type", "theme", "language", "phase", "yea
 
 
 @dataclass(frozen=True)
+class Version:
+    """Another language version of a hit's work that the user may see."""
+
+    doc_id: int
+    language: str | None
+    title: str
+
+
+@dataclass(frozen=True)
 class Found:
     hit: search.Hit
     doc: Document
+    # The work's other versions the user may see (grouped searches only).
+    versions: tuple[Version, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,28 @@ def filter_value(name: str, raw: str) -> str:
     return value
 
 
+def preferred_language() -> str | None:
+    """The language a grouped search shows a work in: the reader's interface language.
+
+    For now the browser's Accept-Language, best match among the languages kb knows.
+    The interface-language switch (issue 17, Flask-Babel) replaces this function, and
+    only it: every search takes its preferred language from here."""
+    if not has_request_context():
+        return None
+    known = [t.code for t in taxonomy.languages()]
+    return request.accept_languages.best_match(known)
+
+
+def translations_wanted(args: Mapping[str, Sequence[str]]) -> bool:
+    """False (one result per work) unless the request says translations=all."""
+    value = (args.get("translations") or ["grouped"])[-1].strip().lower()
+    if value in ("", "grouped"):
+        return False
+    if value == "all":
+        return True
+    raise QueryError(f"translations must be grouped or all, not {value!r}")
+
+
 def parse_request(args: Mapping[str, Sequence[str]], *, per_page: int = 20) -> search.SearchRequest:
     """A search request from query-string parameters (the API's and the page's alike)."""
     q = (args.get("q") or [""])[-1]
@@ -97,6 +130,7 @@ def parse_request(args: Mapping[str, Sequence[str]], *, per_page: int = 20) -> s
         year_from=search.check_year("year_from", _int(args, "year_from", None)),
         year_to=search.check_year("year_to", _int(args, "year_to", None)),
         sort=sort, page=page, per_page=size,
+        grouped=not translations_wanted(args), prefer_language=preferred_language(),
     )
 
 
@@ -149,12 +183,32 @@ def run(user: object, req: search.SearchRequest, *, expand: bool = True,
     query = select(Document).where(Document.doc_id.in_(ids))
     rows = {d.doc_id: d for d in db.session.scalars(query)}
     # The database is the source of truth: a hit whose row is gone or hidden is dropped.
-    found = tuple(
-        Found(hit=h, doc=rows[h.doc_id]) for h in result.hits
-        if h.doc_id in rows and policy.can_view(user, rows[h.doc_id])
-    )
+    shown = [h for h in result.hits if h.doc_id in rows and policy.can_view(user, rows[h.doc_id])]
+    versions = _versions(user, [rows[h.doc_id] for h in shown]) if req.grouped else {}
+    found = tuple(Found(hit=h, doc=rows[h.doc_id],
+                        versions=versions.get(rows[h.doc_id].translation_of or h.doc_id, ()))
+                  for h in shown)
     return Page(request=req, result=result, found=found, facet_labels=facet_labels(result),
                 expansions=found_concepts, expand=expand)
+
+
+def _versions(user: object, docs: list[Document]) -> dict[int, tuple[Version, ...]]:
+    """For each work of ``docs`` (by its key), its versions the user may see, but the one
+    shown: one query for the page."""
+    works = {d.translation_of or d.doc_id for d in docs}
+    if not works:
+        return {}
+    shown = {d.doc_id for d in docs}
+    rows = db.session.execute(
+        select(Document.doc_id, Document.translation_of, Document.language, Document.title)
+        .where((Document.doc_id.in_(works) | Document.translation_of.in_(works))
+               & policy.viewable_documents_clause(user))
+        .order_by(Document.language, Document.doc_id))
+    out: dict[int, list[Version]] = {}
+    for doc_id, translation_of, language, title in rows:
+        if doc_id not in shown:
+            out.setdefault(translation_of or doc_id, []).append(Version(doc_id, language, title))
+    return {work: tuple(found) for work, found in out.items()}
 
 
 # How many similar documents are listed by default, and at most.
