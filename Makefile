@@ -77,6 +77,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/crosslang.py
 	$(BIN)/python bench/hidden_404.py
 	$(BIN)/python bench/backup.py --workdir $(BENCH_DIR)
+	$(BIN)/python bench/capacity.py
 	rm -rf $(BENCH_DIR)
 
 clean:

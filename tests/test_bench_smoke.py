@@ -197,3 +197,40 @@ def test_oai_harvest_benchmark_prints_its_figures(instance):
                   "GET /sitemap.xml", "baseline: /api/v1/search pages"):
         assert re.match(rf"{LIMIT} records in 1 answer: {NUMBER} s \(median of 1\), "
                         rf"{NUMBER} ms an answer", figure(out, label)), label
+
+
+def test_capacity_benchmark_prints_its_figures(tmp_path):
+    out = run_bench("capacity.py", tmp_path, "--sizes", "6,12", "--queries", "5", limit=None)
+    assert re.match(r"nproc \d+, \w+ 3\.\d+", figure(out, "machine"))
+    assert "6 speeches" in figure(out, "corpus")
+    assert re.match(rf"{NUMBER} MB needed for 12 documents", figure(out, "disk"))
+    for size, added in ((6, 6), (12, 6)):
+        assert re.match(rf"{added} documents in {NUMBER} s = {NUMBER} docs/s",
+                        figure(out, f"{size}: import"))
+        assert re.match(r"index writer peak RSS [1-9]\d* MB, importer [1-9]\d* MB",
+                        figure(out, f"{size}: import memory"))
+        assert re.match(rf"index {NUMBER} MB, database {NUMBER} MB, stored files {NUMBER} MB",
+                        figure(out, f"{size}: disk"))
+        assert re.match(rf"p50 {NUMBER} ms, p95 {NUMBER} ms", figure(out, f"{size}: search"))
+        assert re.match(r"web workers' peak RSS [1-9]\d*(, [1-9]\d*)* MB; background worker "
+                        r"[1-9]\d* MB", figure(out, f"{size}: serve memory"))
+        assert re.match(rf"{NUMBER} s, peak RSS [1-9]\d* MB", figure(out, f"{size}: kb reindex"))
+    cell = rf"{NUMBER}"
+    assert re.search(rf"^\| 6 \|( {cell} \|){{8}}$", out, re.MULTILINE), out
+    assert re.search(rf"^\| 12 \|( {cell} \|){{8}}$", out, re.MULTILINE), out
+    assert re.search(rf"^\| per 10x, 6 to 12 \|( {cell}x \|){{8}}$", out, re.MULTILINE), out
+    # A second run over the same --workdir reuses the instance and the figures measured.
+    again = run_bench("capacity.py", tmp_path, "--sizes", "6,12", "--queries", "5",
+                      limit=None)
+    assert "12 documents (measured by an earlier run in " in again
+    assert figure(again, "12: search") == figure(out, "12: search")
+
+def test_capacity_benchmark_refuses_without_the_disk(tmp_path):
+    need_corpora(UNGDC_TAR)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "capacity.py"), "--sizes", "6,1000000000000",
+         "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 1
+    assert "only" in proc.stderr and "MB are free" in proc.stderr, proc.stderr
+    assert not (tmp_path / "instance").exists()
