@@ -9,14 +9,13 @@ of a work they may view (``members`` asks with kb.policy's clause inside the que
 
 from __future__ import annotations
 
-import gettext
 from collections.abc import Sequence
 from functools import cache
 
 import pycountry
 from sqlalchemy import or_, select
 
-from kb import audit, policy
+from kb import audit, policy, taxonomy
 from kb.errors import Forbidden, Gone, NotFound, ValidationError
 from kb.extensions import db
 from kb.models import Document
@@ -51,17 +50,8 @@ def visible_original(doc: Document, user: object) -> int | None:
 
 @cache
 def endonym(code: str) -> str:
-    """A language's name for itself ("Français", "Русский", "العربية"), from pycountry's
-    catalogues; the English name when it has none (English among them)."""
-    lang = pycountry.languages.get(alpha_2=code)
-    if lang is None:
-        return code
-    try:
-        name = gettext.translation("iso639-3", pycountry.LOCALES_DIR,
-                                   languages=[code]).gettext(lang.name)
-    except OSError:
-        name = lang.name
-    return name[:1].upper() + name[1:]
+    """A language's name for itself ("Français", "Русский", "العربية"): kb.taxonomy's."""
+    return taxonomy.native_name(code)
 
 
 def direction(code: str | None) -> str:
