@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from flask_login import UserMixin
 from sqlalchemy import (
     BigInteger,
+    Float,
     ForeignKey,
     Index,
     String,
@@ -40,6 +41,9 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     role: Mapped[str] = mapped_column(String(20), default="reader")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The interface language the user chose (a code of KB_LANGUAGES, e.g. "fr"); None
+    # follows the browser (issue 17).
+    locale: Mapped[str | None] = mapped_column(String(10))
 
     groups: Mapped[list[Group]] = relationship(secondary="group_member", lazy="selectin",
                                                back_populates="members")
@@ -182,6 +186,9 @@ class Document(db.Model):  # type: ignore[name-defined]
     group_rows: Mapped[list[DocumentGroup]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
     )
+    term_rows: Mapped[list[DocumentTerm]] = relationship(
+        cascade="all, delete-orphan", order_by="DocumentTerm.position", lazy="selectin"
+    )
     files: Mapped[list[StoredFile]] = relationship(
         back_populates="document", order_by="StoredFile.version", lazy="selectin",
         cascade="all, delete-orphan"
@@ -203,6 +210,10 @@ class Document(db.Model):  # type: ignore[name-defined]
     @property
     def group_ids(self) -> list[int]:
         return [r.group_id for r in self.group_rows]
+
+    def terms(self, vocabulary: str) -> list[str]:
+        """The codes of one controlled vocabulary ("gcm", "sdg", "area") on this document."""
+        return [r.code for r in self.term_rows if r.vocabulary == vocabulary]
 
     @property
     def current_file(self) -> StoredFile | None:
@@ -274,6 +285,44 @@ class DocumentTheme(db.Model):  # type: ignore[name-defined]
     )
     theme: Mapped[str] = mapped_column(String(100), primary_key=True)
     position: Mapped[int] = mapped_column(default=0)
+
+
+class DocumentTerm(db.Model):  # type: ignore[name-defined]
+    """A code of one of the programme's controlled vocabularies on a document: a GCM
+    objective ("gcm", "gcm-20"), a migration-related SDG target ("sdg", "sdg-10.7") or an
+    outcome area ("area", ...). One table for every list, so a new list is data only."""
+
+    __tablename__ = "document_term"
+    __table_args__ = (Index("ix_document_term_vocabulary_code", "vocabulary", "code"),)
+
+    doc_id: Mapped[int] = mapped_column(
+        ForeignKey("document.doc_id", ondelete="CASCADE"), primary_key=True
+    )
+    vocabulary: Mapped[str] = mapped_column(String(10), primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class TermSuggestion(db.Model):  # type: ignore[name-defined]
+    """A vocabulary code that kb proposes for a document from its text (issue 17), kept
+    until an editor accepts it (it becomes a DocumentTerm) or dismisses it (it is not
+    proposed again for that document)."""
+
+    __tablename__ = "term_suggestion"
+
+    doc_id: Mapped[int] = mapped_column(
+        ForeignKey("document.doc_id", ondelete="CASCADE"), primary_key=True
+    )
+    vocabulary: Mapped[str] = mapped_column(String(10), primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    # Why it was proposed, as JSON: the phrases found and where (title, summary, body).
+    evidence: Mapped[str] = mapped_column(Text, default="[]")
+    # "open", "accepted" or "dismissed".
+    state: Mapped[str] = mapped_column(String(12), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None]
 
 
 class DocumentGroup(db.Model):  # type: ignore[name-defined]
