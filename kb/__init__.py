@@ -59,10 +59,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from kb.extensions import csrf, db, login_manager
+    from kb import i18n
+    from kb.extensions import babel, csrf, db, login_manager
 
     db.init_app(app)
     csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale,
+                   default_translation_directories=str(i18n.TRANSLATIONS))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
