@@ -491,13 +491,6 @@ class TreeMemory:
         """An upper bound of the tree's peak: as if every process peaked at once."""
         return sum(self.peak_by_process.values())
 
-    def background_worker(self) -> int | None:
-        """The `kb worker` process `kb serve` runs beside gunicorn."""
-        for pid in process_tree(self.proc.pid)[1:]:
-            if " worker" in cmdline(pid):
-                return pid
-        return None
-
     def describe(self) -> str:
         largest = sorted(self.peak_by_process.items(), key=lambda kv: -kv[1])[:4]
         return (f"{self.peak_sum_mb:.0f} MB RSS ({self.peak_pss_mb:.0f} MB PSS) at peak, "

@@ -229,17 +229,27 @@ def kb_search(client: c.Http, query: Query) -> int:
 
 def warm_up(server: c.Server, queries: Sequence[Query]) -> None:
     """Searches on several connections at once, so that every worker has served some."""
+    failures: list[BaseException] = []
+
     def run() -> None:
-        client = server.client()
-        for query in queries:
-            kb_search(client, query)
-        client.close()
+        # A thread's exception would only be printed; it is kept and raised below, so that
+        # a failed warm-up stops the benchmark instead of measuring a cold server.
+        try:
+            client = server.client()
+            for query in queries:
+                kb_search(client, query)
+            client.close()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
+            failures.append(e)
 
     threads = [threading.Thread(target=run) for _ in range(WARMUP_CONNECTIONS)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if failures:
+        raise SystemExit(f"warm-up failed on {len(failures)} of {len(threads)} "
+                         f"connections: {failures[0]!r}")
 
 
 @dataclass(frozen=True)

@@ -234,3 +234,20 @@ def test_capacity_benchmark_refuses_without_the_disk(tmp_path):
     assert proc.returncode == 1
     assert "only" in proc.stderr and "MB are free" in proc.stderr, proc.stderr
     assert not (tmp_path / "instance").exists()
+
+
+def test_interleave_prints_both_sides_medians(instance):
+    repo = BENCH.parent
+    if not (repo / ".venv" / "bin" / "python").exists():
+        pytest.skip("bench/interleave.py runs each checkout's own .venv: none in this checkout")
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "interleave.py"), "--before", str(repo), "--after",
+         str(repo), "--workdir", str(instance), "--runs", "1", "--",
+         "bench/search.py", "--limit", str(LIMIT), "--docs", "0", "--queries", "10"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, f"interleave.py failed:\n{proc.stdout}\n{proc.stderr}"
+    assert "--- run 1/1: before" in proc.stdout and "--- run 1/1: after" in proc.stdout
+    line = rf"small: before p50 {NUMBER} / p95 {NUMBER} ms \(p95 spread 0%\) after p50 " \
+           rf"{NUMBER} / p95 {NUMBER} ms \(p95 spread 0%\); p95 after/before [+-]{NUMBER}%"
+    assert re.search(line, proc.stdout), proc.stdout
