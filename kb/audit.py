@@ -18,6 +18,7 @@ ACTIONS = frozenset({
     "feature", "unfeature", "metadata-revert", "trash-restore", "purge",
     "new-version", "version-public", "version-private",
     "translation-link", "translation-unlink",
+    "term-accept", "term-dismiss",
 })
 
 

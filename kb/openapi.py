@@ -410,8 +410,30 @@ def _schemas() -> dict[str, Schema]:
         "SearchResult": result, "SearchHit": hit, "Snippet": snippet, "Translation": translation,
         "FacetValue": facet_value, "Cap": cap, "Expansion": expansion, "Label": label,
         "Taxonomy": taxonomy_schema, "Term": term, "Suggestion": suggestion,
-        "Health": health, "Error": error,
+        "Health": health, "Error": error, **_term_suggestion_schemas(),
     }
+
+
+def _term_suggestion_schemas() -> dict[str, Schema]:
+    evidence: Schema = {"type": "object", "properties": {
+        "phrase": {"type": "string", "description": "As the rule or the thesaurus writes it; "
+                                                    "`*`: any ending."},
+        "lang": {"type": "string"},
+        "where": {"type": "string", "enum": ["title", "summary", "body"]},
+        "count": {"type": "integer", "minimum": 1}},
+        "required": ["phrase", "lang", "where", "count"]}
+    one: Schema = {"type": "object", "properties": {
+        "vocabulary": {"type": "string", "enum": ["gcm", "sdg"]},
+        "code": {"type": "string", "examples": ["gcm-20", "sdg-10.c"]},
+        "label": {"type": "string"},
+        "score": {"type": "number", "minimum": 0},
+        "state": {"type": "string", "enum": ["open", "accepted", "dismissed"]},
+        "evidence": {"type": "array", "items": evidence}},
+        "required": ["vocabulary", "code", "label", "score", "state", "evidence"]}
+    return {"TermSuggestion": one, "TermSuggestions": {
+        "type": "object", "properties": {"suggestions": {"type": "array",
+                                                         "items": _ref("TermSuggestion")}},
+        "required": ["suggestions"]}}
 
 
 def _error_responses() -> dict[str, Schema]:
@@ -639,6 +661,31 @@ def _edit_body(fields: dict[str, Schema]) -> Schema:
         "application/x-www-form-urlencoded": {"schema": form, "encoding": several},
         "multipart/form-data": {"schema": form, "encoding": several},
     }}
+
+
+SUGGESTIONS_EXAMPLE = {"suggestions": [{
+    "vocabulary": "gcm", "code": "gcm-20",
+    "label": "Promote faster, safer and cheaper transfer of remittances and foster "
+             "financial inclusion of migrants",
+    "score": 5.0, "state": "open",
+    "evidence": [{"phrase": "remittance*", "lang": "en", "where": "title", "count": 1},
+                 {"phrase": "envois de fonds", "lang": "fr", "where": "body", "count": 3}]}]}
+
+
+def _decide(operation: str, summary: str, description: str) -> Schema:
+    """An editor's decision on one suggestion."""
+    return {
+        "operationId": operation, "tags": ["review"], "summary": summary,
+        "description": description + " 400 when it was already decided; 404 when the code "
+                                     "is not suggested for the document. Editors and admins.",
+        "security": WRITE,
+        "parameters": [_doc_id(), {"name": "code", "in": "path", "required": True,
+                                   "schema": {"type": "string", "maxLength": 20},
+                                   "example": "gcm-20"}],
+        "responses": {"200": {"description": "The document's suggestions after the decision.",
+                              **_json(_ref("TermSuggestions"), SUGGESTIONS_EXAMPLE)},
+                      **_errors(400, 403, 404, 410)},
+    }
 
 
 def _workflow(action: str, summary: str, description: str) -> Schema:
@@ -945,6 +992,30 @@ def _operations() -> dict[str, dict[str, Schema]]:
                               **_errors(400, 403, 404, 410)},
             },
         },
+        "/api/v1/documents/{doc_id}/suggestions": {"get": {
+            "operationId": "documentSuggestions", "tags": ["review"],
+            "summary": "GCM objectives and SDG targets proposed from the text",
+            "description": (
+                "What kb proposes from the document's title, summary and text (rules of "
+                "key phrases and thesaurus concepts per code, weighed by where they "
+                "occur), open or already decided, with the phrases found and where. "
+                "Nothing is applied until an editor accepts it. `lang` (en, fr, es, ru) "
+                "chooses the labels' language. Editors and admins (403 for others)."),
+            "security": READ,
+            "parameters": [_doc_id(), _query("lang", {"type": "string", "maxLength": 10},
+                                             "The language of the labels.", example="fr")],
+            "responses": {"200": {"description": "The suggestions.",
+                                  **_json(_ref("TermSuggestions"), SUGGESTIONS_EXAMPLE)},
+                          **_errors(403, 404, 410)},
+        }},
+        "/api/v1/documents/{doc_id}/suggestions/{code}/accept": {"post": _decide(
+            "acceptSuggestion", "Accept a suggestion",
+            "The code joins the document's GCM objectives or SDG targets, recorded in its "
+            "history and the audit trail; the document is re-indexed.")},
+        "/api/v1/documents/{doc_id}/suggestions/{code}/dismiss": {"post": _decide(
+            "dismissSuggestion", "Dismiss a suggestion",
+            "It is not proposed again for this document, even when its text is read "
+            "again.")},
         "/api/v1/taxonomy": {"get": {
             "operationId": "taxonomy", "tags": ["lists"],
             "summary": "The controlled lists, with codes and labels",

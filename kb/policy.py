@@ -263,6 +263,12 @@ def can_link_translation(user: object, doc: object) -> bool:
     return role_of(user) in REVIEWERS and can_view(user, doc)
 
 
+def can_decide_suggestions(user: object, doc: object) -> bool:
+    """Editors and admins see the GCM objectives and SDG targets proposed from a document's
+    text, and accept or dismiss them (readers and contributors never see them)."""
+    return role_of(user) in REVIEWERS and can_view(user, doc)
+
+
 def can_admin(user: object) -> bool:
     """Admins manage users, groups, the controlled lists and read the audit trail."""
     return role_of(user) == "admin"

@@ -161,6 +161,8 @@ def before_generate_path_parameters(context: Any, strategy: Any) -> Any:
     known = {"doc_id": st.integers(1, DOCUMENTS)}
     if "{change_id}" in context.operation.path:  # a change in a document's history
         known["change_id"] = st.integers(1, 4 * DOCUMENTS)
+    if "{code}" in context.operation.path:  # a suggested GCM objective or SDG target
+        known["code"] = st.sampled_from(("gcm-20", "sdg-10.c", "gcm-1"))
     return st.one_of(strategy, st.fixed_dictionaries(known))
 
 

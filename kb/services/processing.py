@@ -327,6 +327,12 @@ def save_outcome(doc: Document, outcome: Outcome) -> None:
     if doc.language is None and outcome.language:
         doc.language = outcome.language  # what the user set always wins
     save_thumbnail(current, outcome.thumbnail)
+    if outcome.error is None:
+        # GCM objectives and SDG targets proposed from the text, for an editor to decide
+        # (issue 17); a failure there is logged and never fails the processing.
+        from kb.services import term_suggestions
+
+        term_suggestions.refresh_quietly(doc, outcome.pages)
 
 
 def save_thumbnail(current: StoredFile, thumbnail: Thumbnail | None) -> None:

@@ -512,3 +512,18 @@ def stats() -> Stats:
     return Stats(version=version, changed_at=changed_at,
                  sources=tuple((s, int(n)) for s, n in sources),
                  labels_by_lang=tuple((lang, int(n)) for lang, n in langs))
+
+
+def concept_labels(label: str, *, lang: str = "en") -> list[tuple[str, str]]:
+    """Every (language, label) of the concepts whose label in ``lang`` is ``label`` (after
+    folding); empty when no imported concept has it (the term suggestions' UNBIS rules)."""
+    vocabulary = _vocabulary()
+    out: list[tuple[str, str]] = []
+    for at in vocabulary.phrases.get(normalise(label), ()):
+        concept_id, label_lang, _label, _folded = vocabulary.labels[at]
+        if label_lang != lang:
+            continue
+        for other in vocabulary.concepts.get(concept_id, range(0)):
+            _, other_lang, other_label, _ = vocabulary.labels[other]
+            out.append((other_lang, other_label))
+    return out

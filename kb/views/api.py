@@ -23,6 +23,7 @@ from kb.services import (
     history,
     searching,
     suggestions,
+    term_suggestions,
     thesaurus,
     translations,
     trash,
@@ -329,6 +330,33 @@ def api_unlink_translation(doc_id: int) -> Response:
     if not current_user.is_authenticated:
         raise Unauthorized("Sign in or send an API token to unlink translations.")
     return _with_etag(translations.unlink(doc_id, current_user))
+
+
+def _suggestions(doc: Document) -> Response:
+    language = request.args.get("lang", "en")
+    return jsonify({"suggestions": [
+        {"vocabulary": s.vocabulary, "code": s.code, "label": s.label, "score": s.score,
+         "state": s.state, "evidence": [e.as_json() for e in s.evidence]}
+        for s in term_suggestions.listed(doc, current_user, language)]})
+
+
+@bp.get("/api/v1/documents/<int:doc_id>/suggestions")
+def api_suggestions(doc_id: int) -> Response:
+    """The GCM objectives and SDG targets proposed from the document's text, open and
+    decided, with the phrases found and where (editors and admins)."""
+    return _suggestions(documents.get_visible(doc_id, current_user))
+
+
+@bp.post("/api/v1/documents/<int:doc_id>/suggestions/<code>/<any(accept, dismiss):action>")
+def api_decide_suggestion(doc_id: int, code: str, action: str) -> Response:
+    """Accept a suggestion (the code joins the document's terms) or dismiss it (editors);
+    answers with the document's suggestions."""
+    doc = documents.get_visible(doc_id, current_user)
+    if action == "accept":
+        term_suggestions.accept(doc, code, current_user)
+    else:
+        term_suggestions.dismiss(doc, code, current_user)
+    return _suggestions(doc)
 
 
 @bp.get("/api/v1/taxonomy")

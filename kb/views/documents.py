@@ -17,6 +17,8 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
@@ -54,6 +56,7 @@ from kb.services import (
     pending,
     portal,
     searching,
+    term_suggestions,
     translations,
     trash,
     workflow,
@@ -135,7 +138,7 @@ def detail(doc_id: int, slug: str | None = None) -> str | BaseResponse:
                            and doc.workflow == "withdrawn",
                            said=doc.current_file.said if doc.current_file else {},
                            similar=similar, **_versions(doc), **_translations(doc),
-                           **_history(doc))
+                           **_history(doc), **_suggestions(doc))
 
 
 def _versions(doc: Document) -> dict[str, object]:
@@ -170,6 +173,12 @@ def _history(doc: Document) -> dict[str, object]:
         revertible = set(touching[1:])
     return {"changes": changes, "revertible": revertible, "field_label": history.LABELS,
             "confirm_form": ConfirmForm()}
+
+
+def _suggestions(doc: Document) -> dict[str, object]:
+    """The GCM objectives and SDG targets proposed from the text (editors only)."""
+    return {"term_suggestions": term_suggestions.shown_to(
+        doc, current_user, getattr(get_locale(), "language", "en"))}
 
 
 def _trashed_page(doc: Document) -> str:
@@ -582,3 +591,39 @@ def unlink_translation(doc_id: int) -> BaseResponse:
     else:
         flash("No longer linked as a translation.", "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
+
+
+@bp.post("/documents/<int:doc_id>/suggestions/<code>/<any(accept, dismiss):action>")
+@login_required
+def decide_suggestion(doc_id: int, code: str, action: str) -> BaseResponse:
+    """Accept a GCM objective or SDG target proposed from the text, or dismiss it (editors)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    doc = documents.get_visible(doc_id, current_user)
+    try:
+        if action == "accept":
+            term_suggestions.accept(doc, code, current_user)
+        else:
+            term_suggestions.dismiss(doc, code, current_user)
+    except (ValidationError, NotFound) as e:
+        flash(e.message, "error")
+    else:
+        flash(_("Added %(code)s to the document.", code=code) if action == "accept"
+              else _("Dismissed %(code)s: it will not be suggested again.", code=code), "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id) + "#suggestions")
+
+
+@bp.post("/documents/<int:doc_id>/suggestions/accept-all")
+@login_required
+def accept_all_suggestions(doc_id: int) -> BaseResponse:
+    """Accept every open suggestion of the document at once (editors)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    doc = documents.get_visible(doc_id, current_user)
+    try:
+        term_suggestions.accept_all(doc, current_user)
+    except ValidationError as e:
+        flash(e.message, "error")
+    else:
+        flash(_("Added every suggestion to the document."), "ok")
+    return redirect(url_for("documents.detail", doc_id=doc_id) + "#suggestions")
