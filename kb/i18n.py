@@ -7,10 +7,22 @@ LC_MESSAGES/messages.po``; ``babel.cfg`` says where messages are extracted from.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import Blueprint, Flask, current_app, redirect, request, url_for
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    ngettext,
+)
+from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 # The interface languages, English first (the language of the code's messages).
@@ -18,9 +30,31 @@ LANGUAGES = ("en", "fr", "es", "ru")
 COOKIE = "kb_lang"
 
 
+def N_(message: str) -> str:
+    """Marks a message for extraction where it is translated later (at use)."""
+    return message
+
+
 def languages() -> tuple[str, ...]:
-    """The interface languages this instance offers."""
-    return tuple(current_app.config.get("LANGUAGES", LANGUAGES))
+    """The interface languages this instance offers (``LANGUAGES``: codes separated by
+    spaces or commas, or a list)."""
+    configured = current_app.config.get("LANGUAGES") or LANGUAGES
+    if isinstance(configured, str):
+        configured = configured.replace(",", " ").split()
+    return tuple(configured) or LANGUAGES
+
+
+def explicit_choice() -> str | None:
+    """The language a person chose (the switch's cookie, else their profile), if any."""
+    offered = languages()
+    chosen = request.cookies.get(COOKIE)
+    if chosen in offered:
+        return chosen
+    if getattr(current_user, "is_authenticated", False):
+        stored = getattr(current_user, "locale", None)
+        if stored in offered:
+            return str(stored)
+    return None
 
 
 def select_locale() -> str:
@@ -34,3 +68,142 @@ def select_locale() -> str:
         if stored in offered:
             return str(stored)
     return request.accept_languages.best_match(offered, default=offered[0]) or offered[0]
+
+
+# --- Catalogues: the .po files are the source, the .mo files are built from them ----------
+
+def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
+    """Compile every ``messages.po`` whose ``messages.mo`` is missing or older; returns the
+    files written. Run by ``create_app`` (a stat per language when nothing changed), so a
+    fresh clone, ``make run`` and ``make test`` never need a separate step; git ignores
+    the .mo files. A read-only installation keeps the .mo files it was built with."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalogue = read_po(source, locale=po.parent.parent.name)
+        try:
+            with mo.open("wb") as target:
+                write_mo(target, catalogue)
+        except OSError:
+            continue
+        written.append(mo)
+    return written
+
+
+# --- The switch: POST /language ----------------------------------------------------------
+
+bp = Blueprint("i18n", __name__)
+
+# A year: the choice outlives the session, as a browser's own language setting does.
+COOKIE_AGE = 365 * 24 * 3600
+
+
+def _safe_next(raw: str | None) -> str:
+    """A same-site path to go back to (never another host, never a scheme-relative URL)."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return url_for("search.home")
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc:
+        return url_for("search.home")
+    return raw
+
+
+@bp.post("/language")
+def choose() -> Response:
+    """Remember the language chosen with the switch: a cookie for everyone, the profile
+    for a signed-in user; then back to the page the switch was on. An empty or unknown
+    choice clears both (the browser's language again)."""
+    chosen = (request.form.get("language") or "").strip()
+    response = redirect(_safe_next(request.form.get("next")), 303)
+    if chosen in languages():
+        response.set_cookie(COOKIE, chosen, max_age=COOKIE_AGE, samesite="Lax",
+                            secure=request.is_secure, httponly=True)
+    else:
+        chosen = ""
+        response.delete_cookie(COOKIE)
+    if getattr(current_user, "is_authenticated", False):
+        from kb.extensions import db
+
+        current_user.locale = chosen or None
+        db.session.commit()
+    return response
+
+
+# --- Formatting after the interface language ----------------------------------------------
+
+def filesize(size: int | None) -> str:
+    """Bytes as a person reads them, with the locale's digits: '812 bytes', '150.2 KB',
+    '150,2 Ko' in French (one decimal)."""
+    if size is None:
+        return ""
+    if size < 1024:
+        return ngettext("%(num)s byte", "%(num)s bytes", size)
+    value = size / 1024.0
+    units = (_("%(size)s KB"), _("%(size)s MB"), _("%(size)s GB"))
+    for unit in units[:-1]:
+        if value < 1024:
+            return unit % {"size": format_decimal(round(value, 1), format="#,##0.0")}
+        value /= 1024
+    return units[-1] % {"size": format_decimal(round(value, 1), format="#,##0.0")}
+
+
+def when(moment: datetime | None) -> str:
+    """A date and time in the interface language's form (UTC, as the pages say)."""
+    if moment is None:
+        return ""
+    return format_datetime(moment, "medium")
+
+
+def day(moment: datetime | date | None) -> str:
+    """A date alone in the interface language's form."""
+    if moment is None:
+        return ""
+    return format_date(moment, "medium")
+
+
+def number(value: int | float | None) -> str:
+    """A number with the locale's grouping: 15,000 · 15 000 · 15.000."""
+    if value is None:
+        return ""
+    return format_decimal(value)
+
+
+def init_app(app: Flask) -> None:
+    """The switch, the filters and the catalogues compiled when stale."""
+    compile_catalogues()
+    app.register_blueprint(bp)
+    app.add_template_filter(filesize, "filesize")
+    app.add_template_filter(when, "when")
+    app.add_template_filter(day, "day")
+    app.add_template_filter(number, "number")
+
+    @app.context_processor
+    def _interface_language() -> dict[str, Any]:
+        locale = str(get_locale() or "en")
+        return {
+            "interface_language": locale,
+            "interface_languages": [(code, native_name(code)) for code in languages()],
+            "interface_direction": "rtl" if locale in RTL else "ltr",
+        }
+
+
+# Interface languages written right to left (a fifth language such as Arabic adds itself
+# here and brings kb/static/rtl.css; see README, "Languages").
+RTL = frozenset({"ar", "fa", "he", "ur"})
+
+
+def native_name(code: str) -> str:
+    """A language's name in that language, for the switch ("Français")."""
+    from babel import Locale
+
+    try:
+        name = Locale.parse(code).get_display_name(code) or code
+    except (ValueError, LookupError):
+        return code
+    return name[:1].upper() + name[1:]
