@@ -49,10 +49,10 @@ POT := build/messages.pot
 translations: $(STAMP)
 	mkdir -p build
 	$(BIN)/pybabel --quiet extract -F babel.cfg -k lazy_gettext -k _l -k N_ \
-	  --no-location --sort-output --omit-header \
+	  --no-location --sort-output --project=kb \
 	  --ignore-dirs='.* _* build bench tests docs instance uploads' -o $(POT) .
 	$(BIN)/pybabel --quiet update -i $(POT) -d kb/translations --no-fuzzy-matching \
-	  --ignore-obsolete --omit-header --no-wrap
+	  --ignore-obsolete --no-wrap
 
 lint: $(STAMP)
 	$(BIN)/ruff check kb tests bench wsgi.py
