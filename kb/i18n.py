@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    has_request_context,
+    redirect,
+    request,
+    url_for,
+)
 from flask_babel import (
     format_date,
     format_datetime,
@@ -46,6 +54,8 @@ def languages() -> tuple[str, ...]:
 
 def explicit_choice() -> str | None:
     """The language a person chose (the switch's cookie, else their profile), if any."""
+    if not has_request_context():
+        return None
     offered = languages()
     chosen = request.cookies.get(COOKIE)
     if chosen in offered:
@@ -58,16 +68,14 @@ def explicit_choice() -> str | None:
 
 
 def select_locale() -> str:
-    """The interface language of this request."""
+    """The interface language of this request (English outside one: the CLI, the
+    worker, which write logs and files, not pages)."""
     offered = languages()
-    chosen = request.cookies.get(COOKIE)
-    if chosen in offered:
-        return chosen
-    if getattr(current_user, "is_authenticated", False):
-        stored = getattr(current_user, "locale", None)
-        if stored in offered:
-            return str(stored)
-    return request.accept_languages.best_match(offered, default=offered[0]) or offered[0]
+    if not has_request_context():
+        return offered[0]
+    return (explicit_choice()
+            or request.accept_languages.best_match(offered, default=offered[0])
+            or offered[0])
 
 
 # --- Catalogues: the .po files are the source, the .mo files are built from them ----------
