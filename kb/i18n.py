@@ -81,24 +81,40 @@ def select_locale() -> str:
 # --- Catalogues: the .po files are the source, the .mo files are built from them ----------
 
 def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
-    """Compile every ``messages.po`` whose ``messages.mo`` is missing or older; returns the
-    files written. Run by ``create_app`` (a stat per language when nothing changed), so a
-    fresh clone, ``make run`` and ``make test`` never need a separate step; git ignores
-    the .mo files. A read-only installation keeps the .mo files it was built with."""
+    """Compile every ``messages.po`` into its ``messages.mo`` unless the .mo was built
+    from exactly these bytes (``messages.mo.sha256`` beside it); returns the files
+    written. Run by ``create_app`` (three small reads when nothing changed), so a fresh
+    clone, ``make run`` and ``make test`` never need a separate step; git ignores the
+    compiled files. The .mo is replaced atomically, and a .po read while an editor was
+    still writing it is compiled again at the next start (its bytes differ). A read-only
+    installation keeps the .mo files it was built with."""
+    import hashlib
+    import io
+    import os
+
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
     written = []
     for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
         mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        with po.open("rb") as source:
-            catalogue = read_po(source, locale=po.parent.parent.name)
+        stamp = po.with_suffix(".mo.sha256")
+        source = po.read_bytes()
+        digest = hashlib.sha256(source).hexdigest()
         try:
-            with mo.open("wb") as target:
-                write_mo(target, catalogue)
+            if mo.exists() and stamp.read_text(encoding="ascii").strip() == digest:
+                continue
         except OSError:
+            pass
+        catalogue = read_po(io.BytesIO(source), locale=po.parent.parent.name)
+        partial = mo.with_suffix(f".mo.{os.getpid()}")
+        try:
+            with partial.open("wb") as target:
+                write_mo(target, catalogue)
+            os.replace(partial, mo)
+            stamp.write_text(digest + "\n", encoding="ascii")
+        except OSError:
+            partial.unlink(missing_ok=True)
             continue
         written.append(mo)
     return written
@@ -182,6 +198,27 @@ def number(value: int | float | None) -> str:
     return format_decimal(value)
 
 
+# What the pages' scripts write (kb/static/*.js), by their English text: base.html hands
+# them over translated as a JSON data block (#kb-messages), which the scripts read; {name}
+# marks what a script fills in.
+SCRIPT_MESSAGES = (
+    N_("Cancel"), N_("Open it"), N_("Kept:"), N_("Sending {name} ({size})…"),
+    N_("Its {fields} filled in from the file: check them."), N_("title"), N_("year"),
+    N_("language"), N_(" and "),
+    N_("The file is larger than the limit of {limit} MB."),
+    N_("The file could not be sent (the server answered {status}); try again."),
+    N_("The file is empty."), N_("The file is {size}, larger than the limit of {limit} MB."),
+    N_("The connection failed while sending the file; choose it again to retry."),
+    N_("Chosen {name}"), N_("Remove {name}"), N_("No match"), N_("{name} added; {count} chosen."),
+    N_("{name} removed; {count} chosen."), N_("bytes"), N_("KB"), N_("MB"), N_("GB"),
+)
+
+
+def script_messages() -> dict[str, str]:
+    """SCRIPT_MESSAGES in the interface language (only those that differ)."""
+    return {m: t for m in SCRIPT_MESSAGES if (t := _(m)) != m}
+
+
 def init_app(app: Flask) -> None:
     """The switch, the filters and the catalogues compiled when stale."""
     compile_catalogues()
@@ -195,6 +232,7 @@ def init_app(app: Flask) -> None:
     def _interface_language() -> dict[str, Any]:
         locale = str(get_locale() or "en")
         return {
+            "script_messages": script_messages,
             "interface_language": locale,
             "interface_languages": [(code, native_name(code)) for code in languages()],
             "interface_direction": "rtl" if locale in RTL else "ltr",

@@ -115,7 +115,8 @@ def test_translations_keep_the_placeholders_and_markup(lang):
 # --- every page, in every language --------------------------------------------------------
 
 class Visible(HTMLParser):
-    """The text a reader sees or hears: text nodes, and the attributes read out."""
+    """The text a reader sees or hears: text nodes, and the attributes read out (not
+    scripts, nor code such as <code>year:2015</code>, which is the same in every language)."""
 
     SPOKEN = ("title", "placeholder", "aria-label", "alt", "data-confirm")
 
@@ -125,14 +126,14 @@ class Visible(HTMLParser):
         self.texts: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):
             self.skip += 1
         for name, value in attrs:
             if name in self.SPOKEN and value:
                 self.texts.append(value)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):
             self.skip -= 1
 
     def handle_data(self, data: str) -> None:
