@@ -63,7 +63,7 @@ def test_the_switch_turns_every_page_into_the_language(site: Site, browser: Brow
     page = open_as(browser, site, None)
     page.goto("/search?q=remittances")
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    page.get_by_label("Language of the interface").select_option(lang)
+    page.get_by_label("Show the site in").select_option(lang)
     page.locator("[data-language-switch] button").click()
     # Back on the same page, now in the language.
     expect(page.locator("html")).to_have_attribute("lang", lang)
