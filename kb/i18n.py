@@ -195,6 +195,8 @@ def number(value: int | float | None) -> str:
     """A number with the locale's grouping: 15,000 · 15 000 · 15.000."""
     if value is None:
         return ""
+    if not has_request_context():
+        return f"{value:,}"
     return format_decimal(value)
 
 

@@ -311,3 +311,16 @@ def test_the_switch_sets_the_cookie_and_the_profile_and_goes_back_safely(
                                    "next": "/profile"})
     assert '<html lang="es"' in other.get("/", headers={"Accept-Language": "es"}).get_data(
         as_text=True)
+
+
+def test_a_refused_query_is_explained_in_the_language(client):
+    for lang, says in (("fr", "tapez au moins"), ("es", "escriba al menos"),
+                       ("ru", "введите не менее")):
+        page = client.get("/search", query_string={"q": "a*"},
+                          headers={"Accept-Language": lang})
+        assert page.status_code == 400 and says in page.get_data(as_text=True)
+        api = client.get("/api/v1/search", query_string={"q": "a*"},
+                         headers={"Accept-Language": lang})
+        assert api.status_code == 400 and says in api.json["error"]
+    english = client.get("/api/v1/search", query_string={"q": "a*"})
+    assert "type at least" in english.json["error"]
