@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint unit browser-deps ocr-deps bench clean
+.PHONY: run test install lint unit browser-deps ocr-deps bench clean translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,19 @@ ocr-deps:
 	    --no-install-recommends $(OCR_PACKAGES) >/dev/null; \
 	else echo "ocrmypdf or tesseract languages ($$missing) are missing and we are not root:" \
 	  "the OCR tests will be skipped"; fi
+
+## translations: extract the interface's messages (babel.cfg) and merge them into each
+## catalogue, kb/translations/<lang>/LC_MESSAGES/messages.po (new ones empty, gone ones
+## dropped); translate the empty ones, then `make test` checks that none is missing. The
+## .mo files are compiled from the .po files when the app starts (kb.i18n).
+POT := build/messages.pot
+translations: $(STAMP)
+	mkdir -p build
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k lazy_gettext -k _l -k N_ \
+	  --no-location --sort-output --project=kb \
+	  --ignore-dirs='.* _* build bench tests docs instance uploads' -o $(POT) .
+	$(BIN)/pybabel --quiet update -i $(POT) -d kb/translations --no-fuzzy-matching \
+	  --ignore-obsolete --no-wrap
 
 lint: $(STAMP)
 	$(BIN)/ruff check kb tests bench wsgi.py

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import flask_babel
 from flask import Flask, url_for
 
 from kb import config as kb_config
@@ -68,7 +69,10 @@ def register_extensions(app: Flask) -> None:
                    default_translation_directories=str(i18n.TRANSLATIONS))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
+    # Translated when flashed, in the language of the request that needed the sign-in.
+    login_manager.login_message = i18n.N_("Please sign in to continue.")
+    login_manager.localize_callback = flask_babel.gettext
+    i18n.init_app(app)
 
     from kb import auth
 
@@ -125,26 +129,16 @@ def register_blueprints(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from kb.extract import unit_for
 
-    @app.template_filter("filesize")
-    def filesize(size: int | None) -> str:
-        """Bytes as a person reads them: '812 bytes', '150.2 KB', '153.8 MB' (one decimal)."""
-        if size is None:
-            return ""
-        if size < 1024:
-            return f"{size} byte{'s' if size != 1 else ''}"
-        value = size / 1024
-        for unit in ("KB", "MB"):
-            if value < 1024:
-                return f"{value:.1f} {unit}"
-            value /= 1024
-        return f"{value:.1f} GB"
-
     @app.template_global()
     def page_label(doc: Any, number: int) -> str:
         """'p. 3', 'slide 3' or 'sheet 3', after the kind of the document's file."""
         current = getattr(doc, "current_file", None)
         unit = unit_for(current.content_type) if current is not None else "page"
-        return f"p. {number}" if unit == "page" else f"{unit} {number}"
+        if unit == "slide":
+            return flask_babel.gettext("slide %(number)s", number=number)
+        if unit == "sheet":
+            return flask_babel.gettext("sheet %(number)s", number=number)
+        return flask_babel.gettext("p. %(number)s", number=number)
 
     @app.template_global()
     def language_name(code: str) -> str:

@@ -170,6 +170,9 @@ DEFAULTS: dict[str, object] = {
     "LOG_FORMAT": "text",
     # The least severe records logged: DEBUG, INFO, WARNING, ERROR or CRITICAL.
     "LOG_LEVEL": "INFO",
+    # The interface languages offered, English first (each but English needs a catalogue,
+    # kb/translations/<code>/LC_MESSAGES/messages.po; README, "Languages").
+    "LANGUAGES": "en fr es ru",
 }
 
 # Keys kb does not define but hands on to Flask and its extensions (exact names, then

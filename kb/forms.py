@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -29,27 +30,28 @@ def _choices(pairs: list[tuple[str, str]], blank: bool = False) -> list[SelectCh
 
 
 class MetadataForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=500)])
-    summary = TextAreaField("Summary", validators=[Optional()])
-    type = SelectField("Document type", validators=[Optional()])
-    countries = SelectMultipleField("Countries", validators=[Optional()])
-    agencies = SelectMultipleField("Agencies", validators=[Optional()])
-    themes = StringField("Themes", validators=[Optional()],
-                         description="Separate themes with semicolons, e.g. remittances; diaspora")
-    language = SelectField("Language", validators=[Optional()])
-    year = StringField("Publication year", validators=[Optional(), Length(max=4)])
-    phase = SelectField("Programme phase", validators=[Optional()])
-    access = SelectField("Access", validators=[DataRequired()])
-    groups = SelectMultipleField("Groups (for restricted documents)", validators=[Optional()])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=500)])
+    summary = TextAreaField(_l("Summary"), validators=[Optional()])
+    type = SelectField(_l("Document type"), validators=[Optional()])
+    countries = SelectMultipleField(_l("Countries"), validators=[Optional()])
+    agencies = SelectMultipleField(_l("Agencies"), validators=[Optional()])
+    themes = StringField(
+        _l("Themes"), validators=[Optional()],
+        description=_l("Separate themes with semicolons, e.g. remittances; diaspora"))
+    language = SelectField(_l("Language"), validators=[Optional()])
+    year = StringField(_l("Publication year"), validators=[Optional(), Length(max=4)])
+    phase = SelectField(_l("Programme phase"), validators=[Optional()])
+    access = SelectField(_l("Access"), validators=[DataRequired()])
+    groups = SelectMultipleField(_l("Groups (for restricted documents)"), validators=[Optional()])
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.type.choices = _choices([(t.code, t.label) for t in taxonomy.DOCUMENT_TYPES], True)
+        self.type.choices = _choices([(t.code, t.shown) for t in taxonomy.DOCUMENT_TYPES], True)
         self.countries.choices = _choices([(t.code, t.label) for t in taxonomy.countries()])
         self.agencies.choices = _choices([(a.code, f"{a.code} — {a.label}") for a in agencies()])
         self.language.choices = _choices([(t.code, t.label) for t in taxonomy.languages()], True)
-        self.phase.choices = _choices([(t.code, t.label) for t in taxonomy.PHASES], True)
-        self.access.choices = _choices([(t.code, t.label) for t in taxonomy.ACCESS_LEVELS])
+        self.phase.choices = _choices([(t.code, t.shown) for t in taxonomy.PHASES], True)
+        self.access.choices = _choices([(t.code, t.shown) for t in taxonomy.ACCESS_LEVELS])
         # Only the groups the user may see: a contributor learns no other group's name.
         self.groups.choices = _choices([(g.name, g.name) for g in groups_for(current_user)])
 
@@ -72,7 +74,7 @@ class MetadataForm(FlaskForm):
 
 class UploadForm(MetadataForm):
     # Not required as such: a file sent ahead (``pending``) stands for it (views check).
-    file = FileField("File")
+    file = FileField(_l("File"))
     # The public id of the file sent ahead of the form (kb.services.pending).
     pending = HiddenField(validators=[Optional(), Length(max=43)])
 
@@ -92,39 +94,39 @@ class UploadForm(MetadataForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired()])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
 
 
 class ResetPasswordForm(FlaskForm):
     token = HiddenField(validators=[DataRequired()])
-    new_password = PasswordField("New password",
+    new_password = PasswordField(_l("New password"),
                                  validators=[DataRequired(), Length(min=MIN_PASSWORD)])
     confirm_password = PasswordField(
-        "New password again",
-        validators=[DataRequired(), EqualTo("new_password", "The two new passwords differ.")])
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new_password", _l("The two new passwords differ."))])
 
 
 class UserForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired()])
-    role = SelectField("Role", choices=_choices([(r, r.capitalize()) for r in ROLES]))
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
+    email = EmailField(_l("Email"), validators=[DataRequired()])
+    role = SelectField(_l("Role"), choices=_choices([(r, r.capitalize()) for r in ROLES]))
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)])
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=_choices([(r, r.capitalize()) for r in ROLES]))
+    role = SelectField(_l("Role"), choices=_choices([(r, r.capitalize()) for r in ROLES]))
 
 
 class VersionForm(FlaskForm):
     """A new version of a document's file, with a short note on what changed."""
 
-    file = FileField("New file")
-    note = StringField("Note (optional)", validators=[Optional(), Length(max=200)],
-                       description="e.g. final version after review")
+    file = FileField(_l("New file"))
+    note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=200)],
+                       description=_l("e.g. final version after review"))
 
 
 class ConfirmForm(FlaskForm):
@@ -134,51 +136,51 @@ class ConfirmForm(FlaskForm):
 class TranslationForm(FlaskForm):
     """Link a document as a translation of another: its number or its address."""
 
-    original = StringField("Translation of", validators=[DataRequired(), Length(max=500)])
+    original = StringField(_l("Translation of"), validators=[DataRequired(), Length(max=500)])
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired()])
-    new_password = PasswordField("New password",
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new_password = PasswordField(_l("New password"),
                                  validators=[DataRequired(), Length(min=MIN_PASSWORD)])
     confirm_password = PasswordField(
-        "New password again",
-        validators=[DataRequired(), EqualTo("new_password", "The two new passwords differ.")])
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new_password", _l("The two new passwords differ."))])
 
 
 class TokenForm(FlaskForm):
-    name = StringField("Name (to recognise the token by)",
+    name = StringField(_l("Name (to recognise the token by)"),
                        validators=[Optional(), Length(max=100)],
-                       description="For example the laptop or the script that will use it.")
+                       description=_l("For example the laptop or the script that will use it."))
 
 
 class AgencyForm(FlaskForm):
-    code = StringField("Code (acronym)", validators=[DataRequired(), Length(max=40)])
-    label = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    code = StringField(_l("Code (acronym)"), validators=[DataRequired(), Length(max=40)])
+    label = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
 
 
 class WorkflowForm(FlaskForm):
-    action = SelectField("Action", choices=_choices([(a, a) for a in
+    action = SelectField(_l("Action"), choices=_choices([(a, a) for a in
                                                      ("publish", "return", "withdraw",
                                                       "restore")]))
-    comment = TextAreaField("Comment for the uploader", validators=[Optional(),
+    comment = TextAreaField(_l("Comment for the uploader"), validators=[Optional(),
                                                                     Length(max=2000)])
 
 
 class GroupForm(FlaskForm):
-    name = StringField("Group name", validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Group name"), validators=[DataRequired(), Length(max=100)])
 
 
 class MemberForm(FlaskForm):
-    email = StringField("Email of the account to add", validators=[DataRequired()])
+    email = StringField(_l("Email of the account to add"), validators=[DataRequired()])
 
 
 class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    action = SelectField("Action", validators=[Optional()])
-    actor = StringField("Actor email", validators=[Optional()])
-    target = StringField("Target id", validators=[Optional()])
-    date_from = StringField("From (YYYY-MM-DD)", validators=[Optional()])
-    date_to = StringField("To (YYYY-MM-DD)", validators=[Optional()])
+    action = SelectField(_l("Action"), validators=[Optional()])
+    actor = StringField(_l("Actor email"), validators=[Optional()])
+    target = StringField(_l("Target id"), validators=[Optional()])
+    date_from = StringField(_l("From (YYYY-MM-DD)"), validators=[Optional()])
+    date_to = StringField(_l("To (YYYY-MM-DD)"), validators=[Optional()])

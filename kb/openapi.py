@@ -1019,6 +1019,11 @@ def _operations() -> dict[str, dict[str, Schema]]:
         "/api/v1/taxonomy": {"get": {
             "operationId": "taxonomy", "tags": ["lists"],
             "summary": "The controlled lists, with codes and labels",
+            "description": "Labels are in the request's interface language: the "
+                           "`kb_lang` cookie of the page's language switch, else a "
+                           "signed-in user's profile language, else `Accept-Language` "
+                           "(en, fr, es, ru), else English. Codes never change. The "
+                           "facet labels of /api/v1/search follow the same rule.",
             "security": READ,
             "responses": {"200": {"description": "Every list.", **_json(_ref("Taxonomy"), {
                 "countries": [{"code": "MDA", "label": "Moldova"}],

@@ -113,8 +113,8 @@ def taxonomy_lists() -> dict[str, Any]:
     return {
         "countries": terms(taxonomy.countries()),
         "agencies": terms(agencies()),
-        "types": terms(taxonomy.DOCUMENT_TYPES),
-        "phases": terms(taxonomy.PHASES),
+        "types": terms(taxonomy.shown(taxonomy.DOCUMENT_TYPES)),
+        "phases": terms(taxonomy.shown(taxonomy.PHASES)),
         "languages": terms(taxonomy.languages()),
-        "access": terms(taxonomy.ACCESS_LEVELS),
+        "access": terms(taxonomy.shown(taxonomy.ACCESS_LEVELS)),
     }

@@ -109,15 +109,16 @@ def test_paging_counts_works(client, work):
 
 
 def test_the_results_page_lists_the_other_languages(client, work):
+    # A French reader: the interface is French too (issue 17), the work shown in French.
     page = client.get("/search?q=kaleidoscopia", headers={"Accept-Language": "fr"})
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "2 documents for" in html
-    assert html.count("Also in:") == 1
+    assert "2 documents pour" in html
+    assert html.count("Aussi en :") == 1
     assert f'href="/documents/{work["en"]}/kaleidoscopia-of-return-migration" hreflang="en" ' \
         'lang="en"' in html
     assert "Español</a>" in html
-    assert f'href="/documents/{work["fr"]}/' in html.split("Also in:")[0]
+    assert f'href="/documents/{work["fr"]}/' in html.split("Aussi en :")[0]
 
 
 def test_hidden_versions_neither_stand_for_nor_make_a_work_match(

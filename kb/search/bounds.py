@@ -14,11 +14,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from whoosh import query as wq
 from whoosh.codec.base import Automata
 from whoosh.searching import Searcher
 
 from kb.errors import QueryError, SearchTimeout
+from kb.i18n import number
 
 # Characters of a query (refused beyond): a pasted paragraph fits (the longest CISI
 # query, 2,119 characters, is searched whole by bench/relevance.py).
@@ -74,10 +76,10 @@ class Deadline:
     def check(self) -> None:
         """Raise SearchTimeout once the deadline has passed."""
         if self.at is not None and time.monotonic() > self.at:
-            raise SearchTimeout(
-                f"The search was stopped after {self.seconds:g} s (the search time limit). "
+            raise SearchTimeout(_(
+                "The search was stopped after %(seconds)s s (the search time limit). "
                 "Try fewer words, longer prefixes or a smaller edit distance, or try again "
-                "in a moment.")
+                "in a moment.", seconds=f"{self.seconds:g}"))
 
 
 NO_DEADLINE = Deadline(None)
@@ -86,8 +88,9 @@ NO_DEADLINE = Deadline(None)
 def check_length(text: str) -> None:
     """Refuse a query longer than MAX_QUERY_CHARS."""
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"The query is {len(text):,} characters long; at most "
-                         f"{MAX_QUERY_CHARS:,} are searched (query length).")
+        raise QueryError(_("The query is %(count)s characters long; at most %(limit)s are "
+                           "searched (query length).", count=number(len(text)),
+                           limit=number(MAX_QUERY_CHARS)))
 
 
 _QUOTED = re.compile(r'"[^"]*"')
@@ -103,8 +106,9 @@ def check_depth(text: str) -> None:
         elif ch == ")":
             depth = max(0, depth - 1)
     if deepest > MAX_DEPTH:
-        raise QueryError(f"The query nests parentheses {deepest} deep; at most {MAX_DEPTH} "
-                         "levels are allowed (nesting depth).")
+        raise QueryError(_("The query nests parentheses %(count)s deep; at most %(limit)s "
+                           "levels are allowed (nesting depth).", count=deepest,
+                           limit=MAX_DEPTH))
 
 
 def cap_words(words: list[str]) -> tuple[list[str], Cap | None]:
@@ -136,25 +140,28 @@ def bound_parsed(q: wq.Query) -> tuple[wq.Query, tuple[Cap, ...]]:
             text = str(leaf.text)
             shown = _shown(leaf)
             if len(text) > MAX_PATTERN_CHARS:
-                raise QueryError(f"{shown}: a prefix, wildcard or fuzzy word may have at most "
-                                 f"{MAX_PATTERN_CHARS} letters (pattern length).")
+                raise QueryError(_("%(word)s: a prefix, wildcard or fuzzy word may have at "
+                                   "most %(limit)s letters (pattern length).", word=shown,
+                                   limit=MAX_PATTERN_CHARS))
             if isinstance(leaf, wq.Wildcard):
                 head = next((i for i, ch in enumerate(text) if ch in _PATTERN_SPECIALS),
                             len(text))
                 if head < MIN_PATTERN_CHARS:
-                    raise QueryError(f"{shown}: type at least {MIN_PATTERN_CHARS} letters "
-                                     "before * or ? (pattern prefix).")
+                    raise QueryError(_("%(word)s: type at least %(limit)s letters before * "
+                                       "or ? (pattern prefix).", word=shown,
+                                       limit=MIN_PATTERN_CHARS))
             elif isinstance(leaf, wq.Prefix) and len(text) < MIN_PATTERN_CHARS:
-                raise QueryError(f"{shown}: type at least {MIN_PATTERN_CHARS} letters "
-                                 "before * (pattern prefix).")
+                raise QueryError(_("%(word)s: type at least %(limit)s letters before * "
+                                   "(pattern prefix).", word=shown, limit=MIN_PATTERN_CHARS))
     fuzzy_words = sum(1 for kind, *_ in clauses if kind == "FuzzyTerm")
     if fuzzy_words > MAX_FUZZY_WORDS:
-        raise QueryError(f"The query has {fuzzy_words} fuzzy words (word~); at most "
-                         f"{MAX_FUZZY_WORDS} are searched (fuzzy words).")
+        raise QueryError(_("The query has %(count)s fuzzy words (word~); at most %(limit)s "
+                           "are searched (fuzzy words).", count=fuzzy_words,
+                           limit=MAX_FUZZY_WORDS))
     count = sum(clauses.values())
     if count > MAX_CLAUSES:
-        raise QueryError(f"The query has {count} words and clauses; at most {MAX_CLAUSES} "
-                         "are searched (clauses).")
+        raise QueryError(_("The query has %(count)s words and clauses; at most %(limit)s "
+                           "are searched (clauses).", count=count, limit=MAX_CLAUSES))
     fuzzy = [leaf.maxdist for leaf in q.leaves()
              if isinstance(leaf, wq.FuzzyTerm) and leaf.maxdist > MAX_EDIT_DISTANCE]
     if fuzzy:
@@ -272,8 +279,9 @@ def _body_field(fieldname: str) -> str:
 
 
 def _too_many(leaf: wq.Query) -> QueryError:
-    return QueryError(f"{_shown(leaf)} stands for more than {MAX_EXPANSIONS:,} words of the "
-                      "index (expansions): type more letters or a smaller edit distance.")
+    return QueryError(_("%(word)s stands for more than %(limit)s words of the index "
+                        "(expansions): type more letters or a smaller edit distance.",
+                        word=_shown(leaf), limit=number(MAX_EXPANSIONS)))
 
 
 def _scan(reader: Any, leaf: wq.Query, dfas: dict[tuple[str, int, int], Any],

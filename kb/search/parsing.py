@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from flask_babel import gettext as _
 from whoosh import fields, qparser
 from whoosh import query as wq
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
@@ -143,8 +144,8 @@ def _localise(q: wq.Query, langs: Sequence[str]) -> wq.Query:
             elif words:
                 options.append(wq.Phrase(fieldname, words, boost=q.boost))
         else:
-            raise QueryError(f"This kind of query is not supported on {name}: "
-                             f"use words, \"phrases\", prefix* or fuzzy~.")
+            raise QueryError(_("This kind of query is not supported on %(field)s: use "
+                               "words, \"phrases\", prefix* or fuzzy~.", field=name))
     return wq.Or(options) if options else wq.NullQuery
 
 
@@ -247,8 +248,9 @@ def understand(text: str, langs: Sequence[str],
         q = _parse(tidy)
         problems = _errors(q)
         if problems:
-            raise QueryError(f"The query could not be understood ({problems[0]}). "
-                             "Check field names, numbers and ranges, e.g. year:2014..2018.")
+            raise QueryError(_("The query could not be understood (%(problem)s). Check "
+                               "field names, numbers and ranges, e.g. year:2014..2018.",
+                               problem=problems[0]))
         q, capped = bounds.bound_parsed(q)
         q = _localise(_narrowing(q), langs).normalize()
         if q is wq.NullQuery:
@@ -271,6 +273,6 @@ def _parse(text: str) -> wq.Query:
     try:
         return _parser().parse(text)
     except _PARSER_FAILURES as e:
-        raise QueryError("The query could not be understood: check that every operator "
-                         "(AND, OR, NOT) stands between words and that parentheses and "
-                         "quotes are closed.") from e
+        raise QueryError(_("The query could not be understood: check that every operator "
+                           "(AND, OR, NOT) stands between words and that parentheses and "
+                           "quotes are closed.")) from e

@@ -89,11 +89,17 @@ def filter_value(name: str, raw: str) -> str:
 def preferred_language() -> str | None:
     """The language a grouped search shows a work in: the reader's interface language.
 
-    For now the browser's Accept-Language, best match among the languages kb knows.
-    The interface-language switch (issue 17, Flask-Babel) replaces this function, and
-    only it: every search takes its preferred language from here."""
+    The language chosen with the switch or kept in the profile (kb.i18n), else the
+    browser's Accept-Language, best match among the languages kb knows (a reader of
+    Arabic finds Arabic versions though the interface is in English): every search
+    takes its preferred language from here."""
     if not has_request_context():
         return None
+    from kb import i18n
+
+    chosen = i18n.explicit_choice()
+    if chosen:
+        return chosen
     known = [t.code for t in taxonomy.languages()]
     return request.accept_languages.best_match(known)
 

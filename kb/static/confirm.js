@@ -8,6 +8,17 @@
 (function () {
   "use strict";
 
+  // The page's language: its messages (base.html's #kb-messages, English text as keys).
+  var said = (function () {
+    var block = document.getElementById("kb-messages");
+    try { return block ? JSON.parse(block.textContent) : {}; } catch (e) { return {}; }
+  }());
+  function t(text, values) {
+    var out = said[text] || text;
+    Object.keys(values || {}).forEach(function (k) { out = out.split("{" + k + "}").join(values[k]); });
+    return out;
+  }
+
   var dialog = null;
   var question = null;
   var go = null;
@@ -24,7 +35,7 @@
     var cancel = document.createElement("button");
     cancel.type = "button";
     cancel.className = "secondary";
-    cancel.textContent = "Cancel";
+    cancel.textContent = t("Cancel");
     cancel.autofocus = true;
     go = document.createElement("button");
     go.type = "button";

@@ -11,6 +11,17 @@
 (function () {
   "use strict";
 
+  // The page's language: its messages (base.html's #kb-messages, English text as keys).
+  var said = (function () {
+    var block = document.getElementById("kb-messages");
+    try { return block ? JSON.parse(block.textContent) : {}; } catch (e) { return {}; }
+  }());
+  function t(text, values) {
+    var out = said[text] || text;
+    Object.keys(values || {}).forEach(function (k) { out = out.split("{" + k + "}").join(values[k]); });
+    return out;
+  }
+
   var counter = 0;
 
   function fold(text) {
@@ -33,7 +44,7 @@
     box.className = "ms";
     var chosen = document.createElement("ul");
     chosen.className = "ms-chosen";
-    chosen.setAttribute("aria-label", "Chosen " + name.toLowerCase());
+    chosen.setAttribute("aria-label", t("Chosen {name}", {name: name.toLowerCase()}));
     var input = document.createElement("input");
     input.type = "text";
     input.id = base + "-input";
@@ -91,7 +102,7 @@
         var button = document.createElement("button");
         button.type = "button";
         button.className = "ms-remove";
-        button.setAttribute("aria-label", "Remove " + item.label);
+        button.setAttribute("aria-label", t("Remove {name}", {name: item.label}));
         button.append(document.createTextNode(item.label + " "));
         var cross = document.createElement("span");
         cross.setAttribute("aria-hidden", "true");
@@ -157,7 +168,7 @@
         none.setAttribute("aria-disabled", "true");
         none.setAttribute("aria-selected", "false");
         none.id = base + "-none";
-        none.textContent = "No match";
+        none.textContent = t("No match");
         list.append(none);
       }
       active = -1;
@@ -169,8 +180,8 @@
       select.dispatchEvent(new Event("change", { bubbles: true }));
       renderChosen();
       var count = select.selectedOptions.length;
-      say(item.label + (item.option.selected ? " added" : " removed") + "; " + count +
-          " chosen.");
+      say(t(item.option.selected ? "{name} added; {count} chosen." : "{name} removed; {count} chosen.",
+            {name: item.label, count: count}));
       input.value = "";
       close();
     }

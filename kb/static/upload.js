@@ -9,6 +9,17 @@
 (function () {
   "use strict";
 
+  // The page's language: its messages (base.html's #kb-messages, English text as keys).
+  var said = (function () {
+    var block = document.getElementById("kb-messages");
+    try { return block ? JSON.parse(block.textContent) : {}; } catch (e) { return {}; }
+  }());
+  function t(text, values) {
+    var out = said[text] || text;
+    Object.keys(values || {}).forEach(function (k) { out = out.split("{" + k + "}").join(values[k]); });
+    return out;
+  }
+
   var zone = document.querySelector("[data-upload-zone]");
   if (!zone || !window.FormData || !window.XMLHttpRequest) {
     return;
@@ -45,7 +56,7 @@
     if (link) {
       var a = document.createElement("a");
       a.href = link;
-      a.textContent = "Open it";
+      a.textContent = t("Open it");
       error.append(" ", a, ".");
     }
     error.hidden = false;
@@ -64,13 +75,15 @@
 
   function formatSize(size) {
     if (size < 1024) {
-      return size + (size === 1 ? " byte" : " bytes");
+      return size + (size === 1 ? " byte" : " " + t("bytes"));
     }
     var value = size / 1024;
-    var units = ["KB", "MB", "GB"];
+    var units = [t("KB"), t("MB"), t("GB")];
+    var lang = document.documentElement.lang || "en";
     for (var i = 0; i < units.length; i++) {
       if (value < 1024 || i === units.length - 1) {
-        return value.toFixed(1) + " " + units[i];
+        return value.toLocaleString(lang, {minimumFractionDigits: 1, maximumFractionDigits: 1}) +
+          " " + units[i];
       }
       value /= 1024;
     }
@@ -103,12 +116,14 @@
     if (fill("title", answer.title)) { done.push("title"); }
     if (fill("year", answer.year)) { done.push("year"); }
     if (fill("language", answer.language)) { done.push("language"); }
-    var parts = [document.createTextNode("Kept: "), document.createElement("strong"),
+    var parts = [document.createTextNode(t("Kept:") + " "), document.createElement("strong"),
                  document.createTextNode(" (" + answer.size_label + ", " + answer.kind + ").")];
     parts[1].textContent = answer.filename;
     if (done.length) {
-      parts.push(document.createTextNode(" Its " + done.join(", ").replace(/, ([^,]*)$/, " and $1") +
-                 " filled in from the file: check them."));
+      var fields = done.map(function (name) { return t(name); }).join(", ")
+        .replace(/, ([^,]*)$/, t(" and ") + "$1");
+      parts.push(document.createTextNode(" " + t("Its {fields} filled in from the file: check them.",
+                                                 {fields: fields})));
     }
     [answer.warning, answer.notice].forEach(function (text) {
       if (text) { parts.push(document.createTextNode(" " + text)); }
@@ -119,8 +134,8 @@
   function failed(status, answer) {
     var fields = (answer && answer.fields) || {};
     var message = fields.file || (answer && answer.error) ||
-      (status === 413 ? "The file is larger than the limit of " + maxMb + " MB." :
-        "The file could not be sent (the server answered " + status + "); try again.");
+      (status === 413 ? t("The file is larger than the limit of {limit} MB.", {limit: maxMb}) :
+        t("The file could not be sent (the server answered {status}); try again.", {status: status}));
     showError(message, answer && answer.url);
   }
 
@@ -132,12 +147,12 @@
     kept.replaceChildren();
     pendingField.value = "";
     if (file.size === 0) {
-      showError("The file is empty.");
+      showError(t("The file is empty."));
       return;
     }
     if (maxBytes && file.size > maxBytes) {
-      showError("The file is " + formatSize(file.size) + ", larger than the limit of " +
-                maxMb + " MB.");
+      showError(t("The file is {size}, larger than the limit of {limit} MB.",
+                  {size: formatSize(file.size), limit: maxMb}));
       return;
     }
     var data = new FormData();
@@ -174,12 +189,12 @@
       submit.disabled = false;
       progress.hidden = true;
       kept.replaceChildren();
-      showError("The connection failed while sending the file; choose it again to retry.");
+      showError(t("The connection failed while sending the file; choose it again to retry."));
     });
     setProgress(0);
     progress.classList.remove("upload-done");
     progress.hidden = false;
-    kept.textContent = "Sending " + file.name + " (" + formatSize(file.size) + ")…";
+    kept.textContent = t("Sending {name} ({size})…", {name: file.name, size: formatSize(file.size)});
     submit.disabled = true; // until the file is kept
     xhr.send(data);
   }

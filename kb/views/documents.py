@@ -133,7 +133,7 @@ def detail(doc_id: int, slug: str | None = None) -> str | BaseResponse:
                            can_feature=policy.can_feature(current_user),
                            can_download=can_download,
                            transitions=workflow.TRANSITIONS,
-                           help=taxonomy.EXTRACTION_HELP.get(doc.error_code or ""),
+                           help=taxonomy.extraction_help(doc.error_code),
                            can_delete=policy.can_delete(current_user)
                            and doc.workflow == "withdrawn",
                            said=doc.current_file.said if doc.current_file else {},
@@ -230,7 +230,7 @@ def upload() -> str | BaseResponse | tuple[str, int]:
     metadata are checked, as one sent ahead by the page's script is: an error in the form
     never loses it, and the corrected form claims it."""
     if not policy.can_upload(current_user):
-        abort(403, "Your account may not upload documents.")
+        abort(403, _("Your account may not upload documents."))
     form = UploadForm()
     if not form.is_submitted():
         pending.warm_up()
@@ -246,17 +246,17 @@ def upload() -> str | BaseResponse | tuple[str, int]:
         elif form.pending.data:
             row = pending.owned(form.pending.data, current_user)
         else:
-            form.file.errors = [*form.file.errors, "Choose a file to upload."]
+            form.file.errors = [*form.file.errors, _("Choose a file to upload.")]
         if row is None or not valid:
             if row is not None and _prefill_empty(form, pending.prefill(row)):
-                flash("Your file is kept. What it says about itself filled the empty "
-                      "fields: check them, then upload.", "info")
+                flash(_("Your file is kept. What it says about itself filled the empty "
+                        "fields: check them, then upload."), "info")
             return _upload_page(form, row, status=400)
         doc = pending.claim(row.public_id, form.raw_metadata(), current_user)
     except DuplicateError as e:
         form.pending.data = ""
         if e.shown_id is not None:
-            flash("This file is already in the repository: here it is.", "info")
+            flash(_("This file is already in the repository: here it is."), "info")
             return redirect(url_for("documents.detail", doc_id=e.shown_id))
         flash(e.message, "error")  # in a document this user may not see: no link
         return _upload_page(form, status=e.status_code)
@@ -269,7 +269,7 @@ def upload() -> str | BaseResponse | tuple[str, int]:
         flash(e.message, "error")
         return _upload_page(form, row, status=e.status_code)
     metrics.count_upload("web")
-    flash("Stored. Its text is being extracted; this page shows when it is ready.", "ok")
+    flash(_("Stored. Its text is being extracted; this page shows when it is ready."), "ok")
     warning = getattr(doc, "upload_warning", None)
     if warning:
         flash(warning, "info")
@@ -303,16 +303,17 @@ def upload_pending() -> tuple[Response, int]:
     bar); answers JSON: the pending upload's id and what the file says about itself, or
     an error naming the field."""
     if not current_user.is_authenticated:
-        return _json_error(Unauthorized("Your session has ended; sign in again."))
+        return _json_error(Unauthorized(_("Your session has ended; sign in again.")))
     if not policy.can_upload(current_user):
-        return _json_error(Forbidden("Your account may not upload documents."))
+        return _json_error(Forbidden(_("Your account may not upload documents.")))
     limit = int(current_app.config["MAX_UPLOAD_MB"])
     try:
         sent = request.files.get("file")
     except RequestEntityTooLarge:
-        return _json_error(TooLarge(f"The file is larger than the limit of {limit} MB."))
+        return _json_error(TooLarge(_("The file is larger than the limit of %(limit)s MB.",
+                                             limit=limit)))
     if sent is None or not sent.filename:
-        return _json_error(ValidationError("Choose a file to upload."))
+        return _json_error(ValidationError(_("Choose a file to upload.")))
     try:
         row = pending.create(sent.stream, sent.filename, current_user)
     except KbError as e:
@@ -335,7 +336,7 @@ def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
     """Edit a document's metadata (editors and admins)."""
     doc = documents.get_visible(doc_id, current_user)
     if not policy.can_edit(current_user, doc):
-        abort(403, "Your account may not edit this document.")
+        abort(403, _("Your account may not edit this document."))
     form = MetadataForm()
     if request.method == "GET":
         form.title.data, form.summary.data = doc.title, doc.summary
@@ -364,8 +365,8 @@ def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
         except KbError as e:
             flash(e.message, "error")
             return _edit_page(form, doc), e.status_code
-        flash("Saved and resubmitted for review." if resubmit
-              else "Saved. The search index is being updated.", "ok")
+        flash(_("Saved and resubmitted for review.") if resubmit
+              else _("Saved. The search index is being updated."), "ok")
         return redirect(url_for("documents.detail", doc_id=doc.doc_id))
     else:
         return _edit_page(form, doc), 400
@@ -384,14 +385,14 @@ def add_version(doc_id: int) -> BaseResponse:
     form = VersionForm()
     if not form.validate_on_submit():
         if form.csrf_token.errors:
-            abort(400, "The form expired; reload the page and try again.")
+            abort(400, _("The form expired; reload the page and try again."))
         documents.get_visible(doc_id, current_user)
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
         return redirect(url_for("documents.detail", doc_id=doc_id))
     sent = request.files.get("file")
     if sent is None or not sent.filename:
         documents.get_visible(doc_id, current_user)
-        flash("Choose the file of the new version.", "error")
+        flash(_("Choose the file of the new version."), "error")
         return redirect(url_for("documents.detail", doc_id=doc_id))
     try:
         doc = documents.add_version(doc_id, sent.stream, sent.filename, form.note.data,
@@ -405,10 +406,12 @@ def add_version(doc_id: int) -> BaseResponse:
         return redirect(url_for("documents.detail", doc_id=doc_id))
     metrics.count_upload("web")
     current = doc.current_file
-    flash(f"Version {current.version if current else ''} stored; its text is being read."
-          + (" It waits for an editor's review before readers see the document again."
-             if doc.workflow == "submitted" and not policy.publishes_directly(current_user)
-             else ""), "ok")
+    number = current.version if current else ""
+    if doc.workflow == "submitted" and not policy.publishes_directly(current_user):
+        flash(_("Version %(number)s stored; its text is being read. It waits for an editor's "
+                "review before readers see the document again.", number=number), "ok")
+    else:
+        flash(_("Version %(number)s stored; its text is being read.", number=number), "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
 
 
@@ -419,18 +422,18 @@ def version_public(doc_id: int, version: int) -> BaseResponse:
     editors and admins."""
     form = ConfirmForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     action = request.form.get("action", "")
     if action not in ("public", "private"):
-        abort(400, "Say public or private.")
+        abort(400, _("Say public or private."))
     try:
         documents.set_version_public(doc_id, version, action == "public", current_user)
     except ValidationError as e:
         flash(e.message, "error")
     else:
-        flash(f"Version {version} is now " + ("downloadable by readers too."
-                                              if action == "public"
-                                              else "for editors only."), "ok")
+        flash(_("Version %(number)s is now downloadable by readers too.", number=version)
+              if action == "public"
+              else _("Version %(number)s is now for editors only.", number=version), "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
 
 
@@ -488,16 +491,16 @@ def change_workflow(doc_id: int) -> BaseResponse:
     """Publish, return (with a comment), withdraw or restore a document (editors)."""
     form = WorkflowForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     action = form.action.data or ""
     try:
         workflow.change(doc_id, action, current_user, form.comment.data or "")
     except ValidationError as e:
         flash(e.message, "error")
     else:
-        flash({"publish": "Published.", "return": "Returned to the uploader.",
-               "withdraw": "Withdrawn: it no longer appears in search or downloads.",
-               "restore": "Restored and published again."}[action], "ok")
+        flash({"publish": _("Published."), "return": _("Returned to the uploader."),
+               "withdraw": _("Withdrawn: it no longer appears in search or downloads."),
+               "restore": _("Restored and published again.")}[action], "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
 
 
@@ -508,14 +511,14 @@ def feature(doc_id: int) -> BaseResponse:
     methodology of the home page (editors and admins)."""
     action = request.form.get("action", "")
     if action not in ("feature", "unfeature"):
-        abort(400, "Say feature or unfeature.")
+        abort(400, _("Say feature or unfeature."))
     try:
         portal.set_featured(doc_id, action == "feature", current_user)
     except ValidationError as e:
         flash(e.message, "error")
     else:
-        flash("Featured on the home page." if action == "feature"
-              else "No longer featured on the home page.", "ok")
+        flash(_("Featured on the home page.") if action == "feature"
+              else _("No longer featured on the home page."), "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
 
 
@@ -524,7 +527,7 @@ def feature(doc_id: int) -> BaseResponse:
 def reextract(doc_id: int) -> BaseResponse:
     """Read the stored file again (editors), e.g. after a fix or with OCR installed."""
     documents.queue_extraction(doc_id, current_user)
-    flash("The file will be read again; this page shows when it is done.", "ok")
+    flash(_("The file will be read again; this page shows when it is done."), "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
 
 
@@ -537,8 +540,8 @@ def delete(doc_id: int) -> BaseResponse:
     except ValidationError as e:
         flash(e.message, "error")
         return redirect(url_for("documents.detail", doc_id=doc_id))
-    flash(f"Moved to the trash: it is purged in {current_app.config['TRASH_DAYS']} days "
-          "unless an administrator restores it.", "ok")
+    flash(_("Moved to the trash: it is purged in %(days)s days unless an administrator "
+            "restores it.", days=current_app.config["TRASH_DAYS"]), "ok")
     return redirect(url_for("review.queue"))
 
 
@@ -547,14 +550,15 @@ def delete(doc_id: int) -> BaseResponse:
 def revert(doc_id: int, change_id: int) -> BaseResponse:
     """Put the metadata back as they were just after one change of the history (editors)."""
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     doc = documents.get_visible(doc_id, current_user)
     try:
         history.revert(doc, change_id, current_user)
     except ValidationError as e:
         flash(e.message, "error")
     else:
-        flash(f"The metadata are back as they were after change {change_id}.", "ok")
+        flash(_("The metadata are back as they were after change %(number)s.", number=change_id),
+              "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
 
 
@@ -565,8 +569,8 @@ def link_translation(doc_id: int) -> BaseResponse:
     form = TranslationForm()
     if not form.validate_on_submit():
         if form.csrf_token.errors:
-            abort(400, "The form expired; reload the page and try again.")
-        flash("Give the original's number (such as 12) or its address.", "error")
+            abort(400, _("The form expired; reload the page and try again."))
+        flash(_("Give the original's number (such as 12) or its address."), "error")
         return redirect(url_for("documents.detail", doc_id=doc_id))
     try:
         original = translations.parse_reference(form.original.data or "", request.host)
@@ -574,7 +578,7 @@ def link_translation(doc_id: int) -> BaseResponse:
     except ValidationError as e:
         flash(e.message, "error")
     else:
-        flash(f"Linked as a translation of #{original}.", "ok")
+        flash(_("Linked as a translation of #%(number)s.", number=original), "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
 
 
@@ -583,13 +587,13 @@ def link_translation(doc_id: int) -> BaseResponse:
 def unlink_translation(doc_id: int) -> BaseResponse:
     """Remove the document's link to its original (editors)."""
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     try:
         translations.unlink(doc_id, current_user)
     except ValidationError as e:
         flash(e.message, "error")
     else:
-        flash("No longer linked as a translation.", "ok")
+        flash(_("No longer linked as a translation."), "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
 
 
@@ -598,7 +602,7 @@ def unlink_translation(doc_id: int) -> BaseResponse:
 def decide_suggestion(doc_id: int, code: str, action: str) -> BaseResponse:
     """Accept a GCM objective or SDG target proposed from the text, or dismiss it (editors)."""
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     doc = documents.get_visible(doc_id, current_user)
     try:
         if action == "accept":
@@ -618,7 +622,7 @@ def decide_suggestion(doc_id: int, code: str, action: str) -> BaseResponse:
 def accept_all_suggestions(doc_id: int) -> BaseResponse:
     """Accept every open suggestion of the document at once (editors)."""
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     doc = documents.get_visible(doc_id, current_user)
     try:
         term_suggestions.accept_all(doc, current_user)

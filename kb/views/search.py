@@ -16,12 +16,14 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from kb import metrics, policy, taxonomy
 from kb import search as engine
 from kb.errors import QueryError, SearchTimeout
+from kb.i18n import N_
 from kb.search import bounds
 from kb.services import citations, portal, searching
 from kb.views import citing
@@ -29,8 +31,9 @@ from kb.views import citing
 bp = Blueprint("search", __name__)
 
 FACET_TITLES = {
-    "country": "Country", "agency": "Agency", "type": "Document type", "theme": "Theme",
-    "language": "Language", "year": "Year", "phase": "Programme phase",
+    "country": N_("Country"), "agency": N_("Agency"), "type": N_("Document type"),
+    "theme": N_("Theme"), "language": N_("Language"), "year": N_("Year"),
+    "phase": N_("Programme phase"),
 }
 # Facets long enough to need "show all" and a box to find a value in.
 LONG_FACETS = ("country", "agency", "theme")
@@ -43,8 +46,13 @@ SEARCH_PARAMS = frozenset({"q", *searching.FILTER_PARAMS, "year_from", "year_to"
 # of its own size (kb.services.feeds).
 FEED_SKIPS = frozenset({"page", "sort", "per_page"})
 # What a browse page's heading calls its kind (the A-Z lists' headings too).
-KIND_TITLES = {"country": "Countries", "agency": "Agencies", "type": "Document types",
-               "theme": "Themes"}
+KIND_TITLES = {"country": N_("Countries"), "agency": N_("Agencies"),
+               "type": N_("Document types"), "theme": N_("Themes")}
+
+
+def translated(titles: dict[str, str]) -> dict[str, str]:
+    """A dict of English messages in the interface language."""
+    return {k: _(v) for k, v in titles.items()}
 
 
 @dataclass(frozen=True)
@@ -188,12 +196,12 @@ def facet_lists(page: searching.Page, req: engine.SearchRequest) -> list[FacetLi
         if not values:
             continue
         if len(values) <= FACET_TOP + 2:
-            out.append(FacetList(name, title, values))
+            out.append(FacetList(name, _(title), values))
             continue
         head = values[:FACET_TOP]
         tail = values[FACET_TOP:]
         head += [v for v in tail if v.selected]
-        out.append(FacetList(name, title, head, [v for v in tail if not v.selected]))
+        out.append(FacetList(name, _(title), head, [v for v in tail if not v.selected]))
     return out
 
 
@@ -221,9 +229,9 @@ def chips(page: searching.Page, req: engine.SearchRequest, links: Links) -> list
         if req.year_from is not None and req.year_to is not None:
             label = f"{req.year_from}–{req.year_to}"
         elif req.year_from is not None:
-            label = f"from {req.year_from}"
+            label = _("from %(year)s", year=req.year_from)
         else:
-            label = f"until {req.year_to}"
+            label = _("until %(year)s", year=req.year_to)
         out.append(Chip("years", label, label, links.replace(year_from=None, year_to=None)))
     return out
 
@@ -251,11 +259,11 @@ def _results(args: dict[str, list[str]], browse: Browse | None = None) -> tuple[
     links = Links(args, browse)
     return render_template(
         "search/index.html", req=req, page=page, error=error, args=args, links=links,
-        browse=browse, label=taxonomy.label, sorts=engine.SORTS, capped=CAPPED,
+        browse=browse, label=taxonomy.label, sorts=engine.SORTS, capped=translated(CAPPED),
         facets=facet_lists(page, req) if page else [],
         years=years(page, req) if page else [],
         chips=chips(page, req, links) if page else [],
-        kind_titles=KIND_TITLES, facet_titles=FACET_TITLES,
+        kind_titles=translated(KIND_TITLES), facet_titles=translated(FACET_TITLES),
         export_formats=citations.EXPORT_FORMATS, export_limit=citations.export_limit(),
     ), status
 
@@ -310,16 +318,17 @@ def browse(kind: str, value: str) -> tuple[str, int] | BaseResponse:
 @bp.get("/browse/<any(country, agency, type, theme):kind>")
 def browse_list(kind: str) -> str:
     """Every country, agency, document type or theme with documents, A to Z, counted."""
-    return render_template("search/browse_list.html", kind=kind, title=KIND_TITLES[kind],
-                           az=portal.a_to_z(current_user, kind), kind_titles=KIND_TITLES)
+    return render_template("search/browse_list.html", kind=kind, title=_(KIND_TITLES[kind]),
+                           az=portal.a_to_z(current_user, kind),
+                           kind_titles=translated(KIND_TITLES))
 
 
 # How the page tells that a bound was applied (kb.search.bounds), by bound.
 CAPPED = {
-    "edit_distance": "Fuzzy words were searched with at most {applied} letters off "
-                     "(you asked for {asked}).",
-    "words": "Only the first {applied} different words of the query were searched "
-             "(it has {asked}).",
+    "edit_distance": N_("Fuzzy words were searched with at most {applied} letters off "
+                        "(you asked for {asked})."),
+    "words": N_("Only the first {applied} different words of the query were searched "
+                "(it has {asked})."),
 }
 
 
