@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -17,7 +18,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from kb import taxonomy
+from kb import taxonomy, vocabularies
 from kb.models import ROLES
 from kb.services.accounts import MIN_PASSWORD, agencies
 from kb.services.groups import groups_for
@@ -41,9 +42,17 @@ class MetadataForm(FlaskForm):
     phase = SelectField("Programme phase", validators=[Optional()])
     access = SelectField("Access", validators=[DataRequired()])
     groups = SelectMultipleField("Groups (for restricted documents)", validators=[Optional()])
+    # The programme's controlled vocabularies (kb.vocabularies), labelled in the
+    # interface language (templates/documents/_vocabularies.html shows them).
+    gcm = SelectMultipleField(lazy_gettext("GCM objectives"), validators=[Optional()])
+    sdg = SelectMultipleField(lazy_gettext("SDG targets"), validators=[Optional()])
+    area = SelectMultipleField(lazy_gettext("Programme outcome areas"),
+                               validators=[Optional()])
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        for name in vocabularies.NAMES:
+            self[name].choices = _choices(vocabulary_choices(name))
         self.type.choices = _choices([(t.code, t.label) for t in taxonomy.DOCUMENT_TYPES], True)
         self.countries.choices = _choices([(t.code, t.label) for t in taxonomy.countries()])
         self.agencies.choices = _choices([(a.code, f"{a.code} — {a.label}") for a in agencies()])
@@ -67,7 +76,28 @@ class MetadataForm(FlaskForm):
             "phase": [self.phase.data or ""],
             "access": [self.access.data or "public"],
             "groups": list(self.groups.data or []),
+            **{name: list(self[name].data or []) for name in vocabularies.NAMES},
         }
+
+    def fill_terms(self, doc: object) -> None:
+        """Show a document's codes in the vocabulary fields."""
+        for name in vocabularies.NAMES:
+            self[name].data = list(doc.terms(name))  # type: ignore[attr-defined]
+
+
+def vocabulary_choices(name: str) -> list[tuple[str, str]]:
+    """A vocabulary's codes and labels in the interface language, in code order; an SDG
+    target names its goal beside it."""
+    lang = vocabularies.interface_language()
+    out = []
+    for concept in vocabularies.concepts(name):
+        text = concept.label(lang)
+        if name == "gcm":
+            text = f"{concept.code.removeprefix('gcm-')}. {text}"
+        if concept.parent is not None:
+            text = f"{text} — {concept.parent.get(lang) or concept.parent['en']}"
+        out.append((concept.code, text))
+    return out
 
 
 class UploadForm(MetadataForm):

@@ -19,7 +19,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from kb import metrics, policy, taxonomy
+from kb import metrics, policy, taxonomy, vocabularies
 from kb import search as engine
 from kb.errors import QueryError, SearchTimeout
 from kb.search import bounds
@@ -31,6 +31,7 @@ bp = Blueprint("search", __name__)
 FACET_TITLES = {
     "country": "Country", "agency": "Agency", "type": "Document type", "theme": "Theme",
     "language": "Language", "year": "Year", "phase": "Programme phase",
+    "gcm": "GCM objective", "sdg": "SDG target", "area": "Outcome area",
 }
 # Facets long enough to need "show all" and a box to find a value in.
 LONG_FACETS = ("country", "agency", "theme")
@@ -232,6 +233,8 @@ def filter_label(name: str, value: str) -> str:
     """How a chip, or a feed's title, names a filter's value (a code's label)."""
     if name in ("country", "type", "phase", "language"):
         return taxonomy.label(name, value)
+    if name in vocabularies.VOCABULARIES:
+        return vocabularies.label(name, value)
     return value
 
 
