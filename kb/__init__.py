@@ -105,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
         api,
         audit,
         auth,
+        bulk,
         documents,
         feeds,
         groups,
@@ -118,7 +119,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (search, documents, auth, admin, api, profile, review, groups, audit,
-                   metrics, mine, oai, sitemap, feeds):
+                   metrics, mine, oai, sitemap, feeds, bulk):
         app.register_blueprint(module.bp)
 
 

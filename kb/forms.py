@@ -212,3 +212,22 @@ class AuditFilterForm(FlaskForm):
     target = StringField("Target id", validators=[Optional()])
     date_from = StringField("From (YYYY-MM-DD)", validators=[Optional()])
     date_to = StringField("To (YYYY-MM-DD)", validators=[Optional()])
+
+
+class BulkTermsForm(FlaskForm):
+    """Add or remove one code of a vocabulary on the documents selected on a results page
+    (their ids come as repeated ``ids`` fields: the page's check boxes)."""
+
+    code = SelectField(lazy_gettext("Value"), validators=[DataRequired()])
+    action = SelectField(lazy_gettext("Action"), validators=[DataRequired()])
+    # Where to go back to: the results page (a path on this site only, views check).
+    back = HiddenField(validators=[Optional(), Length(max=4000)])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        titles = {"gcm": lazy_gettext("GCM objectives"), "sdg": lazy_gettext("SDG targets"),
+                  "area": lazy_gettext("Programme outcome areas")}
+        self.code.choices = {str(titles[name]): vocabulary_choices(name)
+                             for name in vocabularies.NAMES}
+        self.action.choices = [("add", lazy_gettext("Add to the selected documents")),
+                               ("remove", lazy_gettext("Remove from the selected documents"))]

@@ -227,3 +227,81 @@ def test_the_form_labels_follow_the_interface_language(client, editor):
     page = client.get("/upload", headers={"Accept-Language": "es"}).get_data(as_text=True)
     assert "Mecanismos de coordinación" in page
     assert "Objetivo 10: Reducción de las desigualdades" in page
+
+
+def _bulk(client, ids, code, action):
+    page = client.get("/search").get_data(as_text=True)
+    return client.post("/search/bulk", data={
+        "csrf_token": csrf_from(page), "ids": [str(i) for i in ids], "code": code,
+        "action": action, "back": "/search?q=text"})
+
+
+def test_editors_add_and_remove_a_code_on_several_documents(upload, client, process, roles):
+    editor = roles["editor"]
+    ids = [upload(f"text {n}".encode(), f"{n}.txt", title=f"T{n}", gcm=gcm,
+                  account=editor).json["id"]
+           for n, gcm in enumerate((["gcm-1"], [], ["gcm-20"]))]
+    process()
+    login(client, editor)
+    page = client.get("/search").get_data(as_text=True)
+    assert 'id="bulk-form"' in page
+    assert page.count('form="bulk-form"') == 3
+
+    res = _bulk(client, ids, "gcm-20", "add")
+    assert res.status_code == 302 and res.headers["Location"] == "/search?q=text"
+    assert [_doc(client, i, editor)["gcm"] for i in ids] == [
+        ["gcm-1", "gcm-20"], ["gcm-20"], ["gcm-20"]]
+    assert "2 documents changed. 1 was already so." in \
+        client.get("/search").get_data(as_text=True)
+    # Each change is in the document's history, and the index follows.
+    change = client.get(f"/api/v1/documents/{ids[0]}/history",
+                        headers=editor.headers).json["changes"][0]
+    assert change["action"] == "bulk-edit"
+    assert change["changes"]["gcm"] == [["gcm-1"], ["gcm-1", "gcm-20"]]
+    process()
+    found = client.get("/api/v1/search", query_string={"gcm": "gcm-20"}).json
+    assert found["total"] == 3
+
+    res = _bulk(client, ids[:2], "sdg-10.7", "add")
+    res = _bulk(client, ids, "gcm-20", "remove")
+    assert [_doc(client, i, editor)["gcm"] for i in ids] == [["gcm-1"], [], []]
+    assert [_doc(client, i, editor)["sdg"] for i in ids] == [["sdg-10.7"], ["sdg-10.7"], []]
+    process()
+    assert client.get("/api/v1/search", query_string={"gcm": "gcm-20"}).json["total"] == 0
+
+    # Bounded: more than 100 documents at once changes nothing.
+    res = _bulk(client, [*ids, *range(10_000, 10_100)], "area-policy", "add")
+    assert res.status_code == 302
+    assert all(_doc(client, i, editor)["area"] == [] for i in ids)
+    # A code no list holds changes nothing either.
+    _bulk(client, ids, "gcm-99", "add")
+    assert [_doc(client, i, editor)["gcm"] for i in ids] == [["gcm-1"], [], []]
+
+
+@pytest.mark.parametrize("role", ["contributor", "reader"])
+def test_only_editors_and_admins_may_edit_in_bulk(upload, client, process, roles, role):
+    editor, other = roles["editor"], roles[role]
+    ids = [upload(f"text {n}".encode(), f"{n}.txt", title=f"T{n}",
+                  account=editor).json["id"] for n in range(2)]
+    if role == "contributor":
+        # Even on the contributor's own submitted document.
+        ids.append(upload(b"mine", "mine.txt", title="Mine", account=other).json["id"])
+    process()
+    login(client, other)
+    page = client.get("/search").get_data(as_text=True)
+    assert 'id="bulk-form"' not in page and 'form="bulk-form"' not in page
+    res = client.post("/search/bulk", data={
+        "csrf_token": csrf_from(page), "ids": [str(i) for i in ids], "code": "gcm-5",
+        "action": "add"})
+    assert res.status_code == 403
+    assert all(_doc(client, i, editor)["gcm"] == [] for i in ids)
+    assert all(not any(c["action"] == "bulk-edit" for c in client.get(
+        f"/api/v1/documents/{i}/history", headers=editor.headers).json["changes"])
+        for i in ids)
+
+    # Signed out: the same refusal.
+    client.get("/logout")
+    anonymous = client.post("/search/bulk", data={"ids": [str(ids[0])], "code": "gcm-5",
+                                                  "action": "add"})
+    assert anonymous.status_code in (400, 403)
+    assert _doc(client, ids[0], editor)["gcm"] == []

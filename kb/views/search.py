@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from kb import metrics, policy, taxonomy, vocabularies
 from kb import search as engine
 from kb.errors import QueryError, SearchTimeout
+from kb.forms import BulkTermsForm
 from kb.search import bounds
 from kb.services import citations, portal, searching
 from kb.views import citing
@@ -260,6 +261,8 @@ def _results(args: dict[str, list[str]], browse: Browse | None = None) -> tuple[
         chips=chips(page, req, links) if page else [],
         kind_titles=KIND_TITLES, facet_titles=FACET_TITLES,
         export_formats=citations.EXPORT_FORMATS, export_limit=citations.export_limit(),
+        bulk=BulkTermsForm(back=request.full_path) if page and policy.can_bulk_edit(
+            current_user) else None,
     ), status
 
 
