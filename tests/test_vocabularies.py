@@ -305,3 +305,56 @@ def test_only_editors_and_admins_may_edit_in_bulk(upload, client, process, roles
                                                   "action": "add"})
     assert anonymous.status_code in (400, 403)
     assert _doc(client, ids[0], editor)["gcm"] == []
+
+
+def test_browse_pages_list_documents_per_objective_target_and_area(upload, client, process):
+    a = upload(b"text a", "a.txt", title="Remittance costs", gcm=["gcm-20"],
+               sdg=["sdg-10.c"], area=["area-evidence"]).json["id"]
+    upload(b"text b", "b.txt", title="Border management", gcm=["gcm-11"])
+    process()
+    page = client.get("/browse/gcm/gcm-20")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Promote faster, safer and cheaper transfer of remittances" in html
+    assert "Remittance costs" in html and "Border management" not in html
+    assert f'/documents/{a}' in html
+    # Other spellings lead to the canonical address; an unknown code is not found.
+    res = client.get("/browse/gcm/20")
+    assert res.status_code == 308 and res.headers["Location"].endswith("/browse/gcm/gcm-20")
+    assert client.get("/browse/gcm/gcm-24").status_code == 404
+    html = client.get("/browse/sdg/sdg-10.c").get_data(as_text=True)
+    assert "Remittance costs" in html and "Goal 10: Reduced inequalities" in html
+    html = client.get("/browse/area/area-evidence").get_data(as_text=True)
+    assert "Remittance costs" in html and "Border management" not in html
+
+    # The lists: every concept in code order, counted, zero included.
+    html = client.get("/browse/gcm").get_data(as_text=True)
+    order = [html.index(f'data-value="gcm-{n}"') for n in range(1, 24)]
+    assert order == sorted(order)
+    assert 'data-value="gcm-20"' in html and 'data-count="1"' in html
+    html = client.get("/browse/sdg").get_data(as_text=True)
+    assert html.index("Goal 8: Decent work") < html.index('data-value="sdg-8.7"') \
+        < html.index("Goal 10: Reduced inequalities") < html.index('data-value="sdg-10.7"')
+    fr = client.get("/browse/area", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Mécanismes de coordination" in fr
+
+
+def test_oai_sets_name_each_code_of_public_documents(upload, client, process, make_user):
+    upload(b"public text", "a.txt", title="Public", gcm=["gcm-20"], sdg=["sdg-10.7"],
+           area=["area-policy"])
+    upload(b"internal text", "b.txt", title="Internal", gcm=["gcm-2"], access="internal")
+    process()
+    sets = client.get("/oai", query_string={"verb": "ListSets"}).get_data(as_text=True)
+    for spec in ("gcm", "sdg", "area", "gcm:gcm-20", "sdg:sdg-10.7", "area:area-policy"):
+        assert f"<setSpec>{spec}</setSpec>" in sets
+    assert "GCM objective: Promote faster, safer and cheaper" in sets
+    assert "gcm:gcm-2<" not in sets  # only what a harvester may see
+
+    listed = client.get("/oai", query_string={"verb": "ListIdentifiers",
+                                              "metadataPrefix": "oai_dc",
+                                              "set": "gcm:gcm-20"}).get_data(as_text=True)
+    assert listed.count("<header>") == 1 and "<setSpec>sdg:sdg-10.7</setSpec>" in listed
+    parent = client.get("/oai", query_string={"verb": "ListIdentifiers",
+                                              "metadataPrefix": "oai_dc",
+                                              "set": "area"}).get_data(as_text=True)
+    assert parent.count("<header>") == 1

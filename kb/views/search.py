@@ -46,7 +46,8 @@ SEARCH_PARAMS = frozenset({"q", *searching.FILTER_PARAMS, "year_from", "year_to"
 FEED_SKIPS = frozenset({"page", "sort", "per_page"})
 # What a browse page's heading calls its kind (the A-Z lists' headings too).
 KIND_TITLES = {"country": "Countries", "agency": "Agencies", "type": "Document types",
-               "theme": "Themes"}
+               "theme": "Themes", "gcm": "GCM objectives", "sdg": "SDG targets",
+               "area": "Outcome areas"}
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ def export(fmt: str) -> Response:
     return response
 
 
-@bp.get("/browse/<any(country, agency, type, theme):kind>/<path:value>")
+@bp.get("/browse/<any(country, agency, type, theme, gcm, sdg, area):kind>/<path:value>")
 def browse(kind: str, value: str) -> tuple[str, int] | BaseResponse:
     """The documents of one country, agency, document type or theme, with the search's
     facets and filters."""
@@ -313,9 +314,14 @@ def browse(kind: str, value: str) -> tuple[str, int] | BaseResponse:
     return _results(args, Browse(kind, canonical, title, portal.browse_intro(kind, canonical)))
 
 
-@bp.get("/browse/<any(country, agency, type, theme):kind>")
+@bp.get("/browse/<any(country, agency, type, theme, gcm, sdg, area):kind>")
 def browse_list(kind: str) -> str:
-    """Every country, agency, document type or theme with documents, A to Z, counted."""
+    """Every country, agency, document type or theme with documents, A to Z, counted;
+    a vocabulary's concepts in code order."""
+    if kind in vocabularies.VOCABULARIES:
+        return render_template("search/vocabulary_list.html", kind=kind,
+                               title=KIND_TITLES[kind], kind_titles=KIND_TITLES,
+                               listed=portal.vocabulary_list(current_user, kind))
     return render_template("search/browse_list.html", kind=kind, title=KIND_TITLES[kind],
                            az=portal.a_to_z(current_user, kind), kind_titles=KIND_TITLES)
 
