@@ -124,7 +124,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from kb import vocabularies
     from kb.extract import unit_for
+
+    # The controlled vocabularies' labels and goals in the interface language.
+    app.jinja_env.globals["vocabularies"] = vocabularies
 
     @app.template_filter("filesize")
     def filesize(size: int | None) -> str:

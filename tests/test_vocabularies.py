@@ -358,3 +358,12 @@ def test_oai_sets_name_each_code_of_public_documents(upload, client, process, ma
                                               "metadataPrefix": "oai_dc",
                                               "set": "area"}).get_data(as_text=True)
     assert parent.count("<header>") == 1
+
+
+def test_the_document_page_names_its_codes_in_the_reader_language(upload, client, process):
+    doc_id = upload(b"text", "a.txt", title="A", gcm=["gcm-11"], sdg=["sdg-16.9"]).json["id"]
+    process()
+    html = client.get(f"/documents/{doc_id}", headers={"Accept-Language": "fr"}).get_data(
+        as_text=True)
+    assert 'href="/browse/gcm/gcm-11">Gérer les frontières de manière intégrée' in html
+    assert "Objectif 16 : Paix, justice et institutions efficaces" in html
