@@ -109,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
         api,
         audit,
         auth,
+        bulk,
         documents,
         feeds,
         groups,
@@ -122,12 +123,16 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (search, documents, auth, admin, api, profile, review, groups, audit,
-                   metrics, mine, oai, sitemap, feeds):
+                   metrics, mine, oai, sitemap, feeds, bulk):
         app.register_blueprint(module.bp)
 
 
 def register_template_helpers(app: Flask) -> None:
+    from kb import vocabularies
     from kb.extract import unit_for
+
+    # The controlled vocabularies' labels and goals in the interface language.
+    app.jinja_env.globals["vocabularies"] = vocabularies
 
     @app.template_global()
     def page_label(doc: Any, number: int) -> str:

@@ -17,7 +17,7 @@ ACTIONS = frozenset({
     "resubmit", "password-reset-requested", "password-reset",
     "feature", "unfeature", "metadata-revert", "trash-restore", "purge",
     "new-version", "version-public", "version-private",
-    "translation-link", "translation-unlink",
+    "translation-link", "translation-unlink", "bulk-edit",
     "term-accept", "term-dismiss",
 })
 

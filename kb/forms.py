@@ -18,7 +18,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from kb import taxonomy
+from kb import taxonomy, vocabularies
 from kb.models import ROLES
 from kb.services.accounts import MIN_PASSWORD, agencies
 from kb.services.groups import groups_for
@@ -44,8 +44,16 @@ class MetadataForm(FlaskForm):
     access = SelectField(_l("Access"), validators=[DataRequired()])
     groups = SelectMultipleField(_l("Groups (for restricted documents)"), validators=[Optional()])
 
+    # The programme's controlled vocabularies (kb.vocabularies), labelled in the
+    # interface language (templates/documents/_vocabularies.html shows them).
+    gcm = SelectMultipleField(_l("GCM objectives"), validators=[Optional()])
+    sdg = SelectMultipleField(_l("SDG targets"), validators=[Optional()])
+    area = SelectMultipleField(_l("Programme outcome areas"), validators=[Optional()])
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        for name in vocabularies.NAMES:
+            self[name].choices = _choices(vocabulary_choices(name))
         self.type.choices = _choices([(t.code, t.shown) for t in taxonomy.DOCUMENT_TYPES], True)
         self.countries.choices = _choices([(t.code, t.label) for t in taxonomy.countries()])
         self.agencies.choices = _choices([(a.code, f"{a.code} — {a.label}") for a in agencies()])
@@ -69,7 +77,28 @@ class MetadataForm(FlaskForm):
             "phase": [self.phase.data or ""],
             "access": [self.access.data or "public"],
             "groups": list(self.groups.data or []),
+            **{name: list(self[name].data or []) for name in vocabularies.NAMES},
         }
+
+    def fill_terms(self, doc: object) -> None:
+        """Show a document's codes in the vocabulary fields."""
+        for name in vocabularies.NAMES:
+            self[name].data = list(doc.terms(name))  # type: ignore[attr-defined]
+
+
+def vocabulary_choices(name: str) -> list[tuple[str, str]]:
+    """A vocabulary's codes and labels in the interface language, in code order; an SDG
+    target names its goal beside it."""
+    lang = vocabularies.interface_language()
+    out = []
+    for concept in vocabularies.concepts(name):
+        text = concept.label(lang)
+        if name == "gcm":
+            text = f"{concept.code.removeprefix('gcm-')}. {text}"
+        if concept.parent is not None:
+            text = f"{text} — {concept.parent.get(lang) or concept.parent['en']}"
+        out.append((concept.code, text))
+    return out
 
 
 class UploadForm(MetadataForm):
@@ -184,3 +213,22 @@ class AuditFilterForm(FlaskForm):
     target = StringField(_l("Target id"), validators=[Optional()])
     date_from = StringField(_l("From (YYYY-MM-DD)"), validators=[Optional()])
     date_to = StringField(_l("To (YYYY-MM-DD)"), validators=[Optional()])
+
+
+class BulkTermsForm(FlaskForm):
+    """Add or remove one code of a vocabulary on the documents selected on a results page
+    (their ids come as repeated ``ids`` fields: the page's check boxes)."""
+
+    code = SelectField(_l("Value"), validators=[DataRequired()])
+    action = SelectField(_l("Action"), validators=[DataRequired()])
+    # Where to go back to: the results page (a path on this site only, views check).
+    back = HiddenField(validators=[Optional(), Length(max=4000)])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        titles = {"gcm": _l("GCM objectives"), "sdg": _l("SDG targets"),
+                  "area": _l("Programme outcome areas")}
+        self.code.choices = {str(titles[name]): vocabulary_choices(name)
+                             for name in vocabularies.NAMES}
+        self.action.choices = [("add", _l("Add to the selected documents")),
+                               ("remove", _l("Remove from the selected documents"))]

@@ -13,7 +13,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from kb import search, taxonomy
+from kb import search, taxonomy, vocabularies
 from kb.extract import ACCEPTED_KINDS
 from kb.search import bounds
 from kb.services import citations, documents, metadata, searching, suggestions, thesaurus
@@ -62,6 +62,12 @@ def _json(schema: Schema, example: Any = None, description: str = "") -> Schema:
     return answer
 
 
+# What each controlled vocabulary holds (kb.vocabularies; a new list without a line
+# here fails loudly).
+_VOCABULARY_NAMES = {"gcm": "the 23 objectives of the Global Compact for Migration",
+                     "sdg": "migration-related SDG targets",
+                     "area": "the programme's outcome areas"}
+
 # ---------------------------------------------------------------------------- examples
 
 _HOST = "https://kb.example.org"
@@ -76,6 +82,9 @@ DOCUMENT_SUMMARY_EXAMPLE: dict[str, Any] = {
     "themes": ["remittances", "diaspora"],
     "language": "en",
     "year": 2014,
+    "gcm": ["gcm-19", "gcm-20"],
+    "sdg": ["sdg-10.c"],
+    "area": ["area-evidence"],
     "url": f"{_HOST}/documents/42",
     "download_url": f"{_HOST}/documents/42/download",
 }
@@ -125,6 +134,14 @@ SEARCH_EXAMPLE: dict[str, Any] = {
         "language": [{"value": "en", "label": "English", "count": 1}],
         "year": [{"value": "2014", "label": "2014", "count": 1}],
         "phase": [{"value": "phase-2", "label": "Phase 2 (2014-2018)", "count": 1}],
+        "gcm": [{"value": "gcm-19", "label": vocabularies.label("gcm", "gcm-19", "en"),
+                 "count": 1},
+                {"value": "gcm-20", "label": vocabularies.label("gcm", "gcm-20", "en"),
+                 "count": 1}],
+        "sdg": [{"value": "sdg-10.c", "label": vocabularies.label("sdg", "sdg-10.c", "en"),
+                 "count": 1}],
+        "area": [{"value": "area-evidence",
+                  "label": vocabularies.label("area", "area-evidence", "en"), "count": 1}],
     },
     "did_you_mean": None,
     "nothing_to_search": False,
@@ -157,6 +174,9 @@ def _schemas() -> dict[str, Schema]:
         "themes": _strings(),
         "language": _nullable("string", description="ISO 639-1 code."),
         "year": _nullable("integer"),
+        **{name: _strings(description=f"Codes of `{name}` in /api/v1/taxonomy "
+                                      f"({_VOCABULARY_NAMES[name]}).")
+           for name in vocabularies.NAMES},
         "url": {"type": "string", "format": "uri", "description": "The document's page."},
         "download_url": {"type": "string", "format": "uri",
                          "description": "The original file (ETag, ranges)."},
@@ -335,11 +355,22 @@ def _schemas() -> dict[str, Schema]:
                     "properties": {"code": {"type": "string"}, "label": {"type": "string"}},
                     "required": ["code", "label"]}
     lists = ("countries", "agencies", "types", "phases", "languages", "access")
+    concept: Schema = {"type": "object",
+                       "properties": {"code": {"type": "string"}, "label": {"type": "string"},
+                                      "goal": {"type": "string", "description": (
+                                          "The SDG a target belongs to (`sdg` only).")}},
+                       "required": ["code", "label"]}
     taxonomy_schema: Schema = {
         "type": "object",
-        "description": "The controlled lists: the codes metadata and filters use.",
-        "properties": {name: {"type": "array", "items": _ref("Term")} for name in lists},
-        "required": list(lists),
+        "description": "The controlled lists: the codes metadata and filters use. The "
+                       "programme's vocabularies (`gcm`, `sdg`, `area`) are in code order, "
+                       "labelled in the language of the request's Accept-Language (English, "
+                       "French, Spanish or Russian).",
+        "properties": {**{name: {"type": "array", "items": _ref("Term")} for name in lists},
+                       **{name: {"type": "array", "items": concept,
+                                 "description": _VOCABULARY_NAMES[name]}
+                          for name in vocabularies.NAMES}},
+        "required": [*lists, *vocabularies.NAMES],
     }
     suggestion: Schema = {
         "type": "object",
@@ -525,6 +556,9 @@ def _search_parameters() -> list[Schema]:
         "theme": ("themes", ["remittances"]),
         "language": ("ISO 639-1 language codes", ["en"]),
         "phase": ("programme phases", ["phase-2"]),
+        "gcm": ("GCM objectives (`gcm-1` to `gcm-23`)", ["gcm-20"]),
+        "sdg": ("SDG targets (`sdg-10.7`, ...)", ["sdg-10.7"]),
+        "area": ("the programme's outcome areas", ["area-policy"]),
     }
     params = [_query("q", {"type": "string", "maxLength": bounds.MAX_QUERY_CHARS}, (
         "What to search for; empty: every document you may see. Plain words are a "
@@ -594,6 +628,9 @@ def _upload_fields() -> tuple[Schema, dict[str, Schema]]:
                    "description": "`restricted` needs `groups`."},
         "groups": _strings(description="Names of groups you belong to (restricted "
                                        f"documents); {several}."),
+        **{name: _strings(description=f"{_VOCABULARY_NAMES[name]}: codes of `{name}` in "
+                                      f"/api/v1/taxonomy; {several}.")
+           for name in vocabularies.NAMES},
     }
     # In kb.services.metadata's order; a new field without a line above fails loudly.
     fields = {name: known[name] for name in metadata.FIELDS}
@@ -1032,7 +1069,13 @@ def _operations() -> dict[str, dict[str, Schema]]:
                 "types": [{"code": "report", "label": "Report"}],
                 "phases": [{"code": "pilot", "label": "Pilot phase (2011-2013)"}],
                 "languages": [{"code": "en", "label": "English"}],
-                "access": [{"code": "public", "label": "Public"}]})},
+                "access": [{"code": "public", "label": "Public"}],
+                "gcm": [{"code": "gcm-1", "label": vocabularies.label("gcm", "gcm-1", "en")}],
+                "sdg": [{"code": "sdg-10.7",
+                         "label": vocabularies.label("sdg", "sdg-10.7", "en"),
+                         "goal": "Goal 10: Reduced inequalities"}],
+                "area": [{"code": "area-evidence",
+                          "label": vocabularies.label("area", "area-evidence", "en")}]})},
                 **_errors()},
         }},
         "/api/v1/suggest": {"get": {

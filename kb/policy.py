@@ -157,6 +157,12 @@ def can_feature(user: object) -> bool:
     return role_of(user) in REVIEWERS
 
 
+def can_bulk_edit(user: object) -> bool:
+    """Add or remove a vocabulary's code on several documents at once, from a results
+    page (editors and admins: a contributor edits only their own, one at a time)."""
+    return role_of(user) in REVIEWERS
+
+
 def can_edit(user: object, doc: object) -> bool:
     """Editors edit any document; uploaders edit their own until it is published."""
     role = role_of(user)

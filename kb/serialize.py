@@ -7,7 +7,7 @@ from typing import Any
 from flask import url_for
 from flask_login import current_user
 
-from kb import taxonomy
+from kb import taxonomy, vocabularies
 from kb.models import Document
 from kb.services import translations
 from kb.services.accounts import agencies
@@ -26,6 +26,7 @@ def document_summary(doc: Document) -> dict[str, Any]:
         "themes": doc.themes,
         "language": doc.language,
         "year": doc.year,
+        **{name: doc.terms(name) for name in vocabularies.NAMES},
         "url": url_for("documents.detail", doc_id=doc.doc_id, _external=True),
         "download_url": url_for("documents.download", doc_id=doc.doc_id, _external=True),
     }
@@ -117,4 +118,22 @@ def taxonomy_lists() -> dict[str, Any]:
         "phases": terms(taxonomy.shown(taxonomy.PHASES)),
         "languages": terms(taxonomy.languages()),
         "access": terms(taxonomy.shown(taxonomy.ACCESS_LEVELS)),
+        **vocabulary_lists(),
     }
+
+
+def vocabulary_lists(language: str | None = None) -> dict[str, list[dict[str, str]]]:
+    """The controlled vocabularies in code order, labelled in ``language`` (the
+    interface language: for the API, the request's Accept-Language); an SDG target also
+    names its goal."""
+    lang = language or vocabularies.interface_language()
+    out: dict[str, list[dict[str, str]]] = {}
+    for name in vocabularies.NAMES:
+        items = []
+        for concept in vocabularies.concepts(name):
+            item = {"code": concept.code, "label": concept.label(lang)}
+            if concept.parent is not None:
+                item["goal"] = concept.parent.get(lang) or concept.parent["en"]
+            items.append(item)
+        out[name] = items
+    return out

@@ -431,6 +431,7 @@ def test_a_selective_harvest_by_set(harvester, add):
     sets = {s.setSpec: s.setName for s in harvester.ListSets()}
     assert sets == {
         "country": "Countries", "agency": "Agencies", "type": "Document types",
+        "gcm": "GCM objectives", "sdg": "SDG targets", "area": "Programme outcome areas",
         "country:MDA": "Country: Moldova", "country:JAM": "Country: Jamaica",
         "agency:IOM": "Agency: International Organization for Migration",
         "agency:UNDP": "Agency: United Nations Development Programme",
@@ -681,9 +682,10 @@ def test_every_error_code(served, harvester, add, make_user):
 
 def test_an_empty_repository_still_has_sets_so_no_set_hierarchy_never_applies(served,
                                                                              harvester):
-    """noSetHierarchy means "this repository has no sets": kb always has its three set
+    """noSetHierarchy means "this repository has no sets": kb always has its set
     kinds, so it never answers it. An empty repository answers noRecordsMatch instead."""
-    assert [s.setSpec for s in harvester.ListSets()] == ["country", "agency", "type"]
+    assert [s.setSpec for s in harvester.ListSets()] == ["country", "agency", "type", "gcm",
+                                                         "sdg", "area"]
     with pytest.raises(oaiexceptions.NoRecordsMatch):
         next(harvester.ListRecords(metadataPrefix="oai_dc", set="country"))
     identify = harvester.Identify()

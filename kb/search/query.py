@@ -61,6 +61,9 @@ FILTER_FIELDS = {
     "language": "language",
     "phase": "phase",
     "year": "year",
+    "gcm": "gcm",
+    "sdg": "sdg",
+    "area": "area",
 }
 
 

@@ -14,7 +14,7 @@ from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from kb.search.analysis import LANGUAGES, OTHER, WORD_PATTERN, analyzer, field_language
 
 # Bump when the schema or analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Every text field exists once per analysis language ("title_fr", "body_ru", ...): a
 # document's text goes to the fields of its language, analysed with that language's
@@ -61,6 +61,9 @@ FACET_FIELDS = {
     "language": "f_language",
     "year": "f_year",
     "phase": "f_phase",
+    "gcm": "f_gcm",
+    "sdg": "f_sdg",
+    "area": "f_area",
 }
 
 
@@ -90,6 +93,9 @@ def build_schema() -> fields.Schema:
         country=fields.KEYWORD(commas=True, lowercase=False),
         agency=fields.KEYWORD(commas=True, lowercase=False),
         theme=fields.KEYWORD(commas=True, lowercase=False),
+        gcm=fields.KEYWORD(commas=True, lowercase=False),
+        sdg=fields.KEYWORD(commas=True, lowercase=False),
+        area=fields.KEYWORD(commas=True, lowercase=False),
         type=fields.ID,
         language=fields.ID,
         phase=fields.ID,
@@ -145,6 +151,10 @@ class IndexRecord:
     updated_at: str = ""
     # The original this document translates (Document.translation_of), None for one.
     translation_of: int | None = None
+    # The controlled vocabularies' codes (kb.vocabularies).
+    gcm: tuple[str, ...] = ()
+    sdg: tuple[str, ...] = ()
+    area: tuple[str, ...] = ()
 
     @property
     def work(self) -> int:
@@ -211,6 +221,12 @@ def to_fields(rec: IndexRecord) -> dict[str, object]:
         "f_country": _b(rec.countries),
         "f_agency": _b(rec.agencies),
         "f_theme": _b(rec.themes),
+        "gcm": ",".join(rec.gcm),
+        "sdg": ",".join(rec.sdg),
+        "area": ",".join(rec.area),
+        "f_gcm": _b(rec.gcm),
+        "f_sdg": _b(rec.sdg),
+        "f_area": _b(rec.area),
         WORK_COLUMN: [str(rec.work).encode("utf-8")],
     }
     for name, value in single.items():

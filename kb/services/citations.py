@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from flask import current_app
 from markupsafe import Markup
 
-from kb import csvsafe, search, taxonomy
+from kb import csvsafe, search, taxonomy, vocabularies
 from kb.models import Document
 from kb.search import bounds
 from kb.services import searching
@@ -54,6 +54,8 @@ class Cited:
     summary: str = ""
     countries: tuple[str, ...] = ()
     themes: tuple[str, ...] = ()
+    # The controlled vocabularies' codes (kb.vocabularies), by list.
+    terms: tuple[tuple[str, ...], ...] = ()
 
     @property
     def key(self) -> str:
@@ -84,6 +86,7 @@ def cited(doc: Document, agency_labels: Mapping[str, str], url: str) -> Cited:
         language=doc.language, url=url, summary=_line(doc.summary or ""),
         countries=tuple(taxonomy.label("country", c) for c in doc.countries),
         themes=tuple(doc.themes),
+        terms=tuple(tuple(doc.terms(name)) for name in vocabularies.NAMES),
     )
 
 
@@ -280,7 +283,7 @@ def csl_json(items: Iterable[Cited]) -> str:
 
 
 CSV_COLUMNS = ("id", "title", "agencies", "year", "type", "language", "countries",
-               "themes", "url", "summary")
+               "themes", *vocabularies.NAMES, "url", "summary")
 
 
 def csv_text(items: Iterable[Cited]) -> str:
@@ -291,7 +294,10 @@ def csv_text(items: Iterable[Cited]) -> str:
     for c in items:
         writer.writerow([c.doc_id, c.title, "; ".join(c.authors), c.year or "",
                          c.type_label or "", c.language_label or "", "; ".join(c.countries),
-                         "; ".join(c.themes), c.url, c.summary])
+                         "; ".join(c.themes),
+                         *("; ".join(codes) for codes in
+                           (c.terms or ((),) * len(vocabularies.NAMES))),
+                         c.url, c.summary])
     return out.getvalue()
 
 

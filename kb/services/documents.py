@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from kb import audit, clock, context, policy
+from kb import audit, clock, context, policy, vocabularies
 from kb.errors import (
     DuplicateError,
     Forbidden,
@@ -28,6 +28,7 @@ from kb.models import (
     DocumentAgency,
     DocumentCountry,
     DocumentGroup,
+    DocumentTerm,
     DocumentTheme,
     Group,
     Job,
@@ -71,6 +72,29 @@ def apply_metadata(doc: Document, meta: Metadata) -> None:
     doc.agency_rows = [DocumentAgency(code=c, position=i) for i, c in enumerate(meta.agencies)]
     doc.theme_rows = [DocumentTheme(theme=t, position=i) for i, t in enumerate(meta.themes)]
     doc.group_rows = [DocumentGroup(group_id=g) for g in meta.group_ids]
+    set_terms(doc, {name: meta.terms(name) for name in vocabularies.NAMES})
+
+
+def set_terms(doc: Document, terms: Mapping[str, Sequence[str]]) -> None:
+    """Give a document these codes of the lists named (the other lists keep theirs).
+    Rows that stay keep their identity: a list left as it was writes nothing."""
+    wanted = {(name, code): i for name, codes in terms.items()
+              for i, code in enumerate(codes)}
+    kept: list[DocumentTerm] = []
+    for row in doc.term_rows:
+        if row.vocabulary not in terms:
+            kept.append(row)
+        elif (row.vocabulary, row.code) in wanted:
+            row.position = wanted.pop((row.vocabulary, row.code))
+            kept.append(row)
+    kept += [DocumentTerm(vocabulary=name, code=code, position=i)
+             for (name, code), i in wanted.items()]
+    if [(r.vocabulary, r.code, r.position) for r in kept] != \
+            [(r.vocabulary, r.code, r.position) for r in doc.term_rows]:
+        doc.term_rows = sorted(kept, key=lambda r: (vocabularies.NAMES.index(r.vocabulary)
+                                                    if r.vocabulary in vocabularies.NAMES
+                                                    else len(vocabularies.NAMES),
+                                                    r.position))
 
 
 def existing_by_sha(sha256: str) -> int | None:
@@ -341,6 +365,7 @@ def present_metadata(doc: Document) -> dict[str, list[str]]:
         "language": [doc.language or ""],
         "year": ["" if doc.year is None else str(doc.year)], "phase": [doc.phase or ""],
         "access": [doc.access], "groups": [name for _, name in _group_names(doc)],
+        **{name: doc.terms(name) for name in vocabularies.NAMES},
     }
 
 
@@ -359,7 +384,8 @@ def etag(doc: Document) -> str:
     state = [doc.doc_id, doc.title, doc.summary, doc.doc_type, doc.countries, doc.agencies,
              doc.themes, doc.language, doc.year, doc.phase, doc.access, sorted(doc.group_ids),
              doc.workflow, doc.workflow_comment, doc.status, doc.error, doc.error_code,
-             doc.translation_of, [[f.version, f.sha256, f.pages] for f in doc.files]]
+             doc.translation_of, [[f.version, f.sha256, f.pages] for f in doc.files],
+             [doc.terms(name) for name in vocabularies.NAMES]]
     return hashlib.sha256(json.dumps(state, ensure_ascii=False).encode()).hexdigest()[:32]
 
 

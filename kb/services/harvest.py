@@ -25,7 +25,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import ColumnElement, and_, event, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
-from kb import clock, policy, taxonomy
+from kb import clock, policy, taxonomy, vocabularies
 from kb.errors import OaiError
 from kb.extensions import db
 from kb.models import (
@@ -33,6 +33,7 @@ from kb.models import (
     Document,
     DocumentAgency,
     DocumentCountry,
+    DocumentTerm,
     DocumentTheme,
     HarvestRecord,
     StoredFile,
@@ -53,6 +54,10 @@ SET_KINDS: dict[str, SetKind] = {
     "country": SetKind("Countries", "Country"),
     "agency": SetKind("Agencies", "Agency"),
     "type": SetKind("Document types", "Document type"),
+    # The programme's controlled vocabularies (kb.vocabularies): gcm:gcm-20, sdg:sdg-10.7.
+    "gcm": SetKind("GCM objectives", "GCM objective"),
+    "sdg": SetKind("SDG targets", "SDG target"),
+    "area": SetKind("Programme outcome areas", "Outcome area"),
 }
 # The protocol's syntax of a setSpec (OAI-PMH 2.0, section 4.6 and its schema).
 SET_SPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*")
@@ -85,13 +90,15 @@ class Described:
     themes: tuple[str, ...]
     created: str  # ISO date of the record's creation
     file: FileFacts | None
+    # The controlled vocabularies' codes, (vocabulary, code) in the document's order.
+    terms: tuple[tuple[str, str], ...] = ()
 
 
 # What ``describe`` reads: a flush that changes none of these (a status, a download count,
 # a review comment) leaves the record alone without looking. Keep them in step.
 WATCHED_DOCUMENT = ("title", "summary", "doc_type", "language", "year", "phase", "access",
                     "workflow", "trashed_at", "created_at", "country_rows", "agency_rows",
-                    "theme_rows", "files")
+                    "theme_rows", "files", "term_rows")
 WATCHED_FILE = ("content_type", "size", "pages")
 
 
@@ -105,7 +112,8 @@ def describe(doc: Document, agency_labels: dict[str, str]) -> Described:
         agencies=tuple((c, agency_labels.get(c, c)) for c in doc.agencies),
         themes=tuple(doc.themes), created=doc.created_at.date().isoformat(),
         file=None if current is None else FileFacts(current.content_type, current.size,
-                                                     current.pages))
+                                                     current.pages),
+        terms=tuple((r.vocabulary, r.code) for r in doc.term_rows))
 
 
 def set_specs(d: Described) -> tuple[str, ...]:
@@ -114,11 +122,17 @@ def set_specs(d: Described) -> tuple[str, ...]:
     specs += [f"agency:{code}" for code, _label in d.agencies]
     if d.doc_type:
         specs.append(f"type:{d.doc_type}")
+    specs += [f"{vocabulary}:{code}" for vocabulary, code in d.terms
+              if vocabulary in SET_KINDS]
     return tuple(dict.fromkeys(s for s in specs if SET_SPEC.fullmatch(s)))
 
 
 def fingerprint(d: Described) -> str:
-    return hashlib.sha256(json.dumps(asdict(d), sort_keys=True, ensure_ascii=False)
+    facts = asdict(d)
+    if not facts["terms"]:
+        # A document without codes keeps the fingerprint it had before there were any.
+        del facts["terms"]
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, ensure_ascii=False)
                           .encode()).hexdigest()
 
 
@@ -153,7 +167,8 @@ def _note_touched(session: Session, _context: Any) -> None:
         if isinstance(obj, Document):
             if state.identity and (whole or _changes(state, WATCHED_DOCUMENT)):
                 touched.add(int(state.identity[0]))
-        elif isinstance(obj, DocumentCountry | DocumentAgency | DocumentTheme | StoredFile):
+        elif isinstance(obj, DocumentCountry | DocumentAgency | DocumentTheme | DocumentTerm
+                        | StoredFile):
             doc_id: int | None = state.dict.get("doc_id")
             if doc_id is not None and (whole or not isinstance(obj, StoredFile)
                                        or _changes(state, WATCHED_FILE)):
@@ -345,6 +360,15 @@ def sets() -> list[HarvestSet]:
             label = (agency_names.get(code, code) if kind == "agency"
                      else taxonomy.label(kind, code))
             found.append(HarvestSet(spec, f"{SET_KINDS[kind].singular}: {label}"))
+    held = {(vocabulary, code) for vocabulary, code in db.session.execute(
+        select(DocumentTerm.vocabulary, DocumentTerm.code).join(Document)
+        .where(harvestable).distinct())}
+    for vocabulary in vocabularies.NAMES:
+        for concept in vocabularies.concepts(vocabulary):
+            if (vocabulary, concept.code) in held:
+                found.append(HarvestSet(f"{vocabulary}:{concept.code}",
+                                        f"{SET_KINDS[vocabulary].singular}: "
+                                        f"{concept.label('en')}"))
     return found
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kb import audit, clock, policy
+from kb import audit, clock, policy, vocabularies
 from kb.errors import Forbidden, NotFound, ValidationError
 from kb.extensions import db
 from kb.models import Document, DocumentChange, Group
@@ -33,7 +33,8 @@ LABELS = {"title": "Title", "summary": "Summary", "type": "Type", "countries": "
           "year": "Year", "phase": "Programme phase", "access": "Access",
           "groups": "Groups", "workflow": "State", "comment": "Review comment",
           "featured": "Featured", "status": "Processing", "file": "File",
-          "trash": "In the trash", "translation_of": "Translation of"}
+          "trash": "In the trash", "translation_of": "Translation of",
+          "gcm": "GCM objectives", "sdg": "SDG targets", "area": "Outcome areas"}
 
 Snapshot = dict[str, Any]
 
@@ -52,6 +53,7 @@ def snapshot(doc: Document) -> Snapshot:
         "workflow": doc.workflow, "comment": doc.workflow_comment,
         "featured": doc.featured_at is not None, "status": doc.status,
         "file": current.filename if current is not None else None,
+        **{name: doc.terms(name) for name in vocabularies.NAMES},
     }
 
 

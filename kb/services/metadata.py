@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from kb import taxonomy
+from kb import taxonomy, vocabularies
 from kb.errors import ValidationError
 from kb.extensions import db
 from kb.models import Agency, Group
 
 FIELDS = ("title", "summary", "type", "countries", "agencies", "themes", "language", "year",
-          "phase", "access", "groups")
+          "phase", "access", "groups", *vocabularies.NAMES)
 # Bounds of the fields (the API's description, kb.openapi, states them too).
 MAX_TITLE_CHARS = 500
 MAX_THEME_CHARS = 100
@@ -35,6 +35,14 @@ class Metadata:
     phase: str | None = None
     access: str = "public"
     group_ids: tuple[int, ...] = ()
+    # The controlled vocabularies' codes, by list (kb.vocabularies): gcm, sdg, area.
+    gcm: tuple[str, ...] = ()
+    sdg: tuple[str, ...] = ()
+    area: tuple[str, ...] = ()
+
+    def terms(self, vocabulary: str) -> tuple[str, ...]:
+        """The codes of one controlled vocabulary."""
+        return tuple(getattr(self, vocabulary))
 
 
 def split_values(values: Sequence[str]) -> list[str]:
@@ -146,6 +154,20 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
             errors["groups"] = "A restricted document needs at least one group."
         group_list = [known_groups[n.casefold()] for n in names if n.casefold() in known_groups]
 
+    terms: dict[str, tuple[str, ...]] = {}
+    for vocabulary in vocabularies.NAMES:
+        codes, bad = [], []
+        for value in split_values(raw.get(vocabulary, ())):
+            code = vocabularies.normalise(vocabulary, value)
+            if code is None:
+                bad.append(value)
+            else:
+                codes.append(code)
+        if bad:
+            errors[vocabulary] = f"unknown {vocabulary} code " + ", ".join(
+                repr(b) for b in bad)
+        terms[vocabulary] = _dedupe(codes)
+
     if errors:
         first = next(iter(errors.values()))
         raise ValidationError(f"Please correct the metadata: {first}", fields=errors)
@@ -154,4 +176,5 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
         countries=_dedupe(countries), agencies=_dedupe(agency_list),
         themes=_dedupe([t for t in themes if t]), language=language, year=year,
         phase=phase, access=access, group_ids=tuple(dict.fromkeys(group_list)),
+        **terms,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import func, select
 
-from kb import audit, clock, context, policy, search, taxonomy
+from kb import audit, clock, context, policy, search, taxonomy, vocabularies
 from kb.errors import Forbidden, IndexUnavailable, NotFound, SearchTimeout, ValidationError
 from kb.extensions import db
 from kb.models import Agency, Document
@@ -24,7 +24,7 @@ from kb.services.processing import body_texts
 from kb.services.searching import facet_labels
 
 # The kinds of browse page, by filter parameter (the facets with a page of their own).
-KINDS = ("country", "agency", "type", "theme")
+KINDS = ("country", "agency", "type", "theme", *vocabularies.NAMES)
 # How many documents the home page lists as recent additions and as featured.
 RECENT = 6
 FEATURED = 8
@@ -173,6 +173,25 @@ def a_to_z(user: object, kind: str) -> AtoZ:
                                    for letter in ordered))
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A vocabulary's concept on its list page: code, label, counted."""
+
+    value: str
+    label: str
+    count: int
+    goal: str | None = None
+
+
+def vocabulary_list(user: object, kind: str) -> tuple[Listed, ...]:
+    """Every concept of a vocabulary in code order, with the documents this user may see
+    (at 0 where none), labelled in the interface language."""
+    counts = {c.value: c.count for c in holdings(user).counts(kind)}
+    return tuple(Listed(c.code, vocabularies.label(kind, c.code), counts.get(c.code, 0),
+                        vocabularies.goal(c.code) if kind == "sdg" else None)
+                 for c in vocabularies.concepts(kind))
+
+
 def browse_value(kind: str, raw: str) -> str:
     """The value a browse page's address names, as the index holds it; NotFound when it
     names no country, agency or document type there is."""
@@ -198,6 +217,11 @@ def browse_value(kind: str, raw: str) -> str:
         if not theme:
             raise NotFound("Name a theme.")
         return theme
+    if kind in vocabularies.VOCABULARIES:
+        code = vocabularies.normalise(kind, value)
+        if code is None:
+            raise NotFound(f"There is no {kind} code {value!r}.")
+        return code
     raise NotFound(f"There are no pages by {kind}.")
 
 
@@ -208,11 +232,15 @@ def value_label(kind: str, value: str) -> str:
         return label or value
     if kind == "theme":
         return value[:1].upper() + value[1:]
+    if kind in vocabularies.VOCABULARIES:
+        return vocabularies.label(kind, value)
     return taxonomy.label(kind, value)
 
 
 def browse_intro(kind: str, value: str) -> str:
     """One sentence saying what a browse page holds."""
+    if kind in vocabularies.VOCABULARIES:
+        return _vocabulary_intro(kind, value)
     label = value_label(kind, value)
     return {
         "country": f"Documents about {label} or from the programme's work there.",
@@ -220,6 +248,20 @@ def browse_intro(kind: str, value: str) -> str:
         "type": f"Documents of the type “{label}”.",
         "theme": f"Documents on the theme “{value}”.",
     }[kind]
+
+
+def _vocabulary_intro(kind: str, value: str) -> str:
+    from flask_babel import gettext as _
+
+    if kind == "gcm":
+        return _("Documents that serve objective %(number)s of the Global Compact for "
+                 "Safe, Orderly and Regular Migration.", number=value.removeprefix("gcm-"))
+    if kind == "sdg":
+        return _("Documents on target %(target)s of the Sustainable Development Goals "
+                 "(%(goal)s).", target=value.removeprefix("sdg-"),
+                 goal=vocabularies.goal(value) or "")
+    return _("Documents that contribute to the programme's outcome area “%(area)s”.",
+             area=vocabularies.label(kind, value))
 
 
 def set_featured(doc_id: int, on: bool, user: object) -> Document:

@@ -289,6 +289,8 @@ def record_for(doc: Document, pages: tuple[str, ...] | None = None) -> search.In
         workflow=doc.workflow, uploader_id=doc.uploader_id, group_ids=tuple(doc.group_ids),
         updated_at=doc.updated_at.isoformat() if doc.updated_at else "",
         translation_of=doc.translation_of,
+        gcm=tuple(doc.terms("gcm")), sdg=tuple(doc.terms("sdg")),
+        area=tuple(doc.terms("area")),
     )
 
 

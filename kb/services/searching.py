@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
-from kb import context, metrics, policy, search, taxonomy
+from kb import context, metrics, policy, search, taxonomy, vocabularies
 from kb.errors import QueryError
 from kb.extensions import db
 from kb.models import Agency, Document
@@ -18,7 +18,8 @@ from kb.services.processing import body_texts
 MAX_PER_PAGE = search.MAX_PER_PAGE
 # Snippets a result shows at most (a document's own page shows more).
 RESULT_SNIPPETS = 2
-FILTER_PARAMS = ("country", "agency", "type", "theme", "language", "phase", "year")
+FILTER_PARAMS = ("country", "agency", "type", "theme", "language", "phase", "year",
+                 *vocabularies.NAMES)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def filter_value(name: str, raw: str) -> str:
         return taxonomy.normalise_theme(value)
     if value and name == "country":
         return taxonomy.normalise_country(value) or value
+    if value and name in vocabularies.VOCABULARIES:
+        return vocabularies.normalise(name, value) or value
     return value
 
 
@@ -150,6 +153,8 @@ def facet_labels(result: search.SearchResult) -> dict[str, dict[str, str]]:
             labels[name] = {v: taxonomy.label(name, v) for v, _ in pairs}
         elif name == "agency":
             labels[name] = {v: agencies.get(v, v) for v, _ in pairs}
+        elif name in vocabularies.VOCABULARIES:
+            labels[name] = {v: vocabularies.label(name, v) for v, _ in pairs}
         else:
             labels[name] = {v: v for v, _ in pairs}
     return labels

@@ -343,6 +343,7 @@ def edit(doc_id: int) -> str | BaseResponse | tuple[str, int]:
         form.type.data, form.language.data = doc.doc_type or "", doc.language or ""
         form.countries.data, form.agencies.data = doc.countries, doc.agencies
         form.themes.data = "; ".join(doc.themes)
+        form.fill_terms(doc)
         form.year.data = str(doc.year or "")
         form.phase.data, form.access.data = doc.phase or "", doc.access
         form.groups.data = [g.name for g in groups_service.groups_for(current_user)

@@ -20,9 +20,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from kb import metrics, policy, taxonomy
+from kb import metrics, policy, taxonomy, vocabularies
 from kb import search as engine
 from kb.errors import QueryError, SearchTimeout
+from kb.forms import BulkTermsForm
 from kb.i18n import N_
 from kb.search import bounds
 from kb.services import citations, portal, searching
@@ -34,6 +35,7 @@ FACET_TITLES = {
     "country": N_("Country"), "agency": N_("Agency"), "type": N_("Document type"),
     "theme": N_("Theme"), "language": N_("Language"), "year": N_("Year"),
     "phase": N_("Programme phase"),
+    "gcm": N_("GCM objective"), "sdg": N_("SDG target"), "area": N_("Outcome area"),
 }
 # Facets long enough to need "show all" and a box to find a value in.
 LONG_FACETS = ("country", "agency", "theme")
@@ -47,7 +49,8 @@ SEARCH_PARAMS = frozenset({"q", *searching.FILTER_PARAMS, "year_from", "year_to"
 FEED_SKIPS = frozenset({"page", "sort", "per_page"})
 # What a browse page's heading calls its kind (the A-Z lists' headings too).
 KIND_TITLES = {"country": N_("Countries"), "agency": N_("Agencies"),
-               "type": N_("Document types"), "theme": N_("Themes")}
+               "type": N_("Document types"), "theme": N_("Themes"), "gcm": N_("GCM objectives"),
+               "sdg": N_("SDG targets"), "area": N_("Outcome areas")}
 
 
 def translated(titles: dict[str, str]) -> dict[str, str]:
@@ -240,6 +243,8 @@ def filter_label(name: str, value: str) -> str:
     """How a chip, or a feed's title, names a filter's value (a code's label)."""
     if name in ("country", "type", "phase", "language"):
         return taxonomy.label(name, value)
+    if name in vocabularies.VOCABULARIES:
+        return vocabularies.label(name, value)
     return value
 
 
@@ -265,6 +270,8 @@ def _results(args: dict[str, list[str]], browse: Browse | None = None) -> tuple[
         chips=chips(page, req, links) if page else [],
         kind_titles=translated(KIND_TITLES), facet_titles=translated(FACET_TITLES),
         export_formats=citations.EXPORT_FORMATS, export_limit=citations.export_limit(),
+        bulk=BulkTermsForm(back=request.full_path) if page and policy.can_bulk_edit(
+            current_user) else None,
     ), status
 
 
@@ -300,7 +307,7 @@ def export(fmt: str) -> Response:
     return response
 
 
-@bp.get("/browse/<any(country, agency, type, theme):kind>/<path:value>")
+@bp.get("/browse/<any(country, agency, type, theme, gcm, sdg, area):kind>/<path:value>")
 def browse(kind: str, value: str) -> tuple[str, int] | BaseResponse:
     """The documents of one country, agency, document type or theme, with the search's
     facets and filters."""
@@ -315,9 +322,14 @@ def browse(kind: str, value: str) -> tuple[str, int] | BaseResponse:
     return _results(args, Browse(kind, canonical, title, portal.browse_intro(kind, canonical)))
 
 
-@bp.get("/browse/<any(country, agency, type, theme):kind>")
+@bp.get("/browse/<any(country, agency, type, theme, gcm, sdg, area):kind>")
 def browse_list(kind: str) -> str:
-    """Every country, agency, document type or theme with documents, A to Z, counted."""
+    """Every country, agency, document type or theme with documents, A to Z, counted;
+    a vocabulary's concepts in code order."""
+    if kind in vocabularies.VOCABULARIES:
+        return render_template("search/vocabulary_list.html", kind=kind,
+                               title=_(KIND_TITLES[kind]), kind_titles=translated(KIND_TITLES),
+                               listed=portal.vocabulary_list(current_user, kind))
     return render_template("search/browse_list.html", kind=kind, title=_(KIND_TITLES[kind]),
                            az=portal.a_to_z(current_user, kind),
                            kind_titles=translated(KIND_TITLES))
