@@ -59,6 +59,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    from flask_babel import lazy_gettext
+
     from kb import i18n
     from kb.extensions import babel, csrf, db, login_manager
 
@@ -68,7 +70,8 @@ def register_extensions(app: Flask) -> None:
                    default_translation_directories=str(i18n.TRANSLATIONS))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message = lazy_gettext("Please sign in to continue.")
+    login_manager.localize_callback = str  # flashed in the request's language
 
     from kb import auth
 

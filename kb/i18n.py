@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_login import current_user
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -26,6 +26,8 @@ def languages() -> tuple[str, ...]:
 def select_locale() -> str:
     """The interface language of this request."""
     offered = languages()
+    if not has_request_context():  # the CLI, the worker: messages stay English
+        return offered[0]
     chosen = request.cookies.get(COOKIE)
     if chosen in offered:
         return chosen
