@@ -286,3 +286,19 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogues() -> None:
+    """Compile kb/translations/*/LC_MESSAGES/messages.po into the .mo files Flask-Babel
+    reads (they are build output, not kept in git), once per test session."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    from kb.i18n import TRANSLATIONS
+
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        with po.open("rb") as source:
+            catalogue = read_po(source, locale=po.parent.parent.name)
+        with po.with_suffix(".mo").open("wb") as target:
+            write_mo(target, catalogue)

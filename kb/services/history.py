@@ -154,9 +154,9 @@ def revert(doc: Document, change_id: int, user: object) -> Document:
     try:
         meta = validate(_raw(metadata_after(doc, change_id)))
     except ValidationError as e:
+        prefix = _("Please correct the metadata: %(problem)s", problem="")
         raise ValidationError(_("These metadata cannot be restored as they were: %(problem)s",
-                                problem=e.message.removeprefix(
-                                    _("Please correct the metadata: %(problem)s", problem=""))),
+                                problem=e.message.removeprefix(prefix)),
                               fields=e.fields) from e
     translations.check_language(doc, meta.language, user)
     before = snapshot(doc)

@@ -165,18 +165,18 @@ def check_language(doc: Document, language: str | None, user: object) -> None:
                               fields={"language": "required in a work"})
     for other in others:
         if other.language == language:
-            shown = policy.can_view(user, other)
-            raise ValidationError(
-                _("Please correct the metadata: %(problem)s", problem=(
-                    (_("the work already has an %(language)s version: #%(id)s.",
-                       language=_label(language), id=other.doc_id) if _an(language) else
-                     _("the work already has a %(language)s version: #%(id)s.",
-                       language=_label(language), id=other.doc_id)) if shown else
-                    (_("the work already has an %(language)s version.",
-                       language=_label(language)) if _an(language) else
-                     _("the work already has a %(language)s version.",
-                       language=_label(language))))),
-                fields={"language": "already in the work"})
+            name = _label(language)
+            if policy.can_view(user, other):
+                problem = (_("the work already has an %(language)s version: #%(id)s.",
+                             language=name, id=other.doc_id) if _an(language) else
+                           _("the work already has a %(language)s version: #%(id)s.",
+                             language=name, id=other.doc_id))
+            else:
+                problem = (_("the work already has an %(language)s version.", language=name)
+                           if _an(language) else
+                           _("the work already has a %(language)s version.", language=name))
+            raise ValidationError(_("Please correct the metadata: %(problem)s", problem=problem),
+                                  fields={"language": "already in the work"})
 
 
 def _an(code: str | None) -> str:
