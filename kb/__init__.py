@@ -60,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+
     from kb import i18n
     from kb.extensions import babel, csrf, db, login_manager
 

@@ -1,4 +1,12 @@
-"""Domain exceptions: each carries a message a person can act on."""
+"""Domain exceptions: each carries a message a person can act on.
+
+Translation rule: a message is translated when the exception is raised, in the language
+of the request being answered (``flask_babel.gettext``; outside a request, e.g. in the
+CLI or the worker, it stays English). A message kept in a module-level constant is a
+``lazy_gettext`` string, and ``KbError`` makes it a plain ``str`` at raise time, so the
+message of every exception is fixed text, whatever reads it later. ``error_code`` and
+field names are for programs: never translated.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +33,10 @@ class KbError(Exception):
     status_code = 400
 
     def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
+        message = str(message)  # a lazy_gettext constant: translated now (see above)
         super().__init__(message)
         self.message = message
-        self.fields = fields or {}
+        self.fields = {name: str(text) for name, text in (fields or {}).items()}
 
 
 class ValidationError(KbError):

@@ -19,7 +19,6 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from kb import taxonomy, vocabularies
-from kb.models import ROLES
 from kb.services.accounts import MIN_PASSWORD, agencies
 from kb.services.groups import groups_for
 
@@ -28,6 +27,10 @@ def _choices(pairs: list[tuple[str, str]], blank: bool = False) -> list[SelectCh
     options = [SelectChoice(value=value, label=label) for value, label in pairs]
     return [SelectChoice(value="", label="—"), *options] if blank else options
 
+
+# What each role is called on the pages ("Administrator", not the nav link's "Admin").
+ROLE_LABELS = {"admin": _l("Administrator"), "editor": _l("Editor"),
+               "contributor": _l("Contributor"), "reader": _l("Reader")}
 
 class MetadataForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=500)])
@@ -142,12 +145,12 @@ class ResetPasswordForm(FlaskForm):
 
 class UserForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired()])
-    role = SelectField(_l("Role"), choices=_choices([(r, r.capitalize()) for r in ROLES]))
+    role = SelectField(_l("Role"), choices=_choices(list(ROLE_LABELS.items())))
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD)])
 
 
 class RoleForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=_choices([(r, r.capitalize()) for r in ROLES]))
+    role = SelectField(_l("Role"), choices=_choices(list(ROLE_LABELS.items())))
 
 
 class VersionForm(FlaskForm):

@@ -18,6 +18,7 @@ from flask import (
     session,
 )
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext, lazy_gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -137,8 +138,9 @@ def login_limit_pair() -> str:
     return str(current_app.config["LOGIN_LIMIT_PAIR"])
 
 
-LOGIN_LIMIT_MESSAGE = ("Too many failed sign-in attempts. Wait a minute, then try again "
-                       "(or ask an administrator to check your account).")
+# Translated for each answer (Flask-Limiter calls the message's __str__).
+LOGIN_LIMIT_MESSAGE = lazy_gettext("Too many failed sign-in attempts. Wait a minute, then try "
+                                   "again (or ask an administrator to check your account).")
 
 
 def limit_login(view: View) -> View:
@@ -149,12 +151,12 @@ def limit_login(view: View) -> View:
                        (login_limit_address, login_address_key),
                        (login_limit_pair, login_pair_key)):
         limited = limiter.limit(limit, key_func=key, methods=["POST"], deduct_when=login_failed,
-                                error_message=LOGIN_LIMIT_MESSAGE)(limited)
+                                error_message=LOGIN_LIMIT_MESSAGE.__str__)(limited)
     return cast(View, limited)
 
 
-PASSWORD_LIMIT_MESSAGE = ("Too many wrong current passwords. Wait a few minutes, then try "
-                          "again (or sign out and ask an administrator).")
+PASSWORD_LIMIT_MESSAGE = lazy_gettext("Too many wrong current passwords. Wait a few minutes, "
+                                      "then try again (or sign out and ask an administrator).")
 
 
 def password_change_key() -> str:
@@ -174,11 +176,11 @@ def limit_password_change(view: View) -> View:
     """Limit wrong current passwords on the password change form, per account."""
     return cast(View, limiter.limit(password_change_limit, key_func=password_change_key,
                                     methods=["POST"], deduct_when=wrong_current_password,
-                                    error_message=PASSWORD_LIMIT_MESSAGE)(view))
+                                    error_message=PASSWORD_LIMIT_MESSAGE.__str__)(view))
 
 
-FORGOT_LIMIT_MESSAGE = ("Too many requests for a new password. Wait an hour, then try "
-                        "again (or ask an administrator).")
+FORGOT_LIMIT_MESSAGE = lazy_gettext("Too many requests for a new password. Wait an hour, then "
+                                    "try again (or ask an administrator).")
 
 
 def forgot_account_key() -> str:
@@ -204,7 +206,7 @@ def limit_forgot_password(view: View) -> View:
     for limit, key in ((forgot_limit_account, forgot_account_key),
                        (forgot_limit_address, forgot_address_key)):
         limited = limiter.limit(limit, key_func=key, methods=["POST"],
-                                error_message=FORGOT_LIMIT_MESSAGE)(limited)
+                                error_message=FORGOT_LIMIT_MESSAGE.__str__)(limited)
     return cast(View, limited)
 
 
@@ -228,7 +230,7 @@ def refuse_invalid_token() -> None:
 
     user = user_for_token(token)
     if user is None:
-        raise Unauthorized("The API token is not valid or was revoked.")
+        raise Unauthorized(gettext("The API token is not valid or was revoked."))
     g.token_user = user  # Flask-Login's request loader takes it from here
 
 

@@ -286,3 +286,4 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+

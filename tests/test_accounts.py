@@ -238,7 +238,7 @@ def test_disabled_accounts_lose_sign_in_sessions_and_tokens_at_once(app, client,
     res = post_form(client, "/admin/users", f"/admin/users/{user_id}/disable")
     assert res.status_code == 302
     page = client.get("/admin/users").get_data(as_text=True)
-    assert re.search(rf"{re.escape(user.email)}</td><td[^>]*>reader</td><td[^>]*>disabled<", page)
+    assert re.search(rf"{re.escape(user.email)}</td><td[^>]*>Reader</td><td[^>]*>disabled<", page)
 
     assert not signed_in(theirs)
     assert client.get("/api/v1/search", headers=user.headers).status_code == 401

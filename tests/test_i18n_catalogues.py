@@ -181,8 +181,9 @@ def untranslated(html: str, lang: str) -> list[str]:
 
 @pytest.fixture
 def site(client: FlaskClient, make_user: Callable[[str], Account], upload, process):
-    """An editor, a published document with a second version and a history, signed in."""
-    editor = make_user("editor")
+    """An admin (who sees every page an editor does, and the admin pages), a published
+    document with a second version and a history, signed in."""
+    editor = make_user("admin")
     doc_id = upload(b"Remittances and diaspora investment in Moldova, 2015.", "moldova.txt",
                     account=editor, title="Diaspora investment in Moldova",
                     countries="MDA", type="evaluation", language="en", year="2015",
@@ -205,9 +206,16 @@ def upload_without_title(client: FlaskClient) -> Any:
         "file": FileStorage(io.BytesIO(b"Some text."), "x.txt")})
 
 
-# The pages this check renders, in one place: (name, how to get it). The integrator adds
-# the pages of the other templates here once their messages are wrapped (login, profile,
-# admin, review, groups, audit, my documents, API docs).
+def anonymous(client: FlaskClient, site: dict[str, Any], path: str) -> Any:
+    """A page as a visitor who is not signed in sees it, in the language under test."""
+    other = client.application.test_client()
+    other.set_cookie(i18n.COOKIE, site["lang"])
+    return other.get(path)
+
+
+# The pages this check renders, in one place: (name, how to get it). Not /api/docs: it
+# shows the OpenAPI description, written in English for developers (its frame is
+# checked in tests/test_i18n_pages.py).
 PAGES: dict[str, Callable[[FlaskClient, dict[str, Any]], Any]] = {
     "home": lambda c, s: c.get("/"),
     "results": lambda c, s: c.get("/search", query_string={"q": "remittances"}),
@@ -222,12 +230,26 @@ PAGES: dict[str, Callable[[FlaskClient, dict[str, Any]], Any]] = {
     "upload with an error": lambda c, s: upload_without_title(c),
     "edit": lambda c, s: c.get(f"/documents/{s['doc']}/edit"),
     "not found": lambda c, s: c.get("/documents/999999"),
+    "objectives": lambda c, s: c.get("/browse/gcm"),
+    "one objective": lambda c, s: c.get("/browse/gcm/gcm-20"),
+    "SDG targets": lambda c, s: c.get("/browse/sdg"),
+    "my documents": lambda c, s: c.get("/my/documents"),
+    "review queue": lambda c, s: c.get("/review"),
+    "profile": lambda c, s: c.get("/profile"),
+    "users": lambda c, s: c.get("/admin/users"),
+    "agencies": lambda c, s: c.get("/admin/agencies"),
+    "trash": lambda c, s: c.get("/admin/trash"),
+    "groups": lambda c, s: c.get("/admin/groups"),
+    "audit trail": lambda c, s: c.get("/admin/audit"),
+    "sign in": lambda c, s: anonymous(c, s, "/login"),
+    "forgotten password": lambda c, s: anonymous(c, s, "/forgot-password"),
 }
 
 
 @pytest.mark.parametrize("lang", TRANSLATED)
 def test_no_page_shows_an_untranslated_message(client, site, lang):
     client.set_cookie(i18n.COOKIE, lang)
+    site["lang"] = lang
     problems = {}
     for name, get in PAGES.items():
         res = get(client, site)

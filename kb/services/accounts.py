@@ -8,6 +8,8 @@ import secrets
 import threading
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn import zxcvbn
@@ -26,8 +28,9 @@ MAX_PASSWORD = 1024
 MIN_PASSWORD_SCORE = 2
 # zxcvbn only looks at this many characters (and refuses longer input).
 ZXCVBN_MAX = 72
-WEAK_PASSWORD = ("This password is too common or too easy to guess: choose a longer or "
-                 "less predictable one, for example a few unrelated words.")
+WEAK_PASSWORD = lazy_gettext("This password is too common or too easy to guess: choose a "
+                             "longer or less predictable one, for example a few unrelated "
+                             "words.")
 TOKEN_PREFIX = "kb_"
 
 # zxcvbn keeps the caller's words in a module-level dictionary: one check at a time.
@@ -41,10 +44,12 @@ def normalise_email(email: str) -> str:
 def check_password(password: str, email: str = "") -> None:
     """Refuse a password that is too short, too long, too common or too easy to guess."""
     if len(password) < MIN_PASSWORD:
-        raise ValidationError(f"The password needs at least {MIN_PASSWORD} characters.",
+        raise ValidationError(_("The password needs at least %(num)d characters.",
+                                num=MIN_PASSWORD),
                               fields={"password": "too short"})
     if len(password) > MAX_PASSWORD:
-        raise ValidationError(f"The password may have at most {MAX_PASSWORD} characters.",
+        raise ValidationError(_("The password may have at most %(num)d characters.",
+                                num=MAX_PASSWORD),
                               fields={"password": "too long"})
     if _too_guessable(password, email):
         raise ValidationError(WEAK_PASSWORD, fields={"password": "too common"})
@@ -72,12 +77,14 @@ def create_user(email: str, password: str, role: str, *, actor: object = None,
     """Add an account; the password is checked, then stored hashed (scrypt)."""
     email = normalise_email(email)
     if not EMAIL.match(email) or len(email) > 254:
-        raise ValidationError(f"{email!r} is not an email address.", fields={"email": "invalid"})
+        raise ValidationError(_("%(email)r is not an email address.", email=email),
+                              fields={"email": "invalid"})
     if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}", fields={"role": role})
+        raise ValidationError(_("role must be one of %(roles)s", roles=", ".join(ROLES)),
+                              fields={"role": role})
     check_password(password, email)
     if find_user(email) is not None:
-        raise ValidationError(f"An account for {email} exists already.",
+        raise ValidationError(_("An account for %(email)s exists already.", email=email),
                               fields={"email": "taken"})
     user = User(email=email, password_hash=generate_password_hash(password), role=role)
     db.session.add(user)
@@ -95,7 +102,7 @@ def find_user(email: str) -> User | None:
 def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("No such account.")
+        raise NotFound(_("No such account."))
     return user
 
 
@@ -147,7 +154,7 @@ def count_users() -> int:
 def set_role(user: User, role: str, *, actor: object = None) -> None:
     """Change an account's role."""
     if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}")
+        raise ValidationError(_("role must be one of %(roles)s", roles=", ".join(ROLES)))
     if role == user.role:
         return
     before, user.role = user.role, role
@@ -160,7 +167,7 @@ def set_active(user: User, active: bool, *, actor: object = None) -> None:
     """Disable or re-enable an account. Disabling ends its sessions and revokes its API
     tokens for good: re-enabling brings neither back (new ones are made)."""
     if not active and getattr(actor, "user_id", None) == user.user_id:
-        raise Forbidden("You cannot disable your own account.")
+        raise Forbidden(_("You cannot disable your own account."))
     if user.active == active:
         return
     user.active = active
@@ -185,7 +192,7 @@ def change_password(user: User, current: str, new: str) -> None:
         audit.record("password-change", actor=user, target_type="user",
                      target_id=user.user_id, outcome="failure",
                      detail="wrong current password")
-        raise ValidationError("The current password is not right.",
+        raise ValidationError(_("The current password is not right."),
                               fields={"current_password": "wrong"})
     try:
         check_password(new, user.email)
@@ -264,7 +271,7 @@ def revoke_token(user: User | None, token_id: int, *, actor: object = None,
     """Revoke a token of ``user`` (any user's when None: the operator's command line)."""
     row = db.session.get(ApiToken, token_id)
     if row is None or (user is not None and row.user_id != user.user_id):
-        raise NotFound("No such token.")
+        raise NotFound(_("No such token."))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit.record("token-revoke", actor=actor, target_type="token", target_id=token_id,
@@ -298,10 +305,10 @@ def save_agency(code: str, label: str) -> Agency:
     """Add an agency or change its label (admins only: checked by the caller's policy)."""
     code, label = code.strip(), " ".join(label.split())
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,39}", code):
-        raise ValidationError("An agency code is its acronym: letters, digits and hyphens.",
+        raise ValidationError(_("An agency code is its acronym: letters, digits and hyphens."),
                               fields={"code": "invalid"})
     if not label:
-        raise ValidationError("An agency needs a label.", fields={"label": "required"})
+        raise ValidationError(_("An agency needs a label."), fields={"label": "required"})
     agency = db.session.get(Agency, code) or Agency(code=code, label=label)
     agency.label = label
     db.session.add(agency)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
 from kb import csvsafe
@@ -33,7 +34,7 @@ def _day(value: str, name: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError as e:
-        raise QueryError(f"{name} must be a date like 2026-11-27") from e
+        raise QueryError(_("%(name)s must be a date like 2026-11-27", name=name)) from e
 
 
 def _query(f: AuditFilter) -> Select[AuditEvent]:

@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import IO
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -142,8 +143,8 @@ def store_upload(stream: IO[bytes], filename: str | None) -> tuple[StagedFile, S
     if sniffed.mime is None:
         store.discard(staged)
         raise UnsupportedType(" ".join(filter(None, (
-            "This kind of file cannot be read.", sniffed.detail,
-            f"Upload {ACCEPTED_KINDS}."))))
+            _("This kind of file cannot be read."), sniffed.detail,
+            _("Upload %(kinds)s.", kinds=ACCEPTED_KINDS)))))
     return staged, sniffed
 
 
@@ -156,10 +157,10 @@ def add_version(doc_id: int, stream: IO[bytes], filename: str | None, note: str 
     a contributor's new version of a published document goes back to review."""
     doc = get_visible(doc_id, user)
     if not policy.can_add_version(user, doc):
-        raise Forbidden("Your account may not send a new version of this document.")
+        raise Forbidden(_("Your account may not send a new version of this document."))
     note = " ".join((note or "").split()) or None
     if note is not None and len(note) > MAX_NOTE:
-        raise ValidationError(f"Keep the note under {MAX_NOTE} characters.",
+        raise ValidationError(_("Keep the note under %(num)d characters.", num=MAX_NOTE),
                               fields={"note": f"at most {MAX_NOTE} characters"})
     store = context.store()
     staged, sniffed = store_upload(stream, filename)
@@ -190,8 +191,8 @@ def add_version(doc_id: int, stream: IO[bytes], filename: str | None, note: str 
         # Another version was recorded meanwhile (the same number); the bytes stay for the
         # leftovers sweep only if nothing names them.
         db.session.rollback()
-        raise ValidationError("Another version of this document was sent at the same time; "
-                              "reload the page and send yours again.") from e
+        raise ValidationError(_("Another version of this document was sent at the same "
+                                    "time; reload the page and send yours again.")) from e
     db.session.add(_job(doc.doc_id, "extract", job_owner))
     audit.record("new-version", actor=user, target_type="document", target_id=doc.doc_id,
                  detail=" ".join(filter(None, (
@@ -212,7 +213,8 @@ def _check_version_bytes(doc: Document, sha256: str, user: object) -> None:
                               .order_by(StoredFile.doc_id, StoredFile.version)).all()
     for other_id, version in rows:
         if other_id == doc.doc_id:
-            raise DuplicateError(f"This file is already version {version} of this document.",
+            raise DuplicateError(_("This file is already version %(version)s of this document.",
+                                   version=version),
                                  doc.doc_id, visible=True)
     for other_id, _version in rows:
         other = db.session.get(Document, other_id)
@@ -226,7 +228,7 @@ def find_version(doc: Document, version: int | None, user: object) -> StoredFile
     stored = doc.current_file if version is None else next(
         (f for f in doc.files if f.version == version), None)
     if stored is None or not policy.can_see_version(user, doc, stored):
-        raise NotFound("No such version of this document.")
+        raise NotFound(_("No such version of this document."))
     return stored
 
 
@@ -239,10 +241,10 @@ def set_version_public(doc_id: int, version: int, public: bool, user: object) ->
     """Let readers download an older version too (or no more): editors and admins."""
     doc = get_visible(doc_id, user)
     if not policy.can_publish_version(user, doc):
-        raise Forbidden("Only editors and admins choose which older versions readers see.")
+        raise Forbidden(_("Only editors and admins choose which older versions readers see."))
     stored = find_version(doc, version, user)
     if stored is doc.current_file:
-        raise ValidationError("The current version follows the document's own access.")
+        raise ValidationError(_("The current version follows the document's own access."))
     if stored.public != public:
         stored.public = public
         history.record(doc, history.snapshot(doc), user,
@@ -312,7 +314,7 @@ def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
     """Change a document's metadata and queue its re-indexing (a returned document stays
     returned: its uploader resubmits it when ready, kb.services.workflow.resubmit)."""
     if not policy.can_edit(user, doc):
-        raise Forbidden("Your account may not edit this document.")
+        raise Forbidden(_("Your account may not edit this document."))
     known = groups_service.choosable(user)
     if known is not None:
         # The groups the document has stay choosable: its uploader keeps those an editor
@@ -341,16 +343,16 @@ def edit_metadata(doc_id: int, changes: Mapping[str, Sequence[str]], user: objec
     then the metadata's own validation, as an upload's."""
     doc = get_visible(doc_id, user)
     if not policy.can_edit(user, doc):
-        raise Forbidden("Your account may not edit this document.")
+        raise Forbidden(_("Your account may not edit this document."))
     if if_match is not None and "*" not in if_match and etag(doc) not in if_match:
         raise PreconditionFailed(
-            "The document has changed since you read it (If-Match is not its ETag any "
-            "more); nothing was saved. Read it again and make your change to that.")
+            _("The document has changed since you read it (If-Match is not its ETag any "
+              "more); nothing was saved. Read it again and make your change to that."))
     if "access" in changes and not "".join(changes["access"]).strip():
         # An upload without access is public; an edit never makes a document public
         # because a field was sent empty.
-        raise ValidationError("Please correct the metadata: name the access level.",
-                              fields={"access": "Say public, internal or restricted."})
+        raise ValidationError(_("Please correct the metadata: name the access level."),
+                              fields={"access": _("Say public, internal or restricted.")})
     if not changes:
         return doc
     return update_metadata(doc, {**present_metadata(doc), **changes}, user)
@@ -393,7 +395,7 @@ def queue_extraction(doc_id: int, user: object) -> Document:
     """Read the stored file again (after a failure, or with a newer extractor): editors."""
     doc = get_visible(doc_id, user)
     if not policy.can_review(user):
-        raise Forbidden("Only editors and admins can retry an extraction.")
+        raise Forbidden(_("Only editors and admins can retry an extraction."))
     before = history.snapshot(doc)
     requeue_extraction([doc])
     history.record(doc, before, user, "reextract")
@@ -417,10 +419,10 @@ def delete_document(doc_id: int, user: object) -> None:
     it (kb.services.trash). Its record, history and stored files stay until then."""
     doc = get_visible(doc_id, user)
     if not policy.can_delete(user):
-        raise Forbidden("Only administrators delete documents; editors can withdraw them.")
+        raise Forbidden(_("Only administrators delete documents; editors can withdraw them."))
     if doc.workflow != "withdrawn":
-        raise ValidationError("Withdraw the document first; only withdrawn documents can be "
-                              "deleted.")
+        raise ValidationError(_("Withdraw the document first; only withdrawn documents can "
+                                    "be deleted."))
     from kb import search
 
     search.delete_documents(context.index_dir(), [doc.doc_id], context.lock_timeout())
@@ -449,7 +451,7 @@ MAX_DOC_ID = 2**31 - 1
 def get_visible(doc_id: int, user: object) -> Document:
     """The document if the user may see it; otherwise NotFound (never confirm it exists)."""
     if not 0 < doc_id <= MAX_DOC_ID:
-        raise NotFound("No such document.")
+        raise NotFound(_("No such document."))
     # One statement with the policy inside it, whether the id is missing or hidden: the
     # two answers cannot be told apart by their time (a hidden row is never loaded).
     doc = db.session.scalar(select(Document).where(
@@ -459,9 +461,9 @@ def get_visible(doc_id: int, user: object) -> Document:
         # id answers 410 Gone, to everyone (the tombstone says nothing of what it was).
         gone = db.session.get(Tombstone, doc_id)
         if gone is not None:
-            raise Gone(f"This document was deleted on {gone.deleted_at:%Y-%m-%d} and "
-                       "is no longer in the repository.")
-        raise NotFound("No such document.")
+            raise Gone(_("This document was deleted on %(day)s and is no longer in the "
+                         "repository.", day=f"{gone.deleted_at:%Y-%m-%d}"))
+        raise NotFound(_("No such document."))
     return doc
 
 
@@ -469,7 +471,7 @@ def get_downloadable(doc_id: int, user: object) -> Document:
     """The document if the user may download its files (404 hidden, 403 withdrawn)."""
     doc = get_visible(doc_id, user)
     if not policy.can_download(user, doc):
-        raise Forbidden("This document is withdrawn; restore it to download its file.")
+        raise Forbidden(_("This document is withdrawn; restore it to download its file."))
     return doc
 
 

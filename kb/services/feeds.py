@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from kb import policy
@@ -53,9 +54,10 @@ def entry_count(args: Mapping[str, Sequence[str]]) -> int:
     try:
         count = int(values[-1])
     except ValueError as e:
-        raise QueryError(f"per_page must be a whole number, not {values[-1]!r}") from e
+        raise QueryError(_("per_page must be a whole number, not %(value)r",
+                           value=values[-1])) from e
     if not 1 <= count <= MAX_ENTRIES:
-        raise QueryError(f"per_page must be between 1 and {MAX_ENTRIES} in a feed")
+        raise QueryError(_("per_page must be between 1 and %(num)d in a feed", num=MAX_ENTRIES))
     return count
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kb import audit, policy
@@ -34,10 +35,10 @@ def choosable(user: object) -> dict[str, int] | None:
 def create_group(name: str, actor: object) -> Group:
     name = " ".join(name.split())
     if not name or len(name) > 100:
-        raise ValidationError("A group needs a name of at most 100 characters.",
+        raise ValidationError(_("A group needs a name of at most 100 characters."),
                               fields={"name": "invalid"})
     if any(g.name.casefold() == name.casefold() for g in groups()):
-        raise ValidationError(f"A group named {name!r} exists already.",
+        raise ValidationError(_("A group named %(name)r exists already.", name=name),
                               fields={"name": "taken"})
     group = Group(name=name)
     db.session.add(group)
@@ -51,7 +52,7 @@ def create_group(name: str, actor: object) -> Group:
 def _group(group_id: int) -> Group:
     group = db.session.get(Group, group_id)
     if group is None:
-        raise NotFound("No such group.")
+        raise NotFound(_("No such group."))
     return group
 
 
@@ -59,7 +60,8 @@ def add_member(group_id: int, email: str, actor: object) -> None:
     group = _group(group_id)
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        raise ValidationError(f"No account for {email}.", fields={"email": "unknown"})
+        raise ValidationError(_("No account for %(email)s.", email=email),
+                              fields={"email": "unknown"})
     if user not in group.members:
         group.members.append(user)
         audit.record("group-member-add", actor=actor, target_type="group",

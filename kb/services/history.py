@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kb import audit, clock, policy, vocabularies
@@ -147,16 +148,17 @@ def revert(doc: Document, change_id: int, user: object) -> Document:
     from kb.services import documents, translations
 
     if not policy.can_revert(user, doc):
-        raise Forbidden("Only editors and admins revert a document's metadata.")
+        raise Forbidden(_("Only editors and admins revert a document's metadata."))
     target = db.session.scalar(select(DocumentChange).where(
         DocumentChange.change_id == change_id, DocumentChange.doc_id == doc.doc_id))
     if target is None:
-        raise NotFound("No such change in this document's history.")
+        raise NotFound(_("No such change in this document's history."))
     try:
         meta = validate(_raw(metadata_after(doc, change_id)))
     except ValidationError as e:
-        raise ValidationError("These metadata cannot be restored as they were: "
-                              + e.message.removeprefix("Please correct the metadata: "),
+        prefix = _("Please correct the metadata: %(problem)s", problem="")
+        raise ValidationError(_("These metadata cannot be restored as they were: %(problem)s",
+                                problem=e.message.removeprefix(prefix)),
                               fields=e.fields) from e
     translations.check_language(doc, meta.language, user)
     before = snapshot(doc)
@@ -164,7 +166,7 @@ def revert(doc: Document, change_id: int, user: object) -> Document:
     db.session.flush()
     if record(doc, before, user, "revert", note=f"to the metadata after change {change_id}") \
             is None:
-        raise ValidationError("The metadata are already as they were after that change.")
+        raise ValidationError(_("The metadata are already as they were after that change."))
     documents.queue_index(doc)
     audit.record("metadata-revert", actor=user, target_type="document",
                  target_id=doc.doc_id, detail=f"to the metadata after change {change_id}",

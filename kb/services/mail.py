@@ -24,6 +24,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_request_context, render_template, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kb import clock, policy
@@ -183,6 +185,16 @@ def site_link(endpoint: str, **values: Any) -> str | None:
     return None
 
 
+def in_language_of(user: User | None) -> Any:
+    """A context in which messages render in the language ``user`` chose for the
+    interface (``User.locale``), English when none was chosen: not the language of the
+    request that caused the message, which may be someone else's."""
+    from kb import i18n
+
+    chosen = getattr(user, "locale", None)
+    return force_locale(chosen if chosen in i18n.LANGUAGES else i18n.LANGUAGES[0])
+
+
 def _label(kind: str, code: str | None) -> str:
     from kb import taxonomy
 
@@ -199,16 +211,21 @@ def tell_of_submission(doc: Document, *, resubmitted: bool = False) -> int:
         editors = list(db.session.scalars(
             select(User).where(policy.told_of_submissions(fallback=True))))
     uploader = db.session.get(User, doc.uploader_id) if doc.uploader_id else None
-    verb = "Resubmitted" if resubmitted else "Submitted"
-    body = render_template("mail/submitted.txt", doc=doc, resubmitted=resubmitted,
-                           uploader=uploader.email if uploader else "someone",
-                           doc_type=_label("type", doc.doc_type),
-                           link=site_link("documents.detail", doc_id=doc.doc_id),
-                           queue_link=site_link("review.queue"))
+    link = site_link("documents.detail", doc_id=doc.doc_id)
+    queue_link = site_link("review.queue")
     told = 0
     for editor in editors:
         if uploader is None or editor.user_id != uploader.user_id:
-            queue(Message(editor.email, f"{verb} for review: {doc.title}", body))
+            with in_language_of(editor):
+                subject = (_("Resubmitted for review: %(title)s", title=doc.title)
+                           if resubmitted else
+                           _("Submitted for review: %(title)s", title=doc.title))
+                body = render_template("mail/submitted.txt", doc=doc,
+                                       resubmitted=resubmitted,
+                                       uploader=uploader.email if uploader else _("someone"),
+                                       doc_type=_label("type", doc.doc_type),
+                                       link=link, queue_link=queue_link)
+            queue(Message(editor.email, subject, body))
             told += 1
     return told
 
@@ -222,13 +239,15 @@ def tell_uploader(doc: Document, action: str, actor: object) -> bool:
     if uploader is None or not uploader.active \
             or uploader.user_id == getattr(actor, "user_id", None):
         return False
-    subject = {"publish": "Published", "return": "Returned to you"}[action]
-    body = render_template("mail/decided.txt", doc=doc, action=action,
-                           comment=doc.workflow_comment or "",
-                           link=site_link("documents.detail", doc_id=doc.doc_id),
-                           edit_link=site_link("documents.edit", doc_id=doc.doc_id),
-                           mine_link=site_link("mine.documents"))
-    queue(Message(uploader.email, f"{subject}: {doc.title}", body))
+    with in_language_of(uploader):
+        subject = (_("Published: %(title)s", title=doc.title) if action == "publish"
+                   else _("Returned to you: %(title)s", title=doc.title))
+        body = render_template("mail/decided.txt", doc=doc, action=action,
+                               comment=doc.workflow_comment or "",
+                               link=site_link("documents.detail", doc_id=doc.doc_id),
+                               edit_link=site_link("documents.edit", doc_id=doc.doc_id),
+                               mine_link=site_link("mine.documents"))
+    queue(Message(uploader.email, subject, body))
     return True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kb import taxonomy, vocabularies
@@ -78,7 +79,7 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
     errors: dict[str, str] = {}
     unknown = sorted(set(raw) - set(FIELDS))
     for name in unknown:
-        errors[name] = f"unknown field {name!r}"
+        errors[name] = _("unknown field %(name)r", name=name)
 
     def one(name: str) -> str:
         values = [v for v in raw.get(name, ()) if v is not None]
@@ -86,13 +87,14 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
 
     title = " ".join(one("title").split())
     if require_title and not title:
-        errors["title"] = "A title is required."
+        errors["title"] = _("A title is required.")
     elif len(title) > MAX_TITLE_CHARS:
-        errors["title"] = f"The title is longer than {MAX_TITLE_CHARS} characters."
+        errors["title"] = _("The title is longer than %(num)d characters.",
+                            num=MAX_TITLE_CHARS)
 
     doc_type = one("type") or None
     if doc_type and not taxonomy.is_valid("type", doc_type):
-        errors["type"] = f"unknown document type {doc_type!r}"
+        errors["type"] = _("unknown document type %(code)r", code=doc_type)
 
     countries: list[str] = []
     bad = []
@@ -103,7 +105,8 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
         else:
             countries.append(code)
     if bad:
-        errors["countries"] = "unknown country code " + ", ".join(repr(b) for b in bad)
+        errors["countries"] = _("unknown country code %(codes)s",
+                                codes=", ".join(repr(b) for b in bad))
 
     known_agencies = agencies if agencies is not None else agency_codes()
     agency_list: list[str] = []
@@ -115,33 +118,35 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
         else:
             agency_list.append(code)
     if bad:
-        errors["agencies"] = "unknown agency " + ", ".join(repr(b) for b in bad)
+        errors["agencies"] = _("unknown agency %(codes)s", codes=", ".join(repr(b) for b in bad))
 
     themes = [taxonomy.normalise_theme(t) for t in split_values(raw.get("themes", ()))]
     if any(len(t) > MAX_THEME_CHARS for t in themes):
-        errors["themes"] = f"A theme is longer than {MAX_THEME_CHARS} characters."
+        errors["themes"] = _("A theme is longer than %(num)d characters.", num=MAX_THEME_CHARS)
 
     language = one("language").lower() or None
     if language and not taxonomy.is_valid("language", language):
-        errors["language"] = f"unknown language {language!r}: use an ISO 639-1 code such as en"
+        errors["language"] = _("unknown language %(code)r: use an ISO 639-1 code such as en",
+                               code=language)
 
     year: int | None = None
     if one("year"):
         try:
             year = int(one("year"))
         except ValueError:
-            errors["year"] = f"year must be a number, not {one('year')!r}"
+            errors["year"] = _("year must be a number, not %(value)r", value=one("year"))
         else:
             if not MIN_YEAR <= year <= MAX_YEAR:
-                errors["year"] = f"year must be between {MIN_YEAR} and {MAX_YEAR}"
+                errors["year"] = _("year must be between %(first)d and %(last)d",
+                                   first=MIN_YEAR, last=MAX_YEAR)
 
     phase = one("phase") or None
     if phase and not taxonomy.is_valid("phase", phase):
-        errors["phase"] = f"unknown programme phase {phase!r}"
+        errors["phase"] = _("unknown programme phase %(code)r", code=phase)
 
     access = one("access") or "public"
     if not taxonomy.is_valid("access", access):
-        errors["access"] = f"unknown access level {access!r}"
+        errors["access"] = _("unknown access level %(code)r", code=access)
 
     group_list: list[int] = []
     if access == "restricted":
@@ -149,9 +154,9 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
         names = split_values(raw.get("groups", ()))
         bad = [n for n in names if n.casefold() not in known_groups]
         if bad:
-            errors["groups"] = "unknown group " + ", ".join(repr(b) for b in bad)
+            errors["groups"] = _("unknown group %(names)s", names=", ".join(repr(b) for b in bad))
         elif not names:
-            errors["groups"] = "A restricted document needs at least one group."
+            errors["groups"] = _("A restricted document needs at least one group.")
         group_list = [known_groups[n.casefold()] for n in names if n.casefold() in known_groups]
 
     terms: dict[str, tuple[str, ...]] = {}
@@ -170,7 +175,8 @@ def validate(raw: Mapping[str, Sequence[str]], *, require_title: bool = True,
 
     if errors:
         first = next(iter(errors.values()))
-        raise ValidationError(f"Please correct the metadata: {first}", fields=errors)
+        raise ValidationError(_("Please correct the metadata: %(problem)s", problem=first),
+                              fields=errors)
     return Metadata(
         title=title, summary=one("summary"), doc_type=doc_type,
         countries=_dedupe(countries), agencies=_dedupe(agency_list),

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy import delete, func, select
 
 from kb import context, policy, taxonomy
@@ -48,8 +50,8 @@ PENDING_MAX_AGE = timedelta(days=1)
 # Reading what a file says about itself must not keep the person waiting long: past this
 # the form is simply not prefilled.
 PREVIEW_SECONDS = 15.0
-GONE = ("The file sent ahead of this form is no longer on the server (it was not used "
-        "within a day). Choose it again.")
+GONE = lazy_gettext("The file sent ahead of this form is no longer on the server (it was "
+                    "not used within a day). Choose it again.")
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def create(stream: IO[bytes], filename: str | None, user: Any, *,
     Refusals (empty, too large, a type kb cannot read, bytes already in the repository)
     are KbErrors naming the ``file`` field; nothing of a refused file is kept."""
     if not policy.can_upload(user):
-        raise Forbidden("Your account may not upload documents.")
+        raise Forbidden(_("Your account may not upload documents."))
     store = context.store()
     max_bytes = int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     try:

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from kb import audit, clock, context, policy, search, taxonomy, vocabularies
@@ -155,7 +156,7 @@ def a_to_z(user: object, kind: str) -> AtoZ:
     """Every value of ``kind`` that a document this user may see holds, by letter (agencies
     by their code, the rest by label); countries: the programme's eight first."""
     if kind not in KINDS:
-        raise NotFound(f"There is no list of {kind}.")
+        raise NotFound(_("There is no list of %(kind)s.", kind=kind))
     counts = holdings(user).counts(kind)
     first: tuple[Count, ...] = ()
     if kind == "country":
@@ -199,30 +200,30 @@ def browse_value(kind: str, raw: str) -> str:
     if kind == "country":
         code = taxonomy.normalise_country(value)
         if code is None:
-            raise NotFound(f"No country has the code {value!r}.")
+            raise NotFound(_("No country has the code %(code)r.", code=value))
         return code
     if kind == "agency":
         found = db.session.scalar(select(Agency.code).where(
             func.lower(Agency.code) == value.lower()))
         if found is None:
-            raise NotFound(f"No agency has the code {value!r}.")
+            raise NotFound(_("No agency has the code %(code)r.", code=value))
         return found
     if kind == "type":
         for term in taxonomy.DOCUMENT_TYPES:
             if value.lower() in (term.code, term.label.lower()):
                 return term.code
-        raise NotFound(f"There is no document type {value!r}.")
+        raise NotFound(_("There is no document type %(code)r.", code=value))
     if kind == "theme":
         theme = taxonomy.normalise_theme(value)
         if not theme:
-            raise NotFound("Name a theme.")
+            raise NotFound(_("Name a theme."))
         return theme
     if kind in vocabularies.VOCABULARIES:
         code = vocabularies.normalise(kind, value)
         if code is None:
-            raise NotFound(f"There is no {kind} code {value!r}.")
+            raise NotFound(_("There is no %(kind)s code %(value)s.", kind=kind, value=repr(value)))
         return code
-    raise NotFound(f"There are no pages by {kind}.")
+    raise NotFound(_("There are no pages by %(kind)s.", kind=kind))
 
 
 def value_label(kind: str, value: str) -> str:
@@ -269,9 +270,9 @@ def set_featured(doc_id: int, on: bool, user: object) -> Document:
     admins); recorded in the audit trail when it changes anything."""
     doc = get_visible(doc_id, user)
     if not policy.can_feature(user):
-        raise Forbidden("Only editors and admins choose the featured documents.")
+        raise Forbidden(_("Only editors and admins choose the featured documents."))
     if on and doc.workflow == "withdrawn":
-        raise ValidationError("A withdrawn document cannot be featured; restore it first.")
+        raise ValidationError(_("A withdrawn document cannot be featured; restore it first."))
     if on == (doc.featured_at is not None):
         return doc
     before = history.snapshot(doc)

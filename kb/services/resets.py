@@ -14,6 +14,8 @@ import logging
 from datetime import UTC
 
 from flask import current_app, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.security import generate_password_hash
 
@@ -26,9 +28,9 @@ from kb.services import accounts, mail, sessions
 log = logging.getLogger(__name__)
 
 SALT = "kb.password-reset"
-LINK_INVALID = ("This link does not work: it was already used, it expired, or it was cut "
-                "short. Ask for a new one.")
-LINK_EXPIRED = "This link has expired. Ask for a new one."
+LINK_INVALID = lazy_gettext("This link does not work: it was already used, it expired, or "
+                            "it was cut short. Ask for a new one.")
+LINK_EXPIRED = lazy_gettext("This link has expired. Ask for a new one.")
 
 
 class _ClockSigner(TimestampSigner):
@@ -57,8 +59,11 @@ def make_token(user: User) -> str:
 def hours_text() -> str:
     hours = float(current_app.config["PASSWORD_RESET_HOURS"])
     if hours < 1:
-        return f"{round(hours * 60)} minutes"
-    return f"{hours:g} hour{'s' if hours != 1 else ''}"
+        minutes = round(hours * 60)
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    if hours == int(hours):
+        return ngettext("%(num)d hour", "%(num)d hours", int(hours))
+    return _("%(hours)s hours", hours=f"{hours:g}")
 
 
 def available() -> bool:
@@ -90,9 +95,11 @@ def request_reset(email: str) -> bool:
         return False
     link = mail.site_link("auth.reset_password", token=make_token(user))
     assert link is not None  # SITE_URL is set
-    mail.queue(mail.Message(user.email, "Choose a new password",
-                            render_template("mail/password_reset.txt", email=user.email,
-                                            link=link, hours=hours_text())))
+    with mail.in_language_of(user):
+        subject = _("Choose a new password")
+        body = render_template("mail/password_reset.txt", email=user.email, link=link,
+                               hours=hours_text())
+    mail.queue(mail.Message(user.email, subject, body))
     audit.record("password-reset-requested", actor_email=user.email, target_type="user",
                  target_id=user.user_id, commit=False)
     db.session.commit()

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from flask import current_app, has_request_context, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kb import context, metrics, policy, search, taxonomy, vocabularies
@@ -63,7 +64,8 @@ def _int(args: Mapping[str, Sequence[str]], name: str, default: int | None) -> i
     try:
         return int(values[-1])
     except ValueError as e:
-        raise QueryError(f"{name} must be a whole number, not {values[-1]!r}") from e
+        raise QueryError(_("%(name)s must be a whole number, not %(value)r", name=name,
+                           value=values[-1])) from e
 
 
 def expand_wanted(args: Mapping[str, Sequence[str]]) -> bool:
@@ -73,7 +75,7 @@ def expand_wanted(args: Mapping[str, Sequence[str]]) -> bool:
         return False
     if value in ("", "1", "true", "yes", "on"):
         return True
-    raise QueryError(f"expand must be 1 or 0, not {value!r}")
+    raise QueryError(_("expand must be 1 or 0, not %(value)r", value=value))
 
 
 def filter_value(name: str, raw: str) -> str:
@@ -114,7 +116,7 @@ def translations_wanted(args: Mapping[str, Sequence[str]]) -> bool:
         return False
     if value == "all":
         return True
-    raise QueryError(f"translations must be grouped or all, not {value!r}")
+    raise QueryError(_("translations must be grouped or all, not %(value)r", value=value))
 
 
 def parse_request(args: Mapping[str, Sequence[str]], *, per_page: int = 20) -> search.SearchRequest:
@@ -133,7 +135,7 @@ def parse_request(args: Mapping[str, Sequence[str]], *, per_page: int = 20) -> s
     search.check_page(page, size)
     sort = (args.get("sort") or ["relevance"])[-1] or "relevance"
     if sort not in search.SORTS:
-        raise QueryError(f"sort must be one of: {', '.join(search.SORTS)}")
+        raise QueryError(_("sort must be one of: %(sorts)s", sorts=", ".join(search.SORTS)))
     return search.SearchRequest(
         q=q, filters=filters,
         year_from=search.check_year("year_from", _int(args, "year_from", None)),

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from functools import cache
 
 import pycountry
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from kb import audit, policy, taxonomy
@@ -60,6 +62,12 @@ def direction(code: str | None) -> str:
 
 
 def _label(code: str | None) -> str:
+    """A language's name in the interface's language (ISO 639's English name in English)."""
+    shown = get_locale()
+    if code and shown is not None and shown.language != "en":
+        name = shown.languages.get(code)
+        if name:
+            return str(name)
     lang = pycountry.languages.get(alpha_2=code) if code else None
     return lang.name if lang is not None else str(code)
 
@@ -69,14 +77,15 @@ def _target(original_id: int, user: object) -> Document:
         return documents.get_visible(original_id, user)
     except (NotFound, Gone) as e:
         raise ValidationError(
-            f"There is no document #{original_id} to link to: check the number (documents "
-            "in the trash cannot be linked).", fields={"original": "no such document"}) from e
+            _("There is no document #%(id)s to link to: check the number (documents in the "
+              "trash cannot be linked).", id=original_id),
+            fields={"original": "no such document"}) from e
 
 
 def _editable(doc_id: int, user: object) -> Document:
     doc = documents.get_visible(doc_id, user)
     if not policy.can_link_translation(user, doc):
-        raise Forbidden("Only editors and admins link and unlink translations.")
+        raise Forbidden(_("Only editors and admins link and unlink translations."))
     return doc
 
 
@@ -85,28 +94,32 @@ def link(doc_id: int, original_id: int, user: object) -> Document:
     translation linked to another original moves to that one."""
     doc = _editable(doc_id, user)
     if original_id == doc.doc_id:
-        raise ValidationError("A document cannot be a translation of itself.",
+        raise ValidationError(_("A document cannot be a translation of itself."),
                               fields={"original": "the same document"})
     original = _target(original_id, user)
     if original.translation_of is not None:
         raise ValidationError(
-            f"#{original.doc_id} is itself a translation of #{original.translation_of}: "
-            f"link to #{original.translation_of} instead.",
+            _("#%(id)s is itself a translation of #%(original)s: link to #%(original)s "
+              "instead.", id=original.doc_id, original=original.translation_of),
             fields={"original": "a translation"})
     own = db.session.scalars(select(Document.doc_id).where(
         Document.translation_of == doc.doc_id).order_by(Document.doc_id)).all()
     if own:
         raise ValidationError(
-            f"#{doc.doc_id} has translations of its own ({_ids(own)}): unlink them first, "
-            f"or link them to #{original.doc_id}.", fields={"original": "has translations"})
+            _("#%(id)s has translations of its own (%(ids)s): unlink them first, or link "
+              "them to #%(original)s.", id=doc.doc_id, ids=_ids(own), original=original.doc_id),
+            fields={"original": "has translations"})
     for d in (doc, original):
         if not d.language:
-            raise ValidationError(f"Give #{d.doc_id} a language first (edit its metadata).",
+            raise ValidationError(_("Give #%(id)s a language first (edit its metadata).",
+                                    id=d.doc_id),
                                   fields={"original": "no language"})
     if doc.language == original.language:
         raise ValidationError(
-            f"#{doc.doc_id} and #{original.doc_id} are both in {_label(doc.language)}: a "
-            "translation is in another language.", fields={"original": "same language"})
+            _("#%(id)s and #%(original)s are both in %(language)s: a translation is in "
+              "another language.", id=doc.doc_id, original=original.doc_id,
+              language=_label(doc.language)),
+            fields={"original": "same language"})
     if doc.translation_of == original.doc_id:
         return doc  # already so: nothing changes, nothing is recorded
     for other in db.session.scalars(select(Document).where(
@@ -114,8 +127,10 @@ def link(doc_id: int, original_id: int, user: object) -> Document:
             Document.trashed_at.is_(None)).order_by(Document.doc_id)):
         if other.language == doc.language:
             raise ValidationError(
-                f"The work already has a{_an(doc.language)} "
-                f"{_label(doc.language)} version: #{other.doc_id}.",
+                (_("The work already has an %(language)s version: #%(id)s.",
+                   language=_label(doc.language), id=other.doc_id) if _an(doc.language)
+                 else _("The work already has a %(language)s version: #%(id)s.",
+                        language=_label(doc.language), id=other.doc_id)),
                 fields={"original": "language taken"})
     before_doc = history.snapshot(doc)
     was = doc.translation_of
@@ -145,16 +160,23 @@ def check_language(doc: Document, language: str | None, user: object) -> None:
     if not others:
         return
     if not language:
-        raise ValidationError("Please correct the metadata: a language version needs its "
-                              "language (remove its translation links first).",
+        raise ValidationError(_("Please correct the metadata: a language version needs its "
+                                "language (remove its translation links first)."),
                               fields={"language": "required in a work"})
     for other in others:
         if other.language == language:
-            shown = policy.can_view(user, other)
-            raise ValidationError(
-                f"Please correct the metadata: the work already has a{_an(language)} "
-                f"{_label(language)} version" + (f": #{other.doc_id}." if shown else "."),
-                fields={"language": "already in the work"})
+            name = _label(language)
+            if policy.can_view(user, other):
+                problem = (_("the work already has an %(language)s version: #%(id)s.",
+                             language=name, id=other.doc_id) if _an(language) else
+                           _("the work already has a %(language)s version: #%(id)s.",
+                             language=name, id=other.doc_id))
+            else:
+                problem = (_("the work already has an %(language)s version.", language=name)
+                           if _an(language) else
+                           _("the work already has a %(language)s version.", language=name))
+            raise ValidationError(_("Please correct the metadata: %(problem)s", problem=problem),
+                                  fields={"language": "already in the work"})
 
 
 def _an(code: str | None) -> str:
@@ -166,8 +188,8 @@ def unlink(doc_id: int, user: object) -> Document:
     doc = _editable(doc_id, user)
     if doc.translation_of is None:
         raise ValidationError(
-            f"#{doc.doc_id} is not linked as a translation; to separate one of its "
-            "translations, remove the link on that translation's page.")
+            _("#%(id)s is not linked as a translation; to separate one of its translations, "
+              "remove the link on that translation's page.", id=doc.doc_id))
     before = history.snapshot(doc)
     was = doc.translation_of
     doc.translation_of = None
@@ -219,8 +241,8 @@ def parse_reference(text: str, host: str | None = None) -> int:
         return _number(value)
     parts = urlsplit(value)
     if parts.netloc and host is not None and parts.netloc.lower() != host.lower():
-        raise ValidationError("Give a document number, or the address of a document of "
-                              "this site.", fields={"original": "another site"})
+        raise ValidationError(_("Give a document number, or the address of a document of "
+                                "this site."), fields={"original": "another site"})
     path = [p for p in parts.path.split("/") if p]
     if len(path) >= 2 and path[0] == "documents" and path[1].isdigit():
         return _number(path[1])

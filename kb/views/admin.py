@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from kb.errors import KbError
 from kb.extensions import db
-from kb.forms import AgencyForm, ConfirmForm, RoleForm, UserForm
+from kb.forms import ROLE_LABELS, AgencyForm, ConfirmForm, RoleForm, UserForm
 from kb.models import User
 from kb.services import accounts, trash
 from kb.views.guards import admins_only
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-admins_only(bp, "Only administrators may open this page.")
+admins_only(bp, lazy_gettext("Only administrators may open this page."))
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -35,13 +37,13 @@ def users() -> str | BaseResponse | tuple[str, int]:
             flash(e.message, "error")
             status = 400
         else:
-            flash(f"Account {form.email.data} created.", "ok")
+            flash(_("Account %(email)s created.", email=form.email.data), "ok")
             return redirect(url_for("admin.users"))
     elif form.is_submitted():
         status = 400
     rows = db.session.scalars(select(User).order_by(User.email)).all()
     return render_template("admin/users.html", form=form, users=rows,
-                           role_form=RoleForm()), status
+                           role_form=RoleForm(), role_labels=ROLE_LABELS), status
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -53,7 +55,7 @@ def change_role(user_id: int) -> BaseResponse:
         abort(404)
     if form.validate_on_submit():
         accounts.set_role(user, form.role.data or "reader", actor=current_user)
-        flash(f"{user.email} is now {user.role}.", "ok")
+        flash(_("%(email)s is now %(role)s.", email=user.email, role=user.role), "ok")
     return redirect(url_for("admin.users"))
 
 
@@ -74,7 +76,8 @@ def _set_active(user_id: int, active: bool) -> BaseResponse:
     user = accounts.get_user(user_id)
     if form.validate_on_submit():
         accounts.set_active(user, active, actor=current_user)
-        flash(f"{user.email} is now {'enabled' if active else 'disabled'}.", "ok")
+        flash(_("%(email)s is now enabled.", email=user.email) if active
+              else _("%(email)s is now disabled.", email=user.email), "ok")
     return redirect(url_for("admin.users"))
 
 
@@ -90,7 +93,7 @@ def agencies() -> str | BaseResponse | tuple[str, int]:
             flash(e.message, "error")
             status = 400
         else:
-            flash(f"Agency {form.code.data} saved.", "ok")
+            flash(_("Agency %(code)s saved.", code=form.code.data), "ok")
             return redirect(url_for("admin.agencies"))
     elif form.is_submitted():
         status = 400
@@ -109,10 +112,10 @@ def trash_list() -> str:
 def trash_restore(doc_id: int) -> BaseResponse:
     """Take a document out of the trash, as it was (withdrawn)."""
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     doc = trash.restore(doc_id, current_user)
-    flash(f"“{doc.title}” is out of the trash, withdrawn as it was; an editor can "
-          "restore it to publish it again.", "ok")
+    flash(_("“%(title)s” is out of the trash, withdrawn as it was; an editor can restore it "
+            "to publish it again.", title=doc.title), "ok")
     return redirect(url_for("documents.detail", doc_id=doc_id))
 
 
@@ -120,7 +123,7 @@ def trash_restore(doc_id: int) -> BaseResponse:
 def trash_purge(doc_id: int) -> BaseResponse:
     """Purge a document in the trash now, for good."""
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     trash.purge(doc_id, current_user)
-    flash(f"Document {doc_id} purged.", "ok")
+    flash(_("Document %(id)s purged.", id=doc_id), "ok")
     return redirect(url_for("admin.trash_list"))

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -44,7 +45,7 @@ def check_credentials() -> None:
     signed-in session and its CSRF token."""
     if bearer_token(request) is None and request.method not in ("GET", "HEAD", "OPTIONS"):
         if not current_user.is_authenticated:
-            raise Unauthorized("Sign in or send an API token (Authorization: Bearer TOKEN).")
+            raise Unauthorized(_("Sign in or send an API token (Authorization: Bearer TOKEN)."))
         csrf.protect()
 
 
@@ -64,7 +65,7 @@ def api_cite(doc_id: int) -> Response:
     doc = documents.get_visible(doc_id, current_user)
     fmt = request.args.get("format", "json")
     if fmt not in citations.FORMATS:
-        message = f"format must be one of: {', '.join(citations.FORMATS)}"
+        message = _("format must be one of: %(formats)s", formats=", ".join(citations.FORMATS))
         raise ValidationError(message, fields={"format": message})
     return citing.attachment(fmt, citing.cited([doc]), f"kb-{doc.doc_id}")
 
@@ -94,16 +95,16 @@ def api_upload() -> tuple[Response, int]:
     read straight from the connection, so no upload is ever held in memory whole.
     """
     if not current_user.is_authenticated:
-        raise Unauthorized("Sign in or send an API token to upload.")
+        raise Unauthorized(_("Sign in or send an API token to upload."))
     if not policy.can_upload(current_user):
-        raise Forbidden("Your account may not upload documents.")
+        raise Forbidden(_("Your account may not upload documents."))
     if request.mimetype == "application/octet-stream":
         stream, filename, fields = _raw_upload()
         other = ("filename",)
     else:
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            raise ValidationError("Choose a file to upload.", fields={"file": "required"})
+            raise ValidationError(_("Choose a file to upload."), fields={"file": "required"})
         stream, filename, fields = upload.stream, upload.filename, request.form
         other = ("csrf_token",)
     doc = documents.ingest(stream, filename, _metadata(fields, other), current_user)
@@ -118,12 +119,12 @@ def api_add_version(doc_id: int) -> tuple[Response, int]:
     upload = request.files.get("file")
     unknown = sorted(k for k in request.form if k not in ("note", "csrf_token"))
     if unknown:
-        raise ValidationError(f"unknown field {unknown[0]!r}",
+        raise ValidationError(_("unknown field %(name)r", name=unknown[0]),
                               fields={k: "unknown field" for k in unknown})
     if upload is None or not upload.filename:
         # Who may not see the document learns nothing from a malformed request either.
         documents.get_visible(doc_id, current_user)
-        raise ValidationError("Choose a file to upload.", fields={"file": "required"})
+        raise ValidationError(_("Choose a file to upload."), fields={"file": "required"})
     doc = documents.add_version(doc_id, upload.stream, upload.filename,
                                 request.form.get("note"), current_user)
     metrics.count_upload("api")
@@ -140,7 +141,7 @@ def _metadata(fields: MultiDict[str, Any], other: tuple[str, ...] = ()) -> dict[
 def _refuse_unknown(names: Iterable[str], other: tuple[str, ...]) -> None:
     unknown = sorted(k for k in names if k not in FIELDS and k not in other)
     if unknown:
-        raise ValidationError(f"unknown field {unknown[0]!r}",
+        raise ValidationError(_("unknown field %(name)r", name=unknown[0]),
                               fields={k: "unknown field" for k in unknown})
 
 
@@ -149,11 +150,11 @@ def _raw_upload() -> tuple[IO[bytes], str, MultiDict[str, str]]:
     the metadata (query string) of an upload sent as raw bytes."""
     filename = request.args.get("filename", "").strip()
     if not filename:
-        _, options = parse_options_header(request.headers.get("Content-Disposition", ""))
+        _value, options = parse_options_header(request.headers.get("Content-Disposition", ""))
         filename = options.get("filename", "").strip()
     if not filename:
-        raise ValidationError("Name the file: ?filename=report.pdf (or a Content-Disposition "
-                              "header).", fields={"filename": "required"})
+        raise ValidationError(_("Name the file: ?filename=report.pdf (or a "
+                                "Content-Disposition header)."), fields={"filename": "required"})
     return request.stream, filename, request.args
 
 
@@ -185,7 +186,7 @@ def api_edit(doc_id: int) -> Response:
     """Change some of a document's metadata: the fields sent (JSON or a form), with an
     upload's validation; the others keep their values. ``If-Match`` is optional."""
     if not current_user.is_authenticated:
-        raise Unauthorized("Sign in or send an API token to edit.")
+        raise Unauthorized(_("Sign in or send an API token to edit."))
     if_match = None
     if request.if_match:
         if_match = {"*"} if request.if_match.star_tag else request.if_match.as_set()
@@ -196,8 +197,8 @@ def api_edit(doc_id: int) -> Response:
 def _changes() -> dict[str, list[str]]:
     """The fields of a PATCH body: a JSON object, or a form (urlencoded or multipart),
     of at most MAX_EDIT_BYTES."""
-    too_large = TooLarge(f"An edit's body may be {MAX_EDIT_BYTES // 2**20} MB at most: "
-                         "metadata, not files.")
+    too_large = TooLarge(_("An edit's body may be %(mb)d MB at most: metadata, not files.",
+                           mb=MAX_EDIT_BYTES // 2**20))
     if (request.content_length or 0) > MAX_EDIT_BYTES:
         raise too_large
     # Also for a body without Content-Length: reading stops at the bound.
@@ -205,8 +206,8 @@ def _changes() -> dict[str, list[str]]:
     try:
         if not request.is_json:
             if request.mimetype not in FORM_TYPES:
-                raise ValidationError("Send the fields to change as JSON (Content-Type: "
-                                      "application/json) or as a form.")
+                raise ValidationError(_("Send the fields to change as JSON (Content-Type: "
+                                        "application/json) or as a form."))
             return _metadata(request.form, ("csrf_token",))
         body = request.get_json(silent=True)
     except RequestEntityTooLarge as e:
@@ -214,8 +215,8 @@ def _changes() -> dict[str, list[str]]:
     except RecursionError:  # nested deeper than the parser goes: no metadata anyway
         body = None
     if not isinstance(body, dict):
-        raise ValidationError("Send a JSON object of the fields to change, e.g. "
-                              '{"title": "..."}.')
+        raise ValidationError(_('Send a JSON object of the fields to change, e.g. '
+                                '{"title": "..."}.'))
     _refuse_unknown(body, ())
     changes: dict[str, list[str]] = {}
     wrong: dict[str, str] = {}
@@ -224,11 +225,12 @@ def _changes() -> dict[str, list[str]]:
             continue
         values = _json_values(body[name])
         if values is None:
-            wrong[name] = "Give text, a whole number, null or a list of text."
+            wrong[name] = _("Give text, a whole number, null or a list of text.")
         else:
             changes[name] = values
     if wrong:
-        raise ValidationError(f"Please correct the metadata: {next(iter(wrong.values()))}",
+        raise ValidationError(_("Please correct the metadata: %(problem)s",
+                                problem=next(iter(wrong.values()))),
                               fields=wrong)
     return changes
 
@@ -283,7 +285,7 @@ def api_history(doc_id: int) -> Response:
     (editors, admins and its uploader)."""
     doc = documents.get_visible(doc_id, current_user)
     if not policy.can_see_history(current_user, doc):
-        raise Forbidden("Only editors, admins and its uploader see a document's history.")
+        raise Forbidden(_("Only editors, admins and its uploader see a document's history."))
     return jsonify({"changes": [
         {"change_id": c.change_id, "at": c.at.isoformat(), "by": c.who, "action": c.action,
          "note": c.note, "changes": {name: [before, after] for name, before, after in c.fields}}
@@ -309,7 +311,7 @@ def api_reextract(doc_id: int) -> tuple[Response, int]:
 def api_link_translation(doc_id: int) -> Response:
     """Link the document as a translation of ``original`` (editors): JSON or a form."""
     if not current_user.is_authenticated:
-        raise Unauthorized("Sign in or send an API token to link translations.")
+        raise Unauthorized(_("Sign in or send an API token to link translations."))
     if request.is_json:
         body = request.get_json(silent=True)
         value = body.get("original") if isinstance(body, dict) else None
@@ -318,7 +320,7 @@ def api_link_translation(doc_id: int) -> Response:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError('Send the original\'s id, e.g. {"original": 12}.',
+        raise ValidationError(_('Send the original\'s id, e.g. {"original": 12}.'),
                               fields={"original": "required"})
     original = translations.parse_reference(value, request.host)
     return _with_etag(translations.link(doc_id, original, current_user))
@@ -328,7 +330,7 @@ def api_link_translation(doc_id: int) -> Response:
 def api_unlink_translation(doc_id: int) -> Response:
     """Remove the document's link to its original (editors)."""
     if not current_user.is_authenticated:
-        raise Unauthorized("Sign in or send an API token to unlink translations.")
+        raise Unauthorized(_("Sign in or send an API token to unlink translations."))
     return _with_etag(translations.unlink(doc_id, current_user))
 
 
@@ -373,7 +375,7 @@ def _limit(default: int, maximum: int) -> int:
     try:
         return max(1, min(int(raw), maximum))
     except ValueError as e:
-        raise QueryError(f"limit must be a whole number, not {raw!r}") from e
+        raise QueryError(_("limit must be a whole number, not %(value)r", value=raw)) from e
 
 
 @bp.get("/api/v1/suggest")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask_babel import lazy_gettext
 
 from kb import audit as audit_actions
 from kb.errors import QueryError
@@ -15,7 +16,7 @@ from kb.views.guards import admins_only
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
-admins_only(bp, "Only administrators may read the audit trail.")
+admins_only(bp, lazy_gettext("Only administrators may read the audit trail."))
 
 
 def _filter() -> audit_log.AuditFilter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -41,7 +42,7 @@ def login() -> str | BaseResponse | tuple[str, int]:
             start_session(user)
             return redirect(safe_next(request.args.get("next")))
         # One answer for an unknown email, a wrong password and a disabled account.
-        flash("Wrong email or password.", "error")
+        flash(_("Wrong email or password."), "error")
         return _login_page(form), LOGIN_FAILED
     return _login_page(form), (400 if form.is_submitted() else 200)
 
@@ -56,7 +57,7 @@ def logout() -> BaseResponse:
     """Sign out (a POST with the CSRF token, so no other site can sign you out)."""
     accounts.record_sign_out(current_user)
     end_session()
-    flash("Signed out.", "ok")
+    flash(_("Signed out."), "ok")
     return redirect(url_for("search.home"))
 
 
@@ -70,9 +71,9 @@ def forgot_password() -> str | BaseResponse | tuple[str, int]:
         return render_template("auth/forgot.html", form=None), 200
     if form.validate_on_submit():
         resets.request_reset(form.email.data or "")
-        flash("If an account uses that address, an email with a link to choose a new "
-              f"password is on its way. The link works once, within {resets.hours_text()}.",
-              "ok")
+        flash(_("If an account uses that address, an email with a link to choose a new "
+                "password is on its way. The link works once, within %(hours)s.",
+                hours=resets.hours_text()), "ok")
         return redirect(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form), (400 if form.is_submitted() else 200)
 
@@ -95,7 +96,7 @@ def reset_password() -> str | BaseResponse | tuple[str, int]:
         except ValidationError as e:
             form.new_password.errors = [*form.new_password.errors, e.message]
             return render_template("auth/reset.html", form=form, email=user.email), 400
-        flash("Your password is changed. Sign in with it.", "ok")
+        flash(_("Your password is changed. Sign in with it."), "ok")
         return redirect(url_for("auth.login"))
     status = 400 if form.is_submitted() else 200
     return render_template("auth/reset.html", form=form, email=user.email), status

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -13,7 +15,7 @@ from kb.views.guards import admins_only
 
 bp = Blueprint("groups", __name__, url_prefix="/admin/groups")
 
-admins_only(bp, "Only administrators may manage groups.")
+admins_only(bp, lazy_gettext("Only administrators may manage groups."))
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -27,7 +29,7 @@ def index() -> str | BaseResponse | tuple[str, int]:
             flash(e.message, "error")
             return render_template("groups/index.html", form=form, groups=service.groups(),
                                    member_form=MemberForm()), 400
-        flash(f"Group {form.name.data} created.", "ok")
+        flash(_("Group %(name)s created.", name=form.name.data), "ok")
         return redirect(url_for("groups.index"))
     return render_template("groups/index.html", form=form, groups=service.groups(),
                            member_form=MemberForm()), (400 if form.is_submitted() else 200)
@@ -43,7 +45,7 @@ def add_member(group_id: int) -> BaseResponse:
         except KbError as e:
             flash(e.message, "error")
     else:
-        flash("Give the email of an account.", "error")
+        flash(_("Give the email of an account."), "error")
     return redirect(url_for("groups.index"))
 
 

@@ -12,6 +12,7 @@ from flask import (
     render_template,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -74,8 +75,8 @@ def change_password() -> BaseResponse:
                 form[name].errors = [*form[name].errors, e.message]
         return _page(e.status_code, password_form=form)
     start_session(current_user._get_current_object())
-    flash("Password changed. Your other sessions have been signed out and your API tokens "
-          "revoked.", "ok")
+    flash(_("Password changed. Your other sessions have been signed out and your API "
+            "tokens revoked."), "ok")
     return redirect(url_for("profile.index"))
 
 
@@ -87,7 +88,7 @@ def sign_out_everywhere() -> BaseResponse:
         return _page(400)
     accounts.sign_out_everywhere(current_user)
     end_session()
-    flash("Signed out everywhere. Sign in again to continue.", "ok")
+    flash(_("Signed out everywhere. Sign in again to continue."), "ok")
     return redirect(url_for("auth.login"))
 
 
@@ -109,5 +110,5 @@ def revoke_token(token_id: int) -> BaseResponse:
     if not form.validate_on_submit():
         return _page(400)
     row = accounts.revoke_token(current_user, token_id, actor=current_user)
-    flash(f"Token {row.name or row.token_id} revoked.", "ok")
+    flash(_("Token %(name)s revoked.", name=row.name or row.token_id), "ok")
     return redirect(url_for("profile.index"))

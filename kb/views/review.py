@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ def queue() -> str:
     """Submitted documents first, then returned and withdrawn ones, each by upload date:
     oldest first, or newest first with ``?order=newest`` (editors and admins)."""
     if not policy.can_review(current_user):
-        abort(403, "Only editors and admins review documents.")
+        abort(403, _("Only editors and admins review documents."))
     newest_first = request.args.get("order") == "newest"
     problems = db.session.scalars(
         select(Document).where(Document.error_code.is_not(None), Document.trashed_at.is_(None))
