@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from kb import create_app, search
     from kb.extensions import db
-    from kb.search.analysis import STOP_WORDS
+    from kb.search.whoosh.analysis import STOP_WORDS
     from kb.services import searching, thesaurus
 
     with c.workdir(args.workdir) as work:

@@ -138,7 +138,7 @@ def evaluate(run: Callable[[str], list[int]], queries: dict[int, str],
 
 def index_kb(index_dir: Path, docs: Sequence[Doc]) -> float:
     from kb.search import create, write_records
-    from kb.search.schema import IndexRecord
+    from kb.search.whoosh.schema import IndexRecord
 
     start = time.perf_counter()
     create(index_dir, fresh=True)  # a kept --workdir may hold a previous run's index
@@ -153,7 +153,7 @@ def index_kb(index_dir: Path, docs: Sequence[Doc]) -> float:
 
 def kb_runner(index_dir: Path) -> Callable[[str], list[int]]:
     from kb.search import search
-    from kb.search.query import SearchRequest, Visibility
+    from kb.search.whoosh.query import SearchRequest, Visibility
 
     def run(text: str) -> list[int]:
         req = SearchRequest(q=text, per_page=DEPTH, spelling=False)
@@ -217,7 +217,7 @@ def fts_runner(con: sqlite3.Connection) -> Callable[[str], list[int]]:
 def tune(index_dir: Path, queries: dict[int, str],
          qrels: dict[int, set[int]]) -> list[tuple[str, Scores]]:
     """The product with one setting changed at a time: title boost, feedback weight."""
-    from kb.search import parsing, query
+    from kb.search.whoosh import parsing, query
 
     out: list[tuple[str, Scores]] = []
     boost, weight = parsing.FIELD_BOOSTS["title"], query.FEEDBACK_WEIGHT

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     c.require_corpus()
     c.clean_environment()
     from kb.config import DEFAULTS
-    from kb.search import bounds
+    from kb.search.whoosh import bounds
 
     with c.workdir(args.workdir) as work:
         speeches, origin = c.prepare_instance(work, args.limit)

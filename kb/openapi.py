@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from kb import search, taxonomy
 from kb.extract import ACCEPTED_KINDS
-from kb.search import bounds
+from kb.search.whoosh import bounds
 from kb.services import citations, documents, metadata, searching, suggestions, thesaurus
 
 OPENAPI_VERSION = "3.1.0"

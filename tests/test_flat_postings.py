@@ -1,4 +1,4 @@
-"""The flat copies of the body postings (kb.search.flat) hold exactly what Whoosh holds.
+"""The flat copies of the body postings (kb.search.whoosh.flat) hold exactly what Whoosh holds.
 
 A real index in a temporary folder: import batches, uploads one document at a time (which
 the merge policy gathers into a merged segment), replaced and deleted documents. Every
@@ -20,10 +20,10 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 
 from kb import search
-from kb.search import arrays as arrays_module
-from kb.search import flat
-from kb.search.index import searchers
-from kb.search.schema import to_fields
+from kb.search.whoosh import arrays as arrays_module
+from kb.search.whoosh import flat
+from kb.search.whoosh.index import searchers
+from kb.search.whoosh.schema import to_fields
 
 WORDS = ["migration", "remittances", "diaspora", "labour", "border", "climate", "health",
          "returnees", "integration", "skills", "pension", "consular", "statistics"]

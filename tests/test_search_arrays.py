@@ -1,4 +1,4 @@
-"""Plain-word searches (kb.search.arrays) give exactly what Whoosh's own scorer gives.
+"""Plain-word searches (kb.search.whoosh.arrays) give exactly what Whoosh's own scorer gives.
 
 A real index in a temporary folder, written in several commits (several segments), with
 words in more documents than one block of postings holds (128) and with replaced and
@@ -17,9 +17,9 @@ import pytest
 from whoosh import query as wq
 
 from kb import search
-from kb.search import arrays
-from kb.search.index import searchers
-from kb.search.parsing import understand
+from kb.search.whoosh import arrays
+from kb.search.whoosh.index import searchers
+from kb.search.whoosh.parsing import understand
 
 WORDS = ["migration", "remittances", "diaspora", "labour", "border", "climate", "health"]
 FILLER = ["the", "programme", "report", "national", "development", "strategy", "plan"]

@@ -1,7 +1,7 @@
 """The search engine behind kb: every Whoosh import lives in this package."""
 
-from kb.search.bounds import MAX_PER_PAGE, Cap
-from kb.search.index import (
+from kb.search.whoosh.bounds import MAX_PER_PAGE, Cap
+from kb.search.whoosh.index import (
     IndexedEntry,
     create,
     delete_documents,
@@ -13,8 +13,8 @@ from kb.search.index import (
     segment_count,
     write_records,
 )
-from kb.search.parsing import function_words, is_query_language
-from kb.search.query import (
+from kb.search.whoosh.parsing import function_words, is_query_language
+from kb.search.whoosh.query import (
     SORTS,
     Hit,
     SearchRequest,
@@ -27,7 +27,7 @@ from kb.search.query import (
     parse_query,
     search,
 )
-from kb.search.schema import FACET_FIELDS, PAGE_SEPARATOR, IndexRecord, metadata_digest
+from kb.search.whoosh.schema import FACET_FIELDS, PAGE_SEPARATOR, IndexRecord, metadata_digest
 
 __all__ = [
     "FACET_FIELDS",

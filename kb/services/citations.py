@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from kb import csvsafe, search, taxonomy
 from kb.models import Document
-from kb.search import bounds
+from kb.search.whoosh import bounds
 from kb.services import searching
 
 # Document types cited as reports (BibTeX @techreport with an institution, RIS RPRT, CSL

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from kb import metrics, policy, taxonomy
 from kb import search as engine
 from kb.errors import QueryError, SearchTimeout
-from kb.search import bounds
+from kb.search.whoosh import bounds
 from kb.services import citations, portal, searching
 from kb.views import citing
 
@@ -314,7 +314,7 @@ def browse_list(kind: str) -> str:
                            az=portal.a_to_z(current_user, kind), kind_titles=KIND_TITLES)
 
 
-# How the page tells that a bound was applied (kb.search.bounds), by bound.
+# How the page tells that a bound was applied (kb.search.whoosh.bounds), by bound.
 CAPPED = {
     "edit_distance": "Fuzzy words were searched with at most {applied} letters off "
                      "(you asked for {asked}).",

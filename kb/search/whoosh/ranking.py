@@ -27,7 +27,7 @@ import numpy as np
 from whoosh import scoring
 from whoosh.searching import Searcher
 
-from kb.search import arrays
+from kb.search.whoosh import arrays
 
 K1 = 1.5
 B = 0.75

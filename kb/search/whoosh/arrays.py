@@ -3,13 +3,13 @@
 Whoosh scores a disjunction one document and one matcher at a time, in Python: exact
 totals and facet counts (which need every match, not just the best ten) cost a few
 microseconds per posting per matcher, tens of milliseconds for common words at 15,000
-documents. Here the same BM25 scores (kb.search.ranking: Lucene's idf, K1, B, Whoosh's one-byte
+documents. Here the same BM25 scores (ranking: Lucene's idf, K1, B, Whoosh's one-byte
 field lengths) are computed for all of a term's postings in one vector operation, the
 filter is a boolean mask, the total is a count, facets are counted with ``bincount`` over
 the documents' facet values, and the first results are picked with a partial sort.
 
 Whoosh remains the index. The body fields' postings are read from the flat arrays each
-segment holds beside Whoosh's own (kb.search.flat); other fields' postings, lengths and
+segment holds beside Whoosh's own (kb.search.whoosh.flat); other fields' postings, lengths and
 columns are read from the segments once (a segment never changes; its deletions are
 filtered by the caller's filter, which never holds a deleted document) and kept in a
 size-bounded cache shared by the process's threads. Only disjunctions are handled here
@@ -34,8 +34,8 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
-from kb.search import flat
-from kb.search.bounds import CHECK_EVERY, NO_DEADLINE, Deadline, Expanded
+from kb.search.whoosh import flat
+from kb.search.whoosh.bounds import CHECK_EVERY, NO_DEADLINE, Deadline, Expanded
 
 # Whoosh stores a field's length in one byte; these are the lengths the bytes stand for.
 _LENGTHS = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
@@ -132,7 +132,7 @@ def _segment_key(reader: Any) -> str | None:
 def postings(reader: Any, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     """A term's document numbers in one segment (ascending) and their weights (term
     frequencies), deleted documents included: flat arrays where the segment has them
-    (kb.search.flat), else decoded from Whoosh's postings once and cached."""
+    (kb.search.whoosh.flat), else decoded from Whoosh's postings once and cached."""
     found_flat = flat.field(reader, fieldname)
     if found_flat is not None:
         return found_flat.postings(btext)
@@ -339,7 +339,7 @@ def score(searcher: Searcher, q: wq.Query, deadline: Deadline = NO_DEADLINE) -> 
 def bm25(searcher: Searcher, fieldname: str, btext: bytes, tf: np.ndarray,
          length: np.ndarray) -> np.ndarray:
     """Whoosh's BM25F for one term over arrays of term frequencies and field lengths,
-    with the searcher's weighting (kb.search.ranking.Ranking: idf, K1, B) and average
+    with the searcher's weighting (kb.search.whoosh.ranking.Ranking: idf, K1, B) and average
     field length."""
     return _bm25(searcher, fieldname, idf(searcher, fieldname, btext), tf, length)
 

@@ -225,7 +225,7 @@ def expand(searcher: Searcher, q: wq.Query, deadline: Deadline) -> wq.Query:
     dfas: dict[tuple[str, int, int], Any] = {}
     segments = [sub.reader() for sub, _ in searcher.leaf_searchers()]
     # A language's body field also holds the document's title, summary and themes
-    # (kb.search.schema): a pattern's words in those fields are among its words in the
+    # (kb.search.whoosh.schema): a pattern's words in those fields are among its words in the
     # body, so the index's words are scanned once per pattern and language, not per field.
     in_body: dict[tuple[object, ...], list[list[bytes]]] = {}
 

@@ -19,9 +19,15 @@ from whoosh.searching import Searcher
 from whoosh.writing import CLEAR, IndexWriter
 
 from kb.errors import IndexBusy, IndexUnavailable
-from kb.search import flat
-from kb.search.ranking import Ranking
-from kb.search.schema import FLAT_PREFIXES, SCHEMA_VERSION, IndexRecord, build_schema, to_fields
+from kb.search.whoosh import flat
+from kb.search.whoosh.ranking import Ranking
+from kb.search.whoosh.schema import (
+    FLAT_PREFIXES,
+    SCHEMA_VERSION,
+    IndexRecord,
+    build_schema,
+    to_fields,
+)
 
 VERSION_FILE = "kb-schema-version"
 
@@ -124,11 +130,11 @@ def _unreadable(index_dir: Path, e: Exception,
 
 
 def _codec() -> flat.Codec:
-    """Whoosh's codec, writing the body fields' postings as flat arrays too (kb.search.flat),
+    """Whoosh's codec, writing the body fields' postings as flat arrays too (kb.search.whoosh.flat),
     and without per-block field length statistics: Whoosh reads a length back from disk
     for every posting it writes (13% of indexing time) only to bound scores for its
     block-skipping optimisation, which kb does not use (exact totals and facets need
-    every match; see kb.search.arrays and query._collect)."""
+    every match; see kb.search.whoosh.arrays and query._collect)."""
     codec = flat.Codec(FLAT_PREFIXES)
     codec.length_stats = False
     return codec
@@ -141,7 +147,7 @@ def _codec() -> flat.Codec:
 # merges small segments only, ten of a size at a time (sizes 1-9 and 10-99 documents):
 # the one-document segments of uploads are gathered, and a merge never takes more than
 # about 1,000 documents. Larger segments (import batches) stay as they are; the numpy
-# search path (kb.search.arrays) keeps the cost of many segments low, and `kb reindex`
+# search path (kb.search.whoosh.arrays) keeps the cost of many segments low, and `kb reindex`
 # rebuilds the index as one.
 MERGE_FACTOR = 10
 MERGE_TIERS = (1, 10, 100)

@@ -18,10 +18,10 @@ from whoosh.searching import Results, Searcher
 from whoosh.support.levenshtein import levenshtein
 
 from kb.errors import QueryError
-from kb.search import arrays, bounds
-from kb.search.analysis import OTHER, WORD_PATTERN
-from kb.search.index import searchers
-from kb.search.parsing import (
+from kb.search.whoosh import arrays, bounds
+from kb.search.whoosh.analysis import OTHER, WORD_PATTERN
+from kb.search.whoosh.index import searchers
+from kb.search.whoosh.parsing import (
     FIELD_BOOSTS,
     Understood,
     expansion_query,
@@ -29,7 +29,7 @@ from kb.search.parsing import (
     understand,
     weighted_query,
 )
-from kb.search.ranking import (
+from kb.search.whoosh.ranking import (
     FEEDBACK_DOCS,
     FEEDBACK_FIELDS,
     FEEDBACK_WEIGHT,
@@ -37,7 +37,7 @@ from kb.search.ranking import (
     FeedbackDoc,
     feedback_weights,
 )
-from kb.search.schema import (
+from kb.search.whoosh.schema import (
     FACET_FIELDS,
     FLAT_FIELDS,
     SPELL_FIELD,
@@ -146,7 +146,7 @@ class SearchResult:
     did_you_mean: str | None = None
     # True when the query held nothing to search for (only common words, punctuation).
     nothing_to_search: bool = False
-    # Bounds applied to the query (kb.search.bounds): what was asked, what was searched.
+    # Bounds applied to the query (kb.search.whoosh.bounds): what was asked, what was searched.
     capped: tuple[bounds.Cap, ...] = ()
 
 
@@ -156,7 +156,7 @@ def parse_query(text: str, langs: Sequence[str] = TEXT_LANGUAGES) -> wq.Query:
 
 
 def check_year(name: str, value: int | None) -> int | None:
-    """``value`` unless it is outside the years a search may name (kb.search.bounds)."""
+    """``value`` unless it is outside the years a search may name (kb.search.whoosh.bounds)."""
     if value is not None and not bounds.MIN_YEAR <= value <= bounds.MAX_YEAR:
         raise QueryError(f"{name} must be a year between {bounds.MIN_YEAR} and "
                          f"{bounds.MAX_YEAR}, not {value}")
@@ -459,7 +459,7 @@ def _page_of(fragment: highlight.Fragment, starts: list[int]) -> int:
 # Filters already evaluated, for this state of the index (by every thread's searcher):
 # Whoosh rebuilds a query filter's document set on every search otherwise (WHOOSH.md).
 def _cached_mask(searcher: Searcher, filt: wq.Query) -> np.ndarray:
-    """The filter as a boolean array over the searcher's documents (kb.search.arrays)."""
+    """The filter as a boolean array over the searcher's documents (kb.search.whoosh.arrays)."""
     return arrays.shared(searcher, "mask", filt, lambda: arrays.query_mask(searcher, filt))
 
 
@@ -579,7 +579,7 @@ class _Ranked:
 def _reranked(searcher: Searcher, understood: Understood,
               top: list[tuple[float, int]], deadline: bounds.Deadline) -> list[_Ranked]:
     """The first results reordered with the words the best of them share (relevance
-    feedback, kb.search.ranking): the user's words decided what matches and the order
+    feedback, kb.search.whoosh.ranking): the user's words decided what matches and the order
     beyond RERANK_DEPTH; the feedback words only add to the scores of the first ones."""
     hits = [_Ranked(docnum, float(score), searcher) for score, docnum in top]
     head = hits[:RERANK_DEPTH]
@@ -654,7 +654,7 @@ def search(
     # name whose filter they were taken without).
     by_language: dict[str, np.ndarray] = {}
     if relevance and not req.doc_ids and arrays.handles(q):
-        # A disjunction (plain words): every match scored at once (kb.search.arrays).
+        # A disjunction (plain words): every match scored at once (kb.search.whoosh.arrays).
         scored = arrays.score(searcher, q, deadline)
         visible = scored.matched & _cached_mask(searcher, filtq)
         if works is not None:
@@ -742,7 +742,7 @@ def _representatives(searcher: Searcher, works: _Works, q: wq.Query, filt: set[i
 
 
 def check_page(page: int, per_page: int) -> None:
-    """Refuse a page size or a page beyond the bounds (kb.search.bounds)."""
+    """Refuse a page size or a page beyond the bounds (kb.search.whoosh.bounds)."""
     if not 1 <= per_page <= bounds.MAX_PER_PAGE:
         raise QueryError(f"per_page must be between 1 and {bounds.MAX_PER_PAGE} (page size)")
     if page < 1:
@@ -793,7 +793,7 @@ def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], visible: n
     Every word offered occurs in a document the user may see: a word found only in
     hidden documents is never suggested, nor does it count as known.
     """
-    from kb.search.parsing import is_query_language
+    from kb.search.whoosh.parsing import is_query_language
 
     if is_query_language(text):
         return None

@@ -5,7 +5,7 @@ and character offsets included. Scoring a common word at 15,000 documents meant
 decompressing and unpickling about 150 such blocks per word (the positions thrown away),
 and relevance feedback decoded each first result's term vector the same way: most of a
 search's time when the words were not cached yet. The codec here (``Codec``, used by
-kb.search.index's one writer) writes the same postings a second time while Whoosh writes
+kb.search.whoosh.index's one writer) writes the same postings a second time while Whoosh writes
 them, as a small file inside the segment (``<segment>.kbf``, assembled into its compound
 ``.seg`` and deleted with it):
 
@@ -264,7 +264,7 @@ def _open(reader: Any) -> _Segment | None:
 
 # Segments opened, by segment id (a segment never changes): the arrays are views, so an
 # entry costs little memory of its own. Searchers forget segments the index no longer
-# has (kb.search.index.SearcherCache); the bound only limits open maps.
+# has (kb.search.whoosh.index.SearcherCache); the bound only limits open maps.
 _SEGMENTS_KEPT = 1024
 _segments: OrderedDict[str, _Segment | None] = OrderedDict()
 _lock = threading.Lock()
