@@ -137,8 +137,7 @@ def evaluate(run: Callable[[str], list[int]], queries: dict[int, str],
 # --- the three systems -----------------------------------------------------------------
 
 def index_kb(index_dir: Path, docs: Sequence[Doc]) -> float:
-    from kb.search import create, write_records
-    from kb.search.whoosh.schema import IndexRecord
+    from kb.search import IndexRecord, create, write_records
 
     start = time.perf_counter()
     create(index_dir, fresh=True)  # a kept --workdir may hold a previous run's index
@@ -152,13 +151,12 @@ def index_kb(index_dir: Path, docs: Sequence[Doc]) -> float:
 
 
 def kb_runner(index_dir: Path) -> Callable[[str], list[int]]:
-    from kb.search import search
-    from kb.search.whoosh.query import SearchRequest, Visibility
+    from kb.search import SearchRequest, Visibility, search
 
     def run(text: str) -> list[int]:
         req = SearchRequest(q=text, per_page=DEPTH, spelling=False)
         res = search(index_dir, req,
-                     Visibility(all_states=True), lambda ids: {}, snippets=0)
+                     Visibility(all_states=True), snippets=0)
         return [h.doc_id for h in res.hits]
 
     return run

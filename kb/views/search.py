@@ -22,7 +22,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from kb import metrics, policy, taxonomy
 from kb import search as engine
 from kb.errors import QueryError, SearchTimeout
-from kb.search.whoosh import bounds
 from kb.services import citations, portal, searching
 from kb.views import citing
 
@@ -314,7 +313,7 @@ def browse_list(kind: str) -> str:
                            az=portal.a_to_z(current_user, kind), kind_titles=KIND_TITLES)
 
 
-# How the page tells that a bound was applied (kb.search.whoosh.bounds), by bound.
+# How the page tells that a bound was applied (kb.search's limits), by bound.
 CAPPED = {
     "edit_distance": "Fuzzy words were searched with at most {applied} letters off "
                      "(you asked for {asked}).",
@@ -326,5 +325,5 @@ CAPPED = {
 @bp.get("/help/search")
 def help_page() -> str:
     """How to search: plain words, the query language, translations."""
-    return render_template("search/help.html", bounds=bounds,
+    return render_template("search/help.html", bounds=engine,
                            time_limit=current_app.config["SEARCH_TIME_LIMIT"])

@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -19,6 +18,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import CLEAR, IndexWriter
 
 from kb.errors import IndexBusy, IndexUnavailable
+from kb.search.types import IndexedEntry
 from kb.search.whoosh import flat
 from kb.search.whoosh.ranking import Ranking
 from kb.search.whoosh.schema import (
@@ -242,16 +242,6 @@ def delete_documents(index_dir: Path, doc_ids: Iterable[int], timeout: float) ->
     with writer(index_dir, timeout) as w:
         for doc_id in doc_ids:
             w.delete_by_term("doc_id", doc_id)
-
-
-@dataclass(frozen=True)
-class IndexedEntry:
-    """One document as the index holds it: what it was written from (for `kb doctor`)."""
-
-    doc_id: int
-    # The record's updated_at and metadata digest when it was written ("" if not stored).
-    updated_at: str
-    meta_digest: str
 
 
 def indexed_entries(index_dir: Path) -> list[IndexedEntry]:

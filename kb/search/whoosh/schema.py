@@ -51,6 +51,7 @@ def text_field(name: str, lang: str) -> str:
     return f"{name}_{lang}"
 
 WORK_COLUMN = "f_work"
+BODY_COLUMN = "body_text"
 
 # Facet name -> column field counted for it.
 FACET_FIELDS = {
@@ -105,6 +106,8 @@ def build_schema() -> fields.Schema:
         sort_title=fields.COLUMN(columns.VarBytesColumn()),
         # Character offset at which each page starts in `body`, to name a snippet's page.
         page_starts=fields.STORED,
+        # The body as indexed, compressed, read back for the snippets of a page's hits only.
+        **{BODY_COLUMN: fields.COLUMN(columns.CompressedBytesColumn())},
         # What the index was written from, for `kb doctor`: the record's updated_at and a
         # digest of its indexed metadata (a stale entry's digest differs from the record's).
         updated_at=fields.STORED,
@@ -206,6 +209,7 @@ def to_fields(rec: IndexRecord) -> dict[str, object]:
         "sort_created": rec.created_ts,
         "sort_title": rec.title.casefold().encode("utf-8"),
         "page_starts": rec.page_starts(),
+        BODY_COLUMN: body.encode("utf-8"),
         "updated_at": rec.updated_at,
         "meta_digest": metadata_digest(rec),
         "f_country": _b(rec.countries),
