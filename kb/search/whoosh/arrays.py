@@ -29,12 +29,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
-from kb.search.whoosh import flat
+from kb.search.whoosh import flat, internals
 from kb.search.whoosh.bounds import CHECK_EVERY, NO_DEADLINE, Deadline, Expanded
 
 # Whoosh stores a field's length in one byte; these are the lengths the bytes stand for.
@@ -193,14 +192,11 @@ def _read_blocks(m: Any) -> tuple[list[np.ndarray], np.ndarray]:
         m = m.child
     ids: list[np.ndarray] = []
     weights: list[np.ndarray] = []
-    if hasattr(m, "_next_block") and hasattr(m, "_read_data"):
+    if internals.has_blocks(m):
         # Whoosh's block format (codec whoosh3): a block holds its document numbers (each
         # the difference to the one before, the first one absolute) and its weights as
         # None (all 1), one float, or one each.
-        while m.is_active():
-            if m._data is None:
-                m._read_data()
-            block_ids, block_weights = m._data[0], m._data[1]
+        for block_ids, block_weights in internals.blocks(m):
             ids.append(np.cumsum(np.asarray(block_ids, dtype=np.int64)).astype(np.int32))
             if block_weights is None:
                 weights.append(np.ones(len(block_ids), dtype=np.float64))
@@ -208,7 +204,6 @@ def _read_blocks(m: Any) -> tuple[list[np.ndarray], np.ndarray]:
                 weights.append(np.full(len(block_ids), block_weights, dtype=np.float64))
             else:
                 weights.append(np.asarray(block_weights, dtype=np.float64))
-            m._next_block()
     else:  # another codec: one posting at a time
         found, w = [], []
         while m.is_active():
@@ -246,8 +241,7 @@ def lengths(reader: Any, fieldname: str) -> np.ndarray:
     if found is not None:
         return found[0]
     n = reader.doc_count_all()
-    perdoc = getattr(reader, "_perdoc", None)
-    column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN) if perdoc else None
+    column = internals.length_column(reader, fieldname)
     if column is not None:
         raw = np.fromiter(iter(column), dtype=np.uint8, count=n)
         out = _LENGTHS[raw]

@@ -37,6 +37,7 @@ from kb.search.limits import (
     Cap,
     Deadline,
 )
+from kb.search.whoosh import internals
 
 __all__ = ["CHECK_EVERY", "MAX_CLAUSES", "MAX_CORRECTED_WORDS", "MAX_DEPTH", "MAX_EDIT_DISTANCE",
            "MAX_EXPANSIONS", "MAX_FUZZY_WORDS", "MAX_PATTERN_CHARS", "MAX_PER_PAGE",
@@ -262,8 +263,8 @@ def _candidates(reader: Any, leaf: wq.Query, dfas: dict[tuple[str, int, int], An
         yield from fuzzy_words(reader, fieldname, leaf.text, int(leaf.maxdist),
                                int(leaf.prefixlength), dfas)
     elif isinstance(leaf, wq.Wildcard):
-        pattern = re.compile(leaf._get_pattern())
-        head = leaf._find_prefix(leaf.text)
+        regex, head = internals.wildcard_parts(leaf)
+        pattern = re.compile(regex)
         for btext in reader.expand_prefix(fieldname, head):
             yield btext if pattern.match(field.from_bytes(btext)) else None
     else:

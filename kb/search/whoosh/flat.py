@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
+from whoosh.codec.whoosh3 import W3Codec
+
+from kb.search.whoosh import internals
 
 EXTENSION = ".kbf"
 _MAGIC = b"KBFLAT02"
@@ -82,52 +84,6 @@ class _Recorder:
         }
 
 
-class _RecordingPostingsWriter(W3PostingsWriter):
-    """Whoosh's postings writer, handing each block's ids and weights to a recorder too."""
-
-    def __init__(self, recorder: _Recorder, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._recorder = recorder
-
-    def _write_block(self, last: bool = False) -> None:
-        self._recorder.ids.extend(self._ids)
-        self._recorder.weights.extend(self._weights)
-        super()._write_block(last)
-
-    def finish_postings(self) -> Any:
-        if not self.written() and len(self) < self._inlinelimit:  # inlined: no block
-            self._recorder.ids.extend(self._ids)
-            self._recorder.weights.extend(self._weights)
-        return super().finish_postings()
-
-
-class _FieldWriter(W3FieldWriter):
-    def __init__(self, codec: Codec, storage: Any, segment: Any) -> None:
-        super().__init__(codec, storage, segment)
-        self._recorders: dict[str, _Recorder] = {}
-        self._recorder: _Recorder | None = None
-
-    def start_field(self, fieldname: str, fieldobj: Any) -> None:
-        super().start_field(fieldname, fieldobj)
-        self._recorder = None
-        codec = self._codec
-        if fieldname.startswith(codec.flat_prefixes):
-            self._recorder = self._recorders.setdefault(fieldname, _Recorder())
-            self._postwriter = _RecordingPostingsWriter(
-                self._recorder, self._postfile, blocklimit=codec._blocklimit,
-                compression=codec._compression, inlinelimit=codec._inlinelimit)
-
-    def start_term(self, btext: bytes) -> None:
-        super().start_term(btext)
-        if self._recorder is not None:
-            self._recorder.start(btext)
-
-    def close(self) -> None:
-        _write(self._create_file(EXTENSION), self._codec.flat_prefixes,
-               {name: rec.arrays() for name, rec in self._recorders.items()})
-        super().close()
-
-
 class Codec(W3Codec):
     """Whoosh's codec, also writing the fields whose names start with ``flat_prefixes``
     as flat arrays (see the module's docstring)."""
@@ -136,8 +92,12 @@ class Codec(W3Codec):
         super().__init__(**kwargs)
         self.flat_prefixes = flat_prefixes
 
-    def field_writer(self, storage: Any, segment: Any) -> _FieldWriter:
-        return _FieldWriter(self, storage, segment)
+    def field_writer(self, storage: Any, segment: Any) -> internals.RecordingFieldWriter:
+        return internals.RecordingFieldWriter(self, storage, segment, _Recorder, self._finish)
+
+    def _finish(self, create_file: Any, recorders: dict[str, Any]) -> None:
+        _write(create_file(EXTENSION), self.flat_prefixes,
+               {name: rec.arrays() for name, rec in recorders.items()})
 
 
 def _write(dbfile: Any, prefixes: tuple[str, ...],
@@ -246,12 +206,11 @@ def _open(reader: Any) -> _Segment | None:
         return None
     name = segment.make_filename(EXTENSION)
     storage = reader.storage()
-    compound: Any = getattr(storage, "a", None)  # a compound segment overlays its storage
-    source = getattr(compound, "_source", None)
-    if source is not None and compound.file_exists(name):
+    inside = internals.compound_buffer(storage, name)
+    if inside is not None:
         # Views of Whoosh's own memory map of the segment: it is kept alive while they
         # are (CompoundStorage.close leaves a map with exported buffers to them).
-        return _read(source, compound.range(name)[0])
+        return _read(*inside)
     if not storage.file_exists(name):
         return None
     f = storage.open_file(name)

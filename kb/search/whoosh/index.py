@@ -19,7 +19,7 @@ from whoosh.writing import CLEAR, IndexWriter
 
 from kb.errors import IndexBusy, IndexUnavailable
 from kb.search.types import IndexedEntry
-from kb.search.whoosh import flat
+from kb.search.whoosh import flat, internals
 from kb.search.whoosh.ranking import Ranking
 from kb.search.whoosh.schema import (
     FLAT_PREFIXES,
@@ -58,17 +58,6 @@ def problem(index_dir: Path) -> str | None:
     except IndexUnavailable as e:
         return e.message
     return None
-
-
-def _close_streams(e: BaseException) -> None:
-    """Close the file Whoosh's TOC.read leaves open when a damaged TOC makes it raise (no
-    try/finally there): a file descriptor per failed open otherwise, until collected."""
-    tb = e.__traceback__
-    while tb is not None:
-        stream = tb.tb_frame.f_locals.get("stream")
-        if stream is not None and hasattr(stream, "close"):
-            stream.close()
-        tb = tb.tb_next
 
 
 def _schema_version(index_dir: Path) -> str | None:
@@ -116,13 +105,13 @@ def open_index(index_dir: Path, *, quiet: bool = False) -> FileIndex:
 def segment_count(index_dir: Path) -> int:
     """How many segments the index has now (read from its table of contents); raises
     IndexUnavailable like ``open_index``."""
-    # Whoosh has no public call for it; _segments() only reads the TOC (whoosh is pinned).
-    return len(open_index(index_dir, quiet=True)._segments())
+    # Whoosh has no public call for it (kb.search.whoosh.internals).
+    return len(internals.segments(open_index(index_dir, quiet=True)))
 
 
 def _unreadable(index_dir: Path, e: Exception,
                 say: Callable[..., None]) -> IndexUnavailable:
-    _close_streams(e)
+    internals.close_toc_streams(e)
     say("search index: %s cannot be read: %s: %s", index_dir, type(e).__name__, e)
     return IndexUnavailable(
         "The search index is damaged and cannot be read. An administrator should run "

@@ -28,7 +28,7 @@ from kb.search.types import (
     check_page,
     check_year,
 )
-from kb.search.whoosh import arrays, bounds
+from kb.search.whoosh import arrays, bounds, internals
 from kb.search.whoosh.analysis import OTHER, WORD_PATTERN
 from kb.search.whoosh.index import searchers
 from kb.search.whoosh.parsing import (
@@ -186,7 +186,7 @@ class _TimedFilter(collectors.FilterCollector):
 
     def collect_matches(self) -> None:
         child = self.child
-        allow = self._allow
+        allow = internals.allowed(self)
         offset = self.offset
         check = self.deadline.check
         every = bounds.CHECK_EVERY
