@@ -10,11 +10,10 @@ any engine.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from kb.search import calls
 from kb.search.limits import (
     MAX_CLAUSES,
     MAX_CORRECTED_WORDS,
@@ -96,21 +95,10 @@ __all__ = [
     "write_records",
 ]
 
-# Searches the engine ran in this process, by function: what a page costs in engine calls
-# (a document page: at most one for its snippets, none for cached similar documents).
-_calls: Counter[str] = Counter()
-_calls_lock = threading.Lock()
-
-
-def _count(name: str) -> None:
-    with _calls_lock:
-        _calls[name] += 1
-
-
 def engine_calls() -> dict[str, int]:
-    """How many times this process asked the engine to search, by facade function."""
-    with _calls_lock:
-        return dict(_calls)
+    """How many times the engine really searched in this process, by kind ("search",
+    "more_like"): answers from a cache are not counted."""
+    return calls.snapshot()
 
 
 # --- the index ---------------------------------------------------------------------------
@@ -171,13 +159,11 @@ def search(index_dir: Path, req: SearchRequest, visibility: Visibility, *,
     ``snippets`` snippets each of about ``surround`` characters either side), the total,
     every facet's counts and a "did you mean"; SearchTimeout past ``time_limit`` seconds,
     QueryError for a query the user must change."""
-    _count("search")
     return _query.search(index_dir, req, visibility, snippets=snippets, surround=surround,
                          time_limit=time_limit)
 
 
 def more_like(index_dir: Path, doc_id: int, visibility: Visibility, limit: int = 5) -> list[int]:
     """The ids of the documents nearest to ``doc_id`` by the words of its text, that
-    ``visibility`` may find, nearest first."""
-    _count("more_like")
+    ``visibility`` may find, nearest first; remembered until the index changes."""
     return _query.more_like(index_dir, doc_id, visibility, limit)

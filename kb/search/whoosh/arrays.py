@@ -88,7 +88,7 @@ T = TypeVar("T")
 # not once per thread. How many of each kind are kept (the least recently used go): a
 # filter as a set takes up to 1 MB at 15,000 documents, as a mask 15 KB, an idf a float.
 _SHARED_SIZES = {"idf": 50_000, "avgfl": 1_000, "mask": 512, "filter": 32, "facet": 64,
-                 "live": 8, "works": 8}
+                 "live": 8, "works": 8, "similar": 2_000}
 _shared: dict[str, OrderedDict[tuple[Any, ...], Any]] = {
     kind: OrderedDict() for kind in _SHARED_SIZES}
 _shared_lock = threading.Lock()

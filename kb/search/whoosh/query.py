@@ -18,6 +18,7 @@ from whoosh.searching import Results, Searcher
 from whoosh.support.levenshtein import levenshtein
 
 from kb.errors import QueryError
+from kb.search import calls
 from kb.search.types import (
     SORTS,
     Hit,
@@ -549,6 +550,7 @@ def search(
 ) -> SearchResult:
     """Run one search: ids in hit order with snippets, the total and every facet's counts;
     SearchTimeout once it has run ``time_limit`` seconds."""
+    calls.count("search")
     deadline = bounds.Deadline(time_limit)
     if req.sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}")
@@ -801,16 +803,24 @@ SIMILAR_TERMS = 25
 def more_like(index_dir: Path, doc_id: int, visibility: Visibility, limit: int = 5) -> list[int]:
     """The documents nearest to one, by the words that characterise its text (its most
     frequent words weighted by idf, as relevance feedback takes them from the first
-    results), that the user may see (the document itself excluded)."""
+    results), that the user may see (the document itself excluded). Remembered for this
+    state of the index: a document page shown again costs no search."""
     searcher = searchers.get(index_dir)
+    return list(arrays.shared(searcher, "similar", (doc_id, visibility, limit),
+                              lambda: _more_like(searcher, doc_id, visibility, limit)))
+
+
+def _more_like(searcher: Searcher, doc_id: int, visibility: Visibility,
+               limit: int) -> tuple[int, ...]:
+    calls.count("more_like")
     docnum = searcher.document_number(doc_id=doc_id)
     if docnum is None:
-        return []
+        return ()
     lang = str(searcher.stored_fields(docnum).get("text_lang") or OTHER)
     words = feedback_weights(searcher, [FeedbackDoc(docnum, 1.0, lang)], 1.0, FLAT_FIELDS,
                              terms=SIMILAR_TERMS)
     if not words:
-        return []
+        return ()
     q = wq.Or([wq.Term(text_field(name, lang), term, boost=w)
                for lang, terms in words.items() for term, w in terms.items()
                for name in FLAT_FIELDS])
@@ -819,4 +829,4 @@ def more_like(index_dir: Path, doc_id: int, visibility: Visibility, limit: int =
         searcher, _filter_query(SearchRequest(), visibility, skip=None))
     visible[docnum] = False
     found = arrays.top(scored.scores, np.flatnonzero(visible), limit)
-    return [int(str(searcher.stored_fields(d).get("doc_id"))) for _, d in found]
+    return tuple(int(str(searcher.stored_fields(d).get("doc_id"))) for _, d in found)
