@@ -172,6 +172,26 @@ DEFAULTS: dict[str, object] = {
     "LOG_LEVEL": "INFO",
 }
 
+# The search engine's process-wide caches (kb/search/whoosh/caches.py), each bounded here
+# only: "arrays" in bytes of numpy arrays (postings and field lengths read from segments:
+# a word found in 15,000 documents takes 120 KB), the others in entries. A filter as a set
+# takes up to 1 MB at 15,000 documents, as a mask 15 KB, an idf a float.
+SEARCH_CACHES: dict[str, int] = {
+    "arrays": 128 * 1024 * 1024,
+    "idf": 50_000,
+    "avgfl": 1_000,
+    "mask": 512,
+    "filter": 32,
+    "facet": 64,
+    "live": 8,
+    "works": 8,
+    "similar": 2_000,  # "more like this" results, by index state, document and reader
+    "lexicons": 4_096,  # small fields' words, by segment and field
+    "columns": 512,  # facet values of a segment's documents, by segment and field
+    "profiles": 5_000,  # a document's most frequent words, for relevance feedback
+    "segments": 1_024,  # segments' flat arrays (memory-mapped views)
+}
+
 # Keys kb does not define but hands on to Flask and its extensions (exact names, then
 # prefixes): not warned about when set in instance/config.py or as KB_* variables.
 PASSED_ON = frozenset({"USE_SESSION_FOR_NEXT", "SESSION_PROTECTION", "AUTH_HEADER_NAME",

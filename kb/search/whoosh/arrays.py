@@ -20,9 +20,7 @@ left to Whoosh's collectors.
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_right
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -35,63 +33,30 @@ from whoosh.util.numeric import byte_to_length
 
 from kb.search.whoosh import flat, internals
 from kb.search.whoosh.bounds import CHECK_EVERY, NO_DEADLINE, Deadline, Expanded
+from kb.search.whoosh.caches import Cache
 
 # Whoosh stores a field's length in one byte; these are the lengths the bytes stand for.
 _LENGTHS = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
 
 # Postings (of fields without flat arrays) and lengths read from segments, by (segment id,
-# field, term): at most this many bytes of arrays per process (a word found in 15,000
-# documents takes 120 KB).
-CACHE_BYTES = 128 * 1024 * 1024
-
+# field, term), bounded by their bytes (kb.config.SEARCH_CACHES["arrays"]).
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_WEIGHTS = np.zeros(0, dtype=np.float64)
 
 
-class _Cache:
-    """A least-recently-used dict of numpy arrays bounded by their total size."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.size = 0
-        self._items: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> tuple[np.ndarray, ...] | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[Any, ...], value: tuple[np.ndarray, ...]) -> None:
-        # An entry's own cost counts too: a word absent from a segment is remembered empty.
-        nbytes = sum(a.nbytes for a in value) + _ENTRY_BYTES
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = value
-            self.size += nbytes
-            while self.size > self.max_bytes and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self.size -= sum(a.nbytes for a in old) + _ENTRY_BYTES
-
-
+# An entry's own cost counts too: a word absent from a segment is remembered empty.
 _ENTRY_BYTES = 300
-_cache = _Cache(CACHE_BYTES)
+_cache: Cache[tuple[np.ndarray, ...]] = Cache(
+    "arrays", getsizeof=lambda value: sum(a.nbytes for a in value) + _ENTRY_BYTES)
 
 
 T = TypeVar("T")
 
 # Values derived from one state of the index (filters as document sets, facet arrays),
 # shared by the searchers of every thread that sees that state: built once per commit,
-# not once per thread. How many of each kind are kept (the least recently used go): a
-# filter as a set takes up to 1 MB at 15,000 documents, as a mask 15 KB, an idf a float.
-_SHARED_SIZES = {"idf": 50_000, "avgfl": 1_000, "mask": 512, "filter": 32, "facet": 64,
-                 "live": 8, "works": 8, "similar": 2_000}
-_shared: dict[str, OrderedDict[tuple[Any, ...], Any]] = {
-    kind: OrderedDict() for kind in _SHARED_SIZES}
-_shared_lock = threading.Lock()
+# not once per thread; one cache per kind, bounded in kb.config.SEARCH_CACHES.
+_SHARED_KINDS = ("idf", "avgfl", "mask", "filter", "facet", "live", "works", "similar")
+_shared: dict[str, Cache[Any]] = {kind: Cache(kind) for kind in _SHARED_KINDS}
 
 
 def _state(searcher: Searcher) -> tuple[tuple[str | None, int], ...]:
@@ -108,18 +73,8 @@ def _state(searcher: Searcher) -> tuple[tuple[str | None, int], ...]:
 
 def shared(searcher: Searcher, kind: str, key: Hashable, build: Callable[[], T]) -> T:
     """``build()``, remembered for this state of the index across threads (``kind`` is
-    one of _SHARED_SIZES)."""
-    full = (_state(searcher), key)
-    kept = _shared[kind]
-    with _shared_lock:
-        if full in kept:
-            kept.move_to_end(full)
-            return kept[full]
-    value = build()
-    with _shared_lock:
-        kept[full] = value
-        while len(kept) > _SHARED_SIZES[kind]:
-            kept.popitem(last=False)
+    one of _SHARED_KINDS)."""
+    value: T = _shared[kind].get_or_build((_state(searcher), key), build)
     return value
 
 
@@ -166,23 +121,15 @@ def doc_frequency(searcher: Searcher, fieldname: str, btext: bytes) -> int:
 # words in each segment are read once into a set, so that asking for a word that is not
 # there (the usual case for a title field) costs a hash lookup, not a lookup on disk.
 _LARGE_VOCABULARY = ("body_", "spell")
-_LEXICON_SIZE = 4096
-_lexicons: OrderedDict[tuple[str, str], frozenset[bytes]] = OrderedDict()
+_lexicons: Cache[frozenset[bytes]] = Cache("lexicons")
 
 
 def _has_term(reader: Any, fieldname: str, btext: bytes) -> bool:
     seg = _segment_key(reader)
     if seg is None or fieldname.startswith(_LARGE_VOCABULARY):
         return (fieldname, btext) in reader
-    key = (seg, fieldname)
-    with _shared_lock:
-        words = _lexicons.get(key)
-    if words is None:
-        words = frozenset(reader.lexicon(fieldname)) if fieldname in reader.schema else frozenset()
-        with _shared_lock:
-            _lexicons[key] = words
-            while len(_lexicons) > _LEXICON_SIZE:
-                _lexicons.popitem(last=False)
+    words = _lexicons.get_or_build((seg, fieldname), lambda: frozenset(
+        reader.lexicon(fieldname)) if fieldname in reader.schema else frozenset())
     return btext in words
 
 
@@ -424,9 +371,7 @@ def _postings_scores(searcher: Searcher, docnums: list[int], fieldname: str,
 
 # Facet values of each segment's documents, read once from the columns: a segment never
 # changes (deleted documents simply stop matching the filter).
-_COLUMN_CACHE: OrderedDict[tuple[str, str], list[list[bytes]]] = OrderedDict()
-_COLUMN_CACHE_SIZE = 512
-_column_lock = threading.Lock()
+_columns: Cache[list[list[bytes]]] = Cache("columns")
 
 
 def column_values(reader: Any, fieldname: str) -> list[list[bytes]]:
@@ -434,19 +379,12 @@ def column_values(reader: Any, fieldname: str) -> list[list[bytes]]:
     seg = _segment_key(reader)
     if seg is None:  # an empty index
         return [[] for _ in range(reader.doc_count_all())]
-    key = (seg, fieldname)
-    with _column_lock:
-        values = _COLUMN_CACHE.get(key)
-    if values is None:
+    def read() -> list[list[bytes]]:
         if reader.has_column(fieldname):
-            values = [list(v) for v in reader.column_reader(fieldname)]
-        else:
-            values = [[] for _ in range(reader.doc_count_all())]
-        with _column_lock:
-            _COLUMN_CACHE[key] = values
-            while len(_COLUMN_CACHE) > _COLUMN_CACHE_SIZE:
-                _COLUMN_CACHE.popitem(last=False)
-    return values
+            return [list(v) for v in reader.column_reader(fieldname)]
+        return [[] for _ in range(reader.doc_count_all())]
+
+    return _columns.get_or_build((seg, fieldname), read)
 
 
 @dataclass(frozen=True)

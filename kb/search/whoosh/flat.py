@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 from array import array
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +37,7 @@ import numpy as np
 from whoosh.codec.whoosh3 import W3Codec
 
 from kb.search.whoosh import internals
+from kb.search.whoosh.caches import Cache
 
 EXTENSION = ".kbf"
 _MAGIC = b"KBFLAT02"
@@ -224,9 +223,7 @@ def _open(reader: Any) -> _Segment | None:
 # Segments opened, by segment id (a segment never changes): the arrays are views, so an
 # entry costs little memory of its own. Searchers forget segments the index no longer
 # has (kb.search.whoosh.index.SearcherCache); the bound only limits open maps.
-_SEGMENTS_KEPT = 1024
-_segments: OrderedDict[str, _Segment | None] = OrderedDict()
-_lock = threading.Lock()
+_segments: Cache[tuple[_Segment | None]] = Cache("segments")
 
 
 def field(reader: Any, fieldname: str) -> Field | None:
@@ -235,23 +232,13 @@ def field(reader: Any, fieldname: str) -> Field | None:
     segment = reader.segment()
     if segment is None:
         return None
-    key = segment.segment_id()
-    with _lock:
-        if key in _segments:
-            _segments.move_to_end(key)
-            found = _segments[key]
-            return None if found is None else found.get(fieldname)
-    opened = _open(reader)
-    with _lock:
-        _segments[key] = opened
-        while len(_segments) > _SEGMENTS_KEPT:
-            _segments.popitem(last=False)
+    # Wrapped in a tuple: a segment without flat arrays is remembered as (None,).
+    (opened,) = _segments.get_or_build(segment.segment_id(), lambda: (_open(reader),))
     return None if opened is None else opened.get(fieldname)
 
 
 def forget(segment_ids: Iterable[str]) -> None:
     """Let go of the arrays of segments no longer in the index (searchers still reading
     them open them again)."""
-    with _lock:
-        for key in segment_ids:
-            _segments.pop(key, None)
+    for key in segment_ids:
+        _segments.pop(key)
