@@ -73,7 +73,7 @@ DEFAULTS: dict[str, object] = {
     # Characters of a hit's text analysed around matches for snippets.
     "SNIPPET_SURROUND": 90,
     # Seconds one search may hold a server thread: a search still running then is stopped
-    # and answered 503 (the bounds on the query itself are in kb/search/bounds.py).
+    # and answered 503 (the bounds on the query itself are in kb/search/limits.py).
     "SEARCH_TIME_LIMIT": 2.0,
     # Failed sign-ins allowed before the login form answers 429 (Flask-Limiter syntax;
     # successes do not count): per client address and account together (so that someone
