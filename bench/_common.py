@@ -289,7 +289,7 @@ def most_common_word(speeches: Sequence[Speech]) -> tuple[str, int]:
     from whoosh.analysis import STOP_WORDS
 
     try:  # kb's English stop words (Snowball's list), which its search ignores
-        from kb.search.analysis import STOP_WORDS as KB_STOP_WORDS
+        from kb.search import STOP_WORDS as KB_STOP_WORDS
 
         stop = set(STOP_WORDS) | set(KB_STOP_WORDS.get("en", ()))
     except ImportError:

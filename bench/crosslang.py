@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from kb import create_app, search
     from kb.extensions import db
-    from kb.search.analysis import STOP_WORDS
+    from kb.search import STOP_WORDS
     from kb.services import searching, thesaurus
 
     with c.workdir(args.workdir) as work:
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         visibility = search.Visibility(all_states=True)
 
         def run(req: search.SearchRequest) -> search.SearchResult:
-            return search.search(index_dir, req, visibility, lambda ids: {}, snippets=0)
+            return search.search(index_dir, req, visibility, snippets=0)
 
         try:
             with app.app_context():

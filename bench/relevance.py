@@ -137,8 +137,7 @@ def evaluate(run: Callable[[str], list[int]], queries: dict[int, str],
 # --- the three systems -----------------------------------------------------------------
 
 def index_kb(index_dir: Path, docs: Sequence[Doc]) -> float:
-    from kb.search import create, write_records
-    from kb.search.schema import IndexRecord
+    from kb.search import IndexRecord, create, write_records
 
     start = time.perf_counter()
     create(index_dir, fresh=True)  # a kept --workdir may hold a previous run's index
@@ -152,13 +151,12 @@ def index_kb(index_dir: Path, docs: Sequence[Doc]) -> float:
 
 
 def kb_runner(index_dir: Path) -> Callable[[str], list[int]]:
-    from kb.search import search
-    from kb.search.query import SearchRequest, Visibility
+    from kb.search import SearchRequest, Visibility, search
 
     def run(text: str) -> list[int]:
         req = SearchRequest(q=text, per_page=DEPTH, spelling=False)
         res = search(index_dir, req,
-                     Visibility(all_states=True), lambda ids: {}, snippets=0)
+                     Visibility(all_states=True), snippets=0)
         return [h.doc_id for h in res.hits]
 
     return run
@@ -217,7 +215,7 @@ def fts_runner(con: sqlite3.Connection) -> Callable[[str], list[int]]:
 def tune(index_dir: Path, queries: dict[int, str],
          qrels: dict[int, set[int]]) -> list[tuple[str, Scores]]:
     """The product with one setting changed at a time: title boost, feedback weight."""
-    from kb.search import parsing, query
+    from kb.search.whoosh import parsing, query
 
     out: list[tuple[str, Scores]] = []
     boost, weight = parsing.FIELD_BOOSTS["title"], query.FEEDBACK_WEIGHT

@@ -7,7 +7,7 @@ through GET /api/v1/search with facets and the top 10 with snippets, one request
 on one keep-alive connection, each query once as warm-up then --repeat times:
   - ordinary: 20 searches of 1-3 words drawn (fixed seed) from the corpus vocabulary, as
     bench/search.py draws them;
-  - the worst query the bounds of kb/search/bounds.py let through, one per bound (a fuzzy
+  - the worst query the bounds of kb/search/limits.py let through, one per bound (a fuzzy
     word asking for 9 edits, capped to 2; as many plain words as are searched; a query as
     long as allowed; as many clauses and as deep parentheses as allowed; the prefix and the
     wildcard of the corpus standing for the most words still allowed, found by probing;
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     c.require_corpus()
     c.clean_environment()
     from kb.config import DEFAULTS
-    from kb.search import bounds
+    from kb.search import limits as bounds
 
     with c.workdir(args.workdir) as work:
         speeches, origin = c.prepare_instance(work, args.limit)

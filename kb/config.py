@@ -73,7 +73,7 @@ DEFAULTS: dict[str, object] = {
     # Characters of a hit's text analysed around matches for snippets.
     "SNIPPET_SURROUND": 90,
     # Seconds one search may hold a server thread: a search still running then is stopped
-    # and answered 503 (the bounds on the query itself are in kb/search/bounds.py).
+    # and answered 503 (the bounds on the query itself are in kb/search/limits.py).
     "SEARCH_TIME_LIMIT": 2.0,
     # Failed sign-ins allowed before the login form answers 429 (Flask-Limiter syntax;
     # successes do not count): per client address and account together (so that someone
@@ -173,6 +173,26 @@ DEFAULTS: dict[str, object] = {
     # The interface languages offered, English first (each but English needs a catalogue,
     # kb/translations/<code>/LC_MESSAGES/messages.po; README, "Languages").
     "LANGUAGES": "en fr es ru",
+}
+
+# The search engine's process-wide caches (kb/search/whoosh/caches.py), each bounded here
+# only: "arrays" in bytes of numpy arrays (postings and field lengths read from segments:
+# a word found in 15,000 documents takes 120 KB), the others in entries. A filter as a set
+# takes up to 1 MB at 15,000 documents, as a mask 15 KB, an idf a float.
+SEARCH_CACHES: dict[str, int] = {
+    "arrays": 128 * 1024 * 1024,
+    "idf": 50_000,
+    "avgfl": 1_000,
+    "mask": 512,
+    "filter": 32,
+    "facet": 64,
+    "live": 8,
+    "works": 8,
+    "similar": 2_000,  # "more like this" results, by index state, document and reader
+    "lexicons": 4_096,  # small fields' words, by segment and field
+    "columns": 512,  # facet values of a segment's documents, by segment and field
+    "profiles": 5_000,  # a document's most frequent words, for relevance feedback
+    "segments": 1_024,  # segments' flat arrays (memory-mapped views)
 }
 
 # Keys kb does not define but hands on to Flask and its extensions (exact names, then

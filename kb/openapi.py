@@ -15,7 +15,6 @@ from markupsafe import Markup, escape
 
 from kb import search, taxonomy, vocabularies
 from kb.extract import ACCEPTED_KINDS
-from kb.search import bounds
 from kb.services import citations, documents, metadata, searching, suggestions, thesaurus
 
 OPENAPI_VERSION = "3.1.0"
@@ -325,7 +324,7 @@ def _schemas() -> dict[str, Schema]:
             "total": {"type": "integer", "minimum": 0,
                       "description": "Documents found, on every page."},
             "page": {"type": "integer", "minimum": 1},
-            "per_page": {"type": "integer", "minimum": 1, "maximum": bounds.MAX_PER_PAGE},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": search.MAX_PER_PAGE},
             "results": {"type": "array", "items": _ref("SearchHit")},
             "facets": {
                 "type": "object",
@@ -338,7 +337,7 @@ def _schemas() -> dict[str, Schema]:
             },
             "did_you_mean": _nullable("string", description=(
                 "A corrected query, when this one finds few documents and the correction "
-                f"finds more (at most {bounds.MAX_CORRECTED_WORDS} unknown words are "
+                f"finds more (at most {search.MAX_CORRECTED_WORDS} unknown words are "
                 "corrected).")),
             "nothing_to_search": {"type": "boolean", "description": "The query held only "
                                   "very common words or punctuation."},
@@ -476,7 +475,7 @@ def _error_responses() -> dict[str, Schema]:
             "The request cannot be understood: a parameter, a field, the query or (with "
             "a session) a missing or expired CSRF token. `error` names what is wrong; "
             "`fields` names each wrong field.",
-            f"per_page must be between 1 and {bounds.MAX_PER_PAGE} (page size)"),
+            f"per_page must be between 1 and {search.MAX_PER_PAGE} (page size)"),
         "Unauthorized": answer(
             "The action needs a signed-in session or an API token, or the request "
             "presents a bearer token that is not valid (on every route).",
@@ -545,7 +544,7 @@ def _doc_id() -> Schema:
 
 
 def _search_parameters() -> list[Schema]:
-    years = {"type": "integer", "minimum": bounds.MIN_YEAR, "maximum": bounds.MAX_YEAR}
+    years = {"type": "integer", "minimum": search.MIN_YEAR, "maximum": search.MAX_YEAR}
     # What each filter of kb.services.searching.FILTER_PARAMS holds (a new filter without
     # a line here fails loudly).
     filters = {
@@ -560,17 +559,17 @@ def _search_parameters() -> list[Schema]:
         "sdg": ("SDG targets (`sdg-10.7`, ...)", ["sdg-10.7"]),
         "area": ("the programme's outcome areas", ["area-policy"]),
     }
-    params = [_query("q", {"type": "string", "maxLength": bounds.MAX_QUERY_CHARS}, (
+    params = [_query("q", {"type": "string", "maxLength": search.MAX_QUERY_CHARS}, (
         "What to search for; empty: every document you may see. Plain words are a "
         "natural-language query (documents with more of them rank first); anything with "
         "operators is the query language of /help/search: phrases, AND/OR/NOT, `title:`, "
         "`country:`, `year:2015..2017`, `migra*`, `remitances~`. Bounded: at most "
-        f"{bounds.MAX_QUERY_CHARS:,} characters, {bounds.MAX_CLAUSES} clauses, "
-        f"{bounds.MAX_FUZZY_WORDS} fuzzy words, {bounds.MAX_DEPTH} nested parentheses, "
-        f"{bounds.MIN_PATTERN_CHARS} to {bounds.MAX_PATTERN_CHARS} letters around a `*` or "
-        f"`?`, {bounds.MAX_EXPANSIONS:,} index words for all patterns together (beyond: "
-        f"400); the edit distance of `word~N` is lowered to {bounds.MAX_EDIT_DISTANCE} and "
-        f"only the first {bounds.MAX_WORDS} different plain words are searched (reported in "
+        f"{search.MAX_QUERY_CHARS:,} characters, {search.MAX_CLAUSES} clauses, "
+        f"{search.MAX_FUZZY_WORDS} fuzzy words, {search.MAX_DEPTH} nested parentheses, "
+        f"{search.MIN_PATTERN_CHARS} to {search.MAX_PATTERN_CHARS} letters around a `*` or "
+        f"`?`, {search.MAX_EXPANSIONS:,} index words for all patterns together (beyond: "
+        f"400); the edit distance of `word~N` is lowered to {search.MAX_EDIT_DISTANCE} and "
+        f"only the first {search.MAX_WORDS} different plain words are searched (reported in "
         "`capped`)."), example="remittances diaspora")]
     for name in searching.FILTER_PARAMS:
         if name == "year":
@@ -587,11 +586,11 @@ def _search_parameters() -> list[Schema]:
         _query("year_to", years, "Only documents of this year or earlier.", example=2018),
         _query("sort", {"type": "string", "enum": list(search.SORTS), "default": "relevance"},
                "The order of the results.", example="relevance"),
-        _query("page", {"type": "integer", "minimum": 1, "maximum": bounds.MAX_RESULTS,
+        _query("page", {"type": "integer", "minimum": 1, "maximum": search.MAX_RESULTS,
                         "default": 1},
-               f"The page of results; page x per_page may not pass {bounds.MAX_RESULTS:,} "
+               f"The page of results; page x per_page may not pass {search.MAX_RESULTS:,} "
                "(result depth).", example=1),
-        _query("per_page", {"type": "integer", "minimum": 1, "maximum": bounds.MAX_PER_PAGE,
+        _query("per_page", {"type": "integer", "minimum": 1, "maximum": search.MAX_PER_PAGE,
                             "default": 20}, "Results per page (page size).", example=20),
         _query("expand", {"type": "string", "enum": ["1", "0", "true", "false", "yes", "no",
                                                      "on", "off"], "default": "1"},

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from whoosh import fields, index, qparser
 
-from kb.search.analysis import LANGUAGES, OTHER, analyzer, field_language, fold
+from kb.search.whoosh.analysis import LANGUAGES, OTHER, analyzer, field_language, fold
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = (*LANGUAGES, OTHER)

@@ -1,4 +1,4 @@
-"""The flat copies of the body postings (kb.search.flat) hold exactly what Whoosh holds.
+"""The flat copies of the body postings (kb.search.whoosh.flat) hold exactly what Whoosh holds.
 
 A real index in a temporary folder: import batches, uploads one document at a time (which
 the merge policy gathers into a merged segment), replaced and deleted documents. Every
@@ -20,10 +20,10 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 
 from kb import search
-from kb.search import arrays as arrays_module
-from kb.search import flat
-from kb.search.index import searchers
-from kb.search.schema import to_fields
+from kb.search.whoosh import arrays as arrays_module
+from kb.search.whoosh import flat
+from kb.search.whoosh.index import searchers
+from kb.search.whoosh.schema import to_fields
 
 WORDS = ["migration", "remittances", "diaspora", "labour", "border", "climate", "health",
          "returnees", "integration", "skills", "pension", "consular", "statistics"]
@@ -163,7 +163,7 @@ def test_replaced_segments_free_their_disk_space(tmp_path):
     live = _build(index_dir, random.Random(5))
     everyone = search.Visibility(all_states=True)
     req = search.SearchRequest(q="migration pension", per_page=10)
-    assert search.search(index_dir, req, everyone, lambda ids: {}).total > 0
+    assert search.search(index_dir, req, everyone).total > 0
     old = {p.name for p in index_dir.glob("*.seg")}
 
     def mapped_deleted() -> list[str]:
@@ -172,6 +172,6 @@ def test_replaced_segments_free_their_disk_space(tmp_path):
 
     search.rebuild(index_dir, list(live.values()), timeout=10)
     assert not old & {p.name for p in index_dir.glob("*.seg")}, "the rebuild replaced them"
-    assert search.search(index_dir, req, everyone, lambda ids: {}).total > 0
+    assert search.search(index_dir, req, everyone).total > 0
     gc.collect()  # Whoosh's closed readers sit in reference cycles until a collection
     assert mapped_deleted() == []

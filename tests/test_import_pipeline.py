@@ -102,7 +102,7 @@ def test_console_progress_shows_rate_and_time_left(tmp_path, capsys):
 
 def test_documents_the_busy_index_refused_are_left_to_the_worker(app, runner, client, process,
                                                                 tmp_path):
-    from kb.search.index import writer
+    from kb.search.whoosh.index import writer
 
     folder = tmp_path / "notes"
     write_files(folder, 3)

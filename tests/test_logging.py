@@ -124,7 +124,7 @@ def test_the_worker_logs_each_job_start_and_end_as_json(app, upload):
 def test_retries_and_final_failures_are_logged_with_the_job(app, upload, process, caplog):
     from kb.extensions import db
     from kb.models import Job, utcnow
-    from kb.search.index import writer
+    from kb.search.whoosh.index import writer
     from kb.services.processing import MAX_ATTEMPTS
 
     caplog.set_level(logging.INFO)

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from kb import openapi
-from kb.search import bounds
+from kb import search as bounds
 from tests.browser_kit import Site, check_page, open_as, site_fixture
 
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -155,6 +155,28 @@ def test_document_page_shows_snippets_for_the_query(client, corpus):
     assert "Ready" not in html  # an anonymous reader is not told of processing (issue 14)
 
 
+def test_document_page_costs_one_engine_search_then_none_for_similar(client, corpus):
+    """A document page asks the engine for its snippets once, and for "more like this"
+    only the first time while the index is unchanged (issue 15, item 5)."""
+    from kb import search as engine
+
+    doc_id = corpus["Labour migration in Serbia"]
+    before = engine.engine_calls()
+    first = client.get(f"/documents/{doc_id}?q=policy").get_data(as_text=True)
+    middle = engine.engine_calls()
+    again = client.get(f"/documents/{doc_id}?q=policy").get_data(as_text=True)
+    after = engine.engine_calls()
+    assert "<mark>policy</mark>" in first and "<mark>policy</mark>" in again
+    assert "More like this" in first and "More like this" in again
+    assert middle.get("search", 0) - before.get("search", 0) == 1
+    assert middle.get("more_like", 0) - before.get("more_like", 0) == 1
+    assert after.get("search", 0) - middle.get("search", 0) == 1
+    assert after.get("more_like", 0) == middle.get("more_like", 0)  # cached
+    # Without a query: no search at all, similar documents from the cache.
+    client.get(f"/documents/{doc_id}")
+    assert engine.engine_calls() == after
+
+
 def test_inflected_english_forms_meet(client, upload, process):
     doc_id = upload(b"The government's commitment to the organization of labour migration.",
                     "c.txt", title="Pledges").json["id"]

@@ -1,4 +1,4 @@
-"""Plain-word searches (kb.search.arrays) give exactly what Whoosh's own scorer gives.
+"""Plain-word searches (kb.search.whoosh.arrays) give exactly what Whoosh's own scorer gives.
 
 A real index in a temporary folder, written in several commits (several segments), with
 words in more documents than one block of postings holds (128) and with replaced and
@@ -17,9 +17,10 @@ import pytest
 from whoosh import query as wq
 
 from kb import search
-from kb.search import arrays
-from kb.search.index import searchers
-from kb.search.parsing import understand
+from kb.search.whoosh import arrays
+from kb.search.whoosh.index import searchers
+from kb.search.whoosh.parsing import understand
+from kb.search.whoosh.query import visibility_query
 
 WORDS = ["migration", "remittances", "diaspora", "labour", "border", "climate", "health"]
 FILLER = ["the", "programme", "report", "national", "development", "strategy", "plan"]
@@ -76,8 +77,7 @@ def test_totals_and_facets_count_every_matching_document(collection, q):
     searcher = searchers.get(index_dir)
     assert len(searcher.reader().leaf_readers()) >= 3, "the test needs several segments"
     expected = _holding(live, set(q.split()))
-    result = search.search(index_dir, search.SearchRequest(q=q, per_page=10), EVERYONE,
-                           lambda ids: {})
+    result = search.search(index_dir, search.SearchRequest(q=q, per_page=10), EVERYONE)
     assert result.total == len(expected) > 128
     assert dict(result.facets["country"]) == Counter(r.countries[0] for r in expected)
     assert dict(result.facets["year"]) == Counter(str(r.year) for r in expected)
@@ -88,7 +88,7 @@ def test_a_filter_narrows_the_total_and_keeps_the_other_values_of_its_facet(coll
     index_dir, live = collection
     expected = _holding(live, {"labour"})
     req = search.SearchRequest(q="labour", filters={"country": ("MDA",)}, per_page=5)
-    result = search.search(index_dir, req, EVERYONE, lambda ids: {})
+    result = search.search(index_dir, req, EVERYONE)
     assert result.total == sum(1 for r in expected if r.countries == ("MDA",))
     # The facet in use is counted without its own filter: other countries stay on offer.
     assert dict(result.facets["country"]) == Counter(r.countries[0] for r in expected)
@@ -116,7 +116,7 @@ def test_queries_with_and_or_not_are_left_to_whoosh(collection):
     index_dir, live = collection
     assert not arrays.handles(wq.And([wq.Term("body_en", "migrat"), wq.Term("body_en", "border")]))
     result = search.search(index_dir, search.SearchRequest(q="migration AND NOT border"),
-                           EVERYONE, lambda ids: {})
+                           EVERYONE)
     expected = [r for r in live.values()
                 if "migration" in r.body().split() and "border" not in r.body().split()]
     assert result.total == len(expected)
@@ -134,7 +134,7 @@ def test_documents_indexed_one_at_a_time_are_gathered_into_few_segments(tmp_path
     assert len(searcher.reader().leaf_readers()) <= 7
     assert searcher.doc_count() == 24
     result = search.search(index_dir, search.SearchRequest(q="programme report national"),
-                           EVERYONE, lambda ids: {})
+                           EVERYONE)
     assert result.total == 24
 
 
@@ -159,8 +159,8 @@ def test_import_sized_segments_are_never_merged_by_a_commit(tmp_path):
     wq.NumericRange("year", None, 2011),
     wq.Or([wq.NumericRange("year", 2011, 2011), wq.NumericRange("year", 2015, 2015)]),
     wq.And([wq.Term("country", "MDA"), wq.Not(wq.Term("year", 2013))]),
-    search.Visibility(access_levels=frozenset({"public"})).query(),
-    EVERYONE.query(),
+    visibility_query(search.Visibility(access_levels=frozenset({"public"}))),
+    visibility_query(EVERYONE),
 ], ids=str)
 def test_filters_hold_exactly_the_documents_whoosh_finds(collection, q):
     index_dir, _ = collection

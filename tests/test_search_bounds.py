@@ -11,7 +11,7 @@ import string
 import pytest
 
 from kb.extensions import db
-from kb.search import bounds
+from kb.search.whoosh import bounds
 from kb.services import groups as groups_service
 
 # One document holds more words starting with "zq" than a prefix may stand for.

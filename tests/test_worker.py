@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from kb.search.index import writer
+from kb.search.whoosh.index import writer
 from tests.conftest import kb_env
 
 KB = str(Path(sys.executable).parent / "kb")

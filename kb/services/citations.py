@@ -21,7 +21,6 @@ from markupsafe import Markup
 
 from kb import csvsafe, search, taxonomy, vocabularies
 from kb.models import Document
-from kb.search import bounds
 from kb.services import searching
 
 # Document types cited as reports (BibTeX @techreport with an institution, RIS RPRT, CSL
@@ -329,7 +328,7 @@ class Exported:
 def export_limit() -> int:
     """How many documents an export holds at most (EXPORT_LIMIT, within the search's
     depth bound)."""
-    return max(1, min(int(current_app.config["EXPORT_LIMIT"]), bounds.MAX_RESULTS))
+    return max(1, min(int(current_app.config["EXPORT_LIMIT"]), search.MAX_RESULTS))
 
 
 def export(user: object, args: Mapping[str, Sequence[str]]) -> Exported:

@@ -21,7 +21,6 @@ from kb.extensions import db
 from kb.models import Agency, Document
 from kb.services import history
 from kb.services.documents import get_visible
-from kb.services.processing import body_texts
 from kb.services.searching import facet_labels
 
 # The kinds of browse page, by filter parameter (the facets with a page of their own).
@@ -83,7 +82,7 @@ def holdings(user: object) -> Holdings:
     """Everything this user may find, counted by the search engine (one empty search)."""
     result = search.search(
         context.index_dir(), search.SearchRequest(per_page=1, spelling=False),
-        policy.visibility(user), body_texts, snippets=0,
+        policy.visibility(user), snippets=0,
         time_limit=float(current_app.config["SEARCH_TIME_LIMIT"]),
     )
     labels = facet_labels(result)

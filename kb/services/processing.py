@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from kb import context, logs, search
 from kb.errors import ExtractionError, IndexBusy, IndexUnavailable, disk_full
@@ -292,24 +292,6 @@ def record_for(doc: Document, pages: tuple[str, ...] | None = None) -> search.In
         gcm=tuple(doc.terms("gcm")), sdg=tuple(doc.terms("sdg")),
         area=tuple(doc.terms("area")),
     )
-
-
-def body_texts(doc_ids: list[int]) -> dict[int, str]:
-    """The indexed bodies of documents, rebuilt from their current files' pages, in one
-    query (for the snippets of a page of hits)."""
-    latest = (select(StoredFile.doc_id, func.max(StoredFile.version).label("version"))
-              .where(StoredFile.doc_id.in_(doc_ids)).group_by(StoredFile.doc_id).subquery())
-    rows = db.session.execute(
-        select(StoredFile.doc_id, PageText.text)
-        .join(latest, (latest.c.doc_id == StoredFile.doc_id)
-              & (latest.c.version == StoredFile.version))
-        .join(PageText, PageText.file_id == StoredFile.file_id)
-        .order_by(StoredFile.doc_id, PageText.page)
-    )
-    pages: dict[int, list[str]] = {doc_id: [] for doc_id in doc_ids}
-    for doc_id, text in rows:
-        pages[doc_id].append(text)
-    return {doc_id: search.PAGE_SEPARATOR.join(texts) for doc_id, texts in pages.items()}
 
 
 def save_outcome(doc: Document, outcome: Outcome) -> None:

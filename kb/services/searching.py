@@ -14,7 +14,6 @@ from kb.errors import QueryError
 from kb.extensions import db
 from kb.models import Agency, Document
 from kb.services import thesaurus
-from kb.services.processing import body_texts
 
 MAX_PER_PAGE = search.MAX_PER_PAGE
 # Snippets a result shows at most (a document's own page shows more).
@@ -188,7 +187,7 @@ def run(user: object, req: search.SearchRequest, *, expand: bool = True,
     if expand:
         req, found_concepts = expanded(req)
     result = search.search(
-        context.index_dir(), req, policy.visibility(user), body_texts,
+        context.index_dir(), req, policy.visibility(user),
         snippets=snippets, surround=int(current_app.config["SNIPPET_SURROUND"]),
         time_limit=float(current_app.config["SEARCH_TIME_LIMIT"]),
     )

@@ -26,7 +26,7 @@ from kb import audit
 from kb.errors import ValidationError
 from kb.extensions import db
 from kb.models import Concept, ConceptLabel, ThesaurusState, utcnow
-from kb.search.analysis import STOP_WORDS, fold
+from kb.search import STOP_WORDS, fold
 
 MAX_LABEL = 500
 MAX_SOURCE = 100

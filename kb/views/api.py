@@ -78,7 +78,7 @@ def api_search() -> Response:
     metrics.count_search("api")
     page = searching.run(current_user, req, expand=searching.expand_wanted(args))
     answer = serialize.search_page(page)
-    # Bounds applied to the query (kb.search.bounds), e.g. an edit distance lowered to 2.
+    # Bounds applied to the query (kb.search.limits), e.g. an edit distance lowered to 2.
     answer["capped"] = [{"bound": c.bound, "asked": c.asked, "applied": c.applied}
                         for c in page.result.capped]
     return jsonify(answer)

@@ -25,7 +25,6 @@ from kb import search as engine
 from kb.errors import QueryError, SearchTimeout
 from kb.forms import BulkTermsForm
 from kb.i18n import N_
-from kb.search import bounds
 from kb.services import citations, portal, searching
 from kb.views import citing
 
@@ -335,7 +334,7 @@ def browse_list(kind: str) -> str:
                            kind_titles=translated(KIND_TITLES))
 
 
-# How the page tells that a bound was applied (kb.search.bounds), by bound.
+# How the page tells that a bound was applied (kb.search's limits), by bound.
 CAPPED = {
     "edit_distance": N_("Fuzzy words were searched with at most {applied} letters off "
                         "(you asked for {asked})."),
@@ -347,5 +346,5 @@ CAPPED = {
 @bp.get("/help/search")
 def help_page() -> str:
     """How to search: plain words, the query language, translations."""
-    return render_template("search/help.html", bounds=bounds,
+    return render_template("search/help.html", bounds=engine,
                            time_limit=current_app.config["SEARCH_TIME_LIMIT"])

@@ -17,8 +17,7 @@ carry over to other collections, never by per-query rules:
 from __future__ import annotations
 
 import heapq
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from math import log
@@ -27,7 +26,8 @@ import numpy as np
 from whoosh import scoring
 from whoosh.searching import Searcher
 
-from kb.search import arrays
+from kb.search.whoosh import arrays
+from kb.search.whoosh.caches import Cache
 
 K1 = 1.5
 B = 0.75
@@ -108,9 +108,7 @@ def feedback_weights(searcher: Searcher, docs: Iterable[FeedbackDoc], total: flo
 # that ranks it high: by segment and document number there (a segment never changes), so
 # every thread's searcher shares them and they outlive commits that add other segments.
 PROFILE_TERMS = 100
-_PROFILE_CACHE_SIZE = 5_000
-_profiles: OrderedDict[tuple[object, ...], tuple[tuple[str, float], ...]] = OrderedDict()
-_profiles_lock = threading.Lock()
+_profiles: Cache[tuple[tuple[str, float], ...]] = Cache("profiles")
 
 
 def _profile(searcher: Searcher, doc: FeedbackDoc,
@@ -119,8 +117,7 @@ def _profile(searcher: Searcher, doc: FeedbackDoc,
     segment = reader.segment()
     key = (segment.segment_id() if segment is not None else id(searcher),
            local, doc.lang, names)
-    with _profiles_lock:
-        found = _profiles.get(key)
+    found = _profiles.get(key)
     if found is None:
         terms: list[bytes] = []
         parts: list[np.ndarray] = []
@@ -140,8 +137,5 @@ def _profile(searcher: Searcher, doc: FeedbackDoc,
         order = np.lexsort((np.arange(len(weights)), -weights))[:PROFILE_TERMS]
         found = tuple((terms[i].decode("utf-8"), float(weights[i]) / length)
                       for i in order.tolist())
-        with _profiles_lock:
-            _profiles[key] = found
-            while len(_profiles) > _PROFILE_CACHE_SIZE:
-                _profiles.popitem(last=False)
+        _profiles.put(key, found)
     return found

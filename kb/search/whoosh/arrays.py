@@ -3,13 +3,13 @@
 Whoosh scores a disjunction one document and one matcher at a time, in Python: exact
 totals and facet counts (which need every match, not just the best ten) cost a few
 microseconds per posting per matcher, tens of milliseconds for common words at 15,000
-documents. Here the same BM25 scores (kb.search.ranking: Lucene's idf, K1, B, Whoosh's one-byte
+documents. Here the same BM25 scores (ranking: Lucene's idf, K1, B, Whoosh's one-byte
 field lengths) are computed for all of a term's postings in one vector operation, the
 filter is a boolean mask, the total is a count, facets are counted with ``bincount`` over
 the documents' facet values, and the first results are picked with a partial sort.
 
 Whoosh remains the index. The body fields' postings are read from the flat arrays each
-segment holds beside Whoosh's own (kb.search.flat); other fields' postings, lengths and
+segment holds beside Whoosh's own (kb.search.whoosh.flat); other fields' postings, lengths and
 columns are read from the segments once (a segment never changes; its deletions are
 filtered by the caller's filter, which never holds a deleted document) and kept in a
 size-bounded cache shared by the process's threads. Only disjunctions are handled here
@@ -20,79 +20,43 @@ left to Whoosh's collectors.
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_right
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
-from kb.search import flat
-from kb.search.bounds import CHECK_EVERY, NO_DEADLINE, Deadline, Expanded
+from kb.search.whoosh import flat, internals
+from kb.search.whoosh.bounds import CHECK_EVERY, NO_DEADLINE, Deadline, Expanded
+from kb.search.whoosh.caches import Cache
 
 # Whoosh stores a field's length in one byte; these are the lengths the bytes stand for.
 _LENGTHS = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
 
 # Postings (of fields without flat arrays) and lengths read from segments, by (segment id,
-# field, term): at most this many bytes of arrays per process (a word found in 15,000
-# documents takes 120 KB).
-CACHE_BYTES = 128 * 1024 * 1024
-
+# field, term), bounded by their bytes (kb.config.SEARCH_CACHES["arrays"]).
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_WEIGHTS = np.zeros(0, dtype=np.float64)
 
 
-class _Cache:
-    """A least-recently-used dict of numpy arrays bounded by their total size."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.size = 0
-        self._items: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> tuple[np.ndarray, ...] | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[Any, ...], value: tuple[np.ndarray, ...]) -> None:
-        # An entry's own cost counts too: a word absent from a segment is remembered empty.
-        nbytes = sum(a.nbytes for a in value) + _ENTRY_BYTES
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = value
-            self.size += nbytes
-            while self.size > self.max_bytes and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self.size -= sum(a.nbytes for a in old) + _ENTRY_BYTES
-
-
+# An entry's own cost counts too: a word absent from a segment is remembered empty.
 _ENTRY_BYTES = 300
-_cache = _Cache(CACHE_BYTES)
+_cache: Cache[tuple[np.ndarray, ...]] = Cache(
+    "arrays", getsizeof=lambda value: sum(a.nbytes for a in value) + _ENTRY_BYTES)
 
 
 T = TypeVar("T")
 
 # Values derived from one state of the index (filters as document sets, facet arrays),
 # shared by the searchers of every thread that sees that state: built once per commit,
-# not once per thread. How many of each kind are kept (the least recently used go): a
-# filter as a set takes up to 1 MB at 15,000 documents, as a mask 15 KB, an idf a float.
-_SHARED_SIZES = {"idf": 50_000, "avgfl": 1_000, "mask": 512, "filter": 32, "facet": 64,
-                 "live": 8, "works": 8}
-_shared: dict[str, OrderedDict[tuple[Any, ...], Any]] = {
-    kind: OrderedDict() for kind in _SHARED_SIZES}
-_shared_lock = threading.Lock()
+# not once per thread; one cache per kind, bounded in kb.config.SEARCH_CACHES.
+_SHARED_KINDS = ("idf", "avgfl", "mask", "filter", "facet", "live", "works", "similar")
+_shared: dict[str, Cache[Any]] = {kind: Cache(kind) for kind in _SHARED_KINDS}
 
 
 def _state(searcher: Searcher) -> tuple[tuple[str | None, int], ...]:
@@ -109,18 +73,8 @@ def _state(searcher: Searcher) -> tuple[tuple[str | None, int], ...]:
 
 def shared(searcher: Searcher, kind: str, key: Hashable, build: Callable[[], T]) -> T:
     """``build()``, remembered for this state of the index across threads (``kind`` is
-    one of _SHARED_SIZES)."""
-    full = (_state(searcher), key)
-    kept = _shared[kind]
-    with _shared_lock:
-        if full in kept:
-            kept.move_to_end(full)
-            return kept[full]
-    value = build()
-    with _shared_lock:
-        kept[full] = value
-        while len(kept) > _SHARED_SIZES[kind]:
-            kept.popitem(last=False)
+    one of _SHARED_KINDS)."""
+    value: T = _shared[kind].get_or_build((_state(searcher), key), build)
     return value
 
 
@@ -132,7 +86,7 @@ def _segment_key(reader: Any) -> str | None:
 def postings(reader: Any, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     """A term's document numbers in one segment (ascending) and their weights (term
     frequencies), deleted documents included: flat arrays where the segment has them
-    (kb.search.flat), else decoded from Whoosh's postings once and cached."""
+    (kb.search.whoosh.flat), else decoded from Whoosh's postings once and cached."""
     found_flat = flat.field(reader, fieldname)
     if found_flat is not None:
         return found_flat.postings(btext)
@@ -167,23 +121,15 @@ def doc_frequency(searcher: Searcher, fieldname: str, btext: bytes) -> int:
 # words in each segment are read once into a set, so that asking for a word that is not
 # there (the usual case for a title field) costs a hash lookup, not a lookup on disk.
 _LARGE_VOCABULARY = ("body_", "spell")
-_LEXICON_SIZE = 4096
-_lexicons: OrderedDict[tuple[str, str], frozenset[bytes]] = OrderedDict()
+_lexicons: Cache[frozenset[bytes]] = Cache("lexicons")
 
 
 def _has_term(reader: Any, fieldname: str, btext: bytes) -> bool:
     seg = _segment_key(reader)
     if seg is None or fieldname.startswith(_LARGE_VOCABULARY):
         return (fieldname, btext) in reader
-    key = (seg, fieldname)
-    with _shared_lock:
-        words = _lexicons.get(key)
-    if words is None:
-        words = frozenset(reader.lexicon(fieldname)) if fieldname in reader.schema else frozenset()
-        with _shared_lock:
-            _lexicons[key] = words
-            while len(_lexicons) > _LEXICON_SIZE:
-                _lexicons.popitem(last=False)
+    words = _lexicons.get_or_build((seg, fieldname), lambda: frozenset(
+        reader.lexicon(fieldname)) if fieldname in reader.schema else frozenset())
     return btext in words
 
 
@@ -193,14 +139,11 @@ def _read_blocks(m: Any) -> tuple[list[np.ndarray], np.ndarray]:
         m = m.child
     ids: list[np.ndarray] = []
     weights: list[np.ndarray] = []
-    if hasattr(m, "_next_block") and hasattr(m, "_read_data"):
+    if internals.has_blocks(m):
         # Whoosh's block format (codec whoosh3): a block holds its document numbers (each
         # the difference to the one before, the first one absolute) and its weights as
         # None (all 1), one float, or one each.
-        while m.is_active():
-            if m._data is None:
-                m._read_data()
-            block_ids, block_weights = m._data[0], m._data[1]
+        for block_ids, block_weights in internals.blocks(m):
             ids.append(np.cumsum(np.asarray(block_ids, dtype=np.int64)).astype(np.int32))
             if block_weights is None:
                 weights.append(np.ones(len(block_ids), dtype=np.float64))
@@ -208,7 +151,6 @@ def _read_blocks(m: Any) -> tuple[list[np.ndarray], np.ndarray]:
                 weights.append(np.full(len(block_ids), block_weights, dtype=np.float64))
             else:
                 weights.append(np.asarray(block_weights, dtype=np.float64))
-            m._next_block()
     else:  # another codec: one posting at a time
         found, w = [], []
         while m.is_active():
@@ -246,8 +188,7 @@ def lengths(reader: Any, fieldname: str) -> np.ndarray:
     if found is not None:
         return found[0]
     n = reader.doc_count_all()
-    perdoc = getattr(reader, "_perdoc", None)
-    column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN) if perdoc else None
+    column = internals.length_column(reader, fieldname)
     if column is not None:
         raw = np.fromiter(iter(column), dtype=np.uint8, count=n)
         out = _LENGTHS[raw]
@@ -339,7 +280,7 @@ def score(searcher: Searcher, q: wq.Query, deadline: Deadline = NO_DEADLINE) -> 
 def bm25(searcher: Searcher, fieldname: str, btext: bytes, tf: np.ndarray,
          length: np.ndarray) -> np.ndarray:
     """Whoosh's BM25F for one term over arrays of term frequencies and field lengths,
-    with the searcher's weighting (kb.search.ranking.Ranking: idf, K1, B) and average
+    with the searcher's weighting (kb.search.whoosh.ranking.Ranking: idf, K1, B) and average
     field length."""
     return _bm25(searcher, fieldname, idf(searcher, fieldname, btext), tf, length)
 
@@ -430,9 +371,7 @@ def _postings_scores(searcher: Searcher, docnums: list[int], fieldname: str,
 
 # Facet values of each segment's documents, read once from the columns: a segment never
 # changes (deleted documents simply stop matching the filter).
-_COLUMN_CACHE: OrderedDict[tuple[str, str], list[list[bytes]]] = OrderedDict()
-_COLUMN_CACHE_SIZE = 512
-_column_lock = threading.Lock()
+_columns: Cache[list[list[bytes]]] = Cache("columns")
 
 
 def column_values(reader: Any, fieldname: str) -> list[list[bytes]]:
@@ -440,19 +379,12 @@ def column_values(reader: Any, fieldname: str) -> list[list[bytes]]:
     seg = _segment_key(reader)
     if seg is None:  # an empty index
         return [[] for _ in range(reader.doc_count_all())]
-    key = (seg, fieldname)
-    with _column_lock:
-        values = _COLUMN_CACHE.get(key)
-    if values is None:
+    def read() -> list[list[bytes]]:
         if reader.has_column(fieldname):
-            values = [list(v) for v in reader.column_reader(fieldname)]
-        else:
-            values = [[] for _ in range(reader.doc_count_all())]
-        with _column_lock:
-            _COLUMN_CACHE[key] = values
-            while len(_COLUMN_CACHE) > _COLUMN_CACHE_SIZE:
-                _COLUMN_CACHE.popitem(last=False)
-    return values
+            return [list(v) for v in reader.column_reader(fieldname)]
+        return [[] for _ in range(reader.doc_count_all())]
+
+    return _columns.get_or_build((seg, fieldname), read)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import html
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +18,21 @@ from whoosh.searching import Results, Searcher
 from whoosh.support.levenshtein import levenshtein
 
 from kb.errors import QueryError
-from kb.search import arrays, bounds
-from kb.search.analysis import OTHER, WORD_PATTERN
-from kb.search.index import searchers
-from kb.search.parsing import (
+from kb.search import calls
+from kb.search.types import (
+    SORTS,
+    Hit,
+    SearchRequest,
+    SearchResult,
+    Snippet,
+    Visibility,
+    check_page,
+    check_year,
+)
+from kb.search.whoosh import arrays, bounds, internals
+from kb.search.whoosh.analysis import OTHER, WORD_PATTERN
+from kb.search.whoosh.index import searchers
+from kb.search.whoosh.parsing import (
     FIELD_BOOSTS,
     Understood,
     expansion_query,
@@ -29,7 +40,7 @@ from kb.search.parsing import (
     understand,
     weighted_query,
 )
-from kb.search.ranking import (
+from kb.search.whoosh.ranking import (
     FEEDBACK_DOCS,
     FEEDBACK_FIELDS,
     FEEDBACK_WEIGHT,
@@ -37,7 +48,8 @@ from kb.search.ranking import (
     FeedbackDoc,
     feedback_weights,
 )
-from kb.search.schema import (
+from kb.search.whoosh.schema import (
+    BODY_COLUMN,
     FACET_FIELDS,
     FLAT_FIELDS,
     SPELL_FIELD,
@@ -50,8 +62,6 @@ from kb.search.schema import (
 # "newest" and "oldest" go by the year of publication; "added" by when a document came into
 # the repository, most recent first (what a feed of a search wants: a new upload appears on
 # top whatever year it was written).
-SORTS = ("relevance", "newest", "oldest", "title", "added")
-
 # Filter parameters -> (index field, how several values combine inside the facet: OR).
 FILTER_FIELDS = {
     "country": "country",
@@ -67,103 +77,9 @@ FILTER_FIELDS = {
 }
 
 
-@dataclass(frozen=True)
-class Visibility:
-    """Which documents a user may find, as decided by ``kb.policy``.
-
-    ``all_states``: every workflow state but withdrawn, whatever the access level (editors).
-    Otherwise published documents of ``access_levels``, restricted ones of ``group_ids``,
-    and the user's own uploads (``uploader_id``) in any state but withdrawn.
-    """
-
-    all_states: bool = False
-    access_levels: frozenset[str] = frozenset()
-    group_ids: frozenset[int] = frozenset()
-    uploader_id: int | None = None
-
-    def query(self) -> wq.Query:
-        """The Whoosh filter: applied inside the search, so totals and facets are right."""
-        not_withdrawn = wq.Not(wq.Term("workflow", "withdrawn"))
-        if self.all_states:
-            return wq.And([wq.Every(), not_withdrawn])
-        allowed: list[wq.Query] = [wq.Term("access", a) for a in sorted(self.access_levels)]
-        if self.group_ids:
-            allowed.append(wq.And([
-                wq.Term("access", "restricted"),
-                wq.Or([wq.Term("groups", str(g)) for g in sorted(self.group_ids)]),
-            ]))
-        visible: list[wq.Query] = []
-        if allowed:
-            visible.append(wq.And([wq.Term("workflow", "published"), wq.Or(allowed)]))
-        if self.uploader_id is not None:
-            visible.append(wq.And([wq.Term("uploader", str(self.uploader_id)),
-                                   not_withdrawn]))
-        # Never NullQuery here: And() drops it while normalising, which would show everything.
-        return wq.Or(visible) if visible else wq.Term("workflow", "-nothing-")
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    q: str = ""
-    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    year_from: int | None = None
-    year_to: int | None = None
-    sort: str = "relevance"
-    page: int = 1
-    per_page: int = 20
-    # Restrict to these documents (a document page showing its own snippets).
-    doc_ids: tuple[int, ...] = ()
-    # Thesaurus labels to search as well, below the user's own words (kb.services.thesaurus).
-    also: tuple[str, ...] = ()
-    # Words of the query not to search for (function words of a recognised label).
-    quiet: tuple[str, ...] = ()
-    # Offer a corrected query when this one finds little.
-    spelling: bool = True
-    # One result per work (an original and its translations): the member in this
-    # language when one matches, else the original, else the best. False: every version.
-    grouped: bool = True
-    prefer_language: str | None = None
-
-
-@dataclass(frozen=True)
-class Snippet:
-    page: int
-    html: str
-
-
-@dataclass(frozen=True)
-class Hit:
-    doc_id: int
-    score: float | None  # None when sorted by something other than relevance
-    snippets: tuple[Snippet, ...]
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    total: int
-    page: int
-    per_page: int
-    hits: tuple[Hit, ...]
-    facets: dict[str, list[tuple[str, int]]]
-    # A corrected query built from the index's words that finds more, or None.
-    did_you_mean: str | None = None
-    # True when the query held nothing to search for (only common words, punctuation).
-    nothing_to_search: bool = False
-    # Bounds applied to the query (kb.search.bounds): what was asked, what was searched.
-    capped: tuple[bounds.Cap, ...] = ()
-
-
 def parse_query(text: str, langs: Sequence[str] = TEXT_LANGUAGES) -> wq.Query:
     """The user's query as a Whoosh query; an empty one matches every document."""
     return understand(text, langs).query
-
-
-def check_year(name: str, value: int | None) -> int | None:
-    """``value`` unless it is outside the years a search may name (kb.search.bounds)."""
-    if value is not None and not bounds.MIN_YEAR <= value <= bounds.MAX_YEAR:
-        raise QueryError(f"{name} must be a year between {bounds.MIN_YEAR} and "
-                         f"{bounds.MAX_YEAR}, not {value}")
-    return value
 
 
 def _any_of(fieldname: str, values: tuple[str, ...]) -> wq.Query:
@@ -180,8 +96,30 @@ def _any_of(fieldname: str, values: tuple[str, ...]) -> wq.Query:
     return wq.Or([wq.Term(fieldname, v) for v in values])
 
 
+def visibility_query(v: Visibility) -> wq.Query:
+    """The Whoosh filter of what ``v`` may find: applied inside the search, so totals and
+    facets are right."""
+    not_withdrawn = wq.Not(wq.Term("workflow", "withdrawn"))
+    if v.all_states:
+        return wq.And([wq.Every(), not_withdrawn])
+    allowed: list[wq.Query] = [wq.Term("access", a) for a in sorted(v.access_levels)]
+    if v.group_ids:
+        allowed.append(wq.And([
+            wq.Term("access", "restricted"),
+            wq.Or([wq.Term("groups", str(g)) for g in sorted(v.group_ids)]),
+        ]))
+    visible: list[wq.Query] = []
+    if allowed:
+        visible.append(wq.And([wq.Term("workflow", "published"), wq.Or(allowed)]))
+    if v.uploader_id is not None:
+        visible.append(wq.And([wq.Term("uploader", str(v.uploader_id)),
+                               not_withdrawn]))
+    # Never NullQuery here: And() drops it while normalising, which would show everything.
+    return wq.Or(visible) if visible else wq.Term("workflow", "-nothing-")
+
+
 def _filter_query(req: SearchRequest, visibility: Visibility, skip: str | None) -> wq.Query:
-    parts: list[wq.Query] = [visibility.query()]
+    parts: list[wq.Query] = [visibility_query(visibility)]
     for name, values in req.filters.items():
         if values and name != skip:
             parts.append(_any_of(FILTER_FIELDS[name], values))
@@ -252,7 +190,7 @@ class _TimedFilter(collectors.FilterCollector):
 
     def collect_matches(self) -> None:
         child = self.child
-        allow = self._allow
+        allow = internals.allowed(self)
         offset = self.offset
         check = self.deadline.check
         every = bounds.CHECK_EVERY
@@ -462,7 +400,7 @@ def _page_of(fragment: highlight.Fragment, starts: list[int]) -> int:
 # Filters already evaluated, for this state of the index (by every thread's searcher):
 # Whoosh rebuilds a query filter's document set on every search otherwise (WHOOSH.md).
 def _cached_mask(searcher: Searcher, filt: wq.Query) -> np.ndarray:
-    """The filter as a boolean array over the searcher's documents (kb.search.arrays)."""
+    """The filter as a boolean array over the searcher's documents (kb.search.whoosh.arrays)."""
     return arrays.shared(searcher, "mask", filt, lambda: arrays.query_mask(searcher, filt))
 
 
@@ -582,7 +520,7 @@ class _Ranked:
 def _reranked(searcher: Searcher, understood: Understood,
               top: list[tuple[float, int]], deadline: bounds.Deadline) -> list[_Ranked]:
     """The first results reordered with the words the best of them share (relevance
-    feedback, kb.search.ranking): the user's words decided what matches and the order
+    feedback, kb.search.whoosh.ranking): the user's words decided what matches and the order
     beyond RERANK_DEPTH; the feedback words only add to the scores of the first ones."""
     hits = [_Ranked(docnum, float(score), searcher) for score, docnum in top]
     head = hits[:RERANK_DEPTH]
@@ -608,7 +546,6 @@ def search(
     index_dir: Path,
     req: SearchRequest,
     visibility: Visibility,
-    load_bodies: Callable[[list[int]], dict[int, str]],
     *,
     snippets: int = 3,
     surround: int = 90,
@@ -616,6 +553,7 @@ def search(
 ) -> SearchResult:
     """Run one search: ids in hit order with snippets, the total and every facet's counts;
     SearchTimeout once it has run ``time_limit`` seconds."""
+    calls.count("search")
     deadline = bounds.Deadline(time_limit)
     if req.sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}")
@@ -657,7 +595,7 @@ def search(
     # name whose filter they were taken without).
     by_language: dict[str, np.ndarray] = {}
     if relevance and not req.doc_ids and arrays.handles(q):
-        # A disjunction (plain words): every match scored at once (kb.search.arrays).
+        # A disjunction (plain words): every match scored at once (kb.search.whoosh.arrays).
         scored = arrays.score(searcher, q, deadline)
         visible = scored.matched & _cached_mask(searcher, filtq)
         if works is not None:
@@ -702,7 +640,7 @@ def search(
             counted[_LANGUAGE] = _work_languages(searcher, works, matched)
     facets = _counts(counted, req.filters)
     deadline.check()
-    found = _page_snippets(searcher, q, page_hits, load_bodies, surround, snippets, deadline)
+    found = _page_snippets(searcher, q, page_hits, surround, snippets, deadline)
     hits = tuple(
         Hit(doc_id=int(str(hit.get("doc_id"))),
             score=float(hit.score) if relevance and hit.score is not None else None,
@@ -744,21 +682,7 @@ def _representatives(searcher: Searcher, works: _Works, q: wq.Query, filt: set[i
     return set(np.flatnonzero(kept).tolist()) or {-1}, matched
 
 
-def check_page(page: int, per_page: int) -> None:
-    """Refuse a page size or a page beyond the bounds (kb.search.bounds)."""
-    if not 1 <= per_page <= bounds.MAX_PER_PAGE:
-        raise QueryError(f"per_page must be between 1 and {bounds.MAX_PER_PAGE} (page size)")
-    if page < 1:
-        raise QueryError("page starts at 1")
-    if page * per_page > bounds.MAX_RESULTS:
-        last = bounds.MAX_RESULTS // per_page
-        raise QueryError(f"page {page} is too deep: results are shown up to the "
-                         f"{bounds.MAX_RESULTS:,}th (page {last} at {per_page} a page; "
-                         "result depth). Narrow the search with words or filters.")
-
-
 def _page_snippets(searcher: Searcher, q: wq.Query, hits: list[_Ranked],
-                   load_bodies: Callable[[list[int]], dict[int, str]],
                    surround: int, count: int,
                    deadline: bounds.Deadline) -> dict[int, list[Snippet]]:
     """Snippets of the page's hits (marking the user's words), keyed by document number."""
@@ -770,15 +694,15 @@ def _page_snippets(searcher: Searcher, q: wq.Query, hits: list[_Ranked],
         fields.setdefault(fieldname, []).append(hit.docnum)
     matched = _match_tokens(searcher, fields, _query_words(searcher, q), deadline)
     wanted = [hit for hit in hits if hit.docnum in matched]
-    # One database round trip for the texts of the page's hits, not one per hit.
-    bodies = load_bodies([int(str(hit.get("doc_id"))) for hit in wanted]) if wanted else {}
+    # The bodies as they were indexed, from the index itself (schema.BODY_COLUMN).
+    bodies = searcher.reader().column_reader(BODY_COLUMN) if wanted else None
     out: dict[int, list[Snippet]] = {}
     for hit in wanted:
-        body = bodies.get(int(str(hit.get("doc_id"))))
-        if body is not None:
-            starts = hit.get("page_starts") or [0]
-            out[hit.docnum] = _snippets(matched[hit.docnum], starts,  # type: ignore[arg-type]
-                                        body, surround, count)
+        assert bodies is not None
+        body = bodies[hit.docnum].decode("utf-8")
+        starts = hit.get("page_starts") or [0]
+        out[hit.docnum] = _snippets(matched[hit.docnum], starts,  # type: ignore[arg-type]
+                                    body, surround, count)
     return out
 
 
@@ -796,7 +720,7 @@ def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], visible: n
     Every word offered occurs in a document the user may see: a word found only in
     hidden documents is never suggested, nor does it count as known.
     """
-    from kb.search.parsing import is_query_language
+    from kb.search.whoosh.parsing import is_query_language
 
     if is_query_language(text):
         return None
@@ -882,16 +806,24 @@ SIMILAR_TERMS = 25
 def more_like(index_dir: Path, doc_id: int, visibility: Visibility, limit: int = 5) -> list[int]:
     """The documents nearest to one, by the words that characterise its text (its most
     frequent words weighted by idf, as relevance feedback takes them from the first
-    results), that the user may see (the document itself excluded)."""
+    results), that the user may see (the document itself excluded). Remembered for this
+    state of the index: a document page shown again costs no search."""
     searcher = searchers.get(index_dir)
+    return list(arrays.shared(searcher, "similar", (doc_id, visibility, limit),
+                              lambda: _more_like(searcher, doc_id, visibility, limit)))
+
+
+def _more_like(searcher: Searcher, doc_id: int, visibility: Visibility,
+               limit: int) -> tuple[int, ...]:
+    calls.count("more_like")
     docnum = searcher.document_number(doc_id=doc_id)
     if docnum is None:
-        return []
+        return ()
     lang = str(searcher.stored_fields(docnum).get("text_lang") or OTHER)
     words = feedback_weights(searcher, [FeedbackDoc(docnum, 1.0, lang)], 1.0, FLAT_FIELDS,
                              terms=SIMILAR_TERMS)
     if not words:
-        return []
+        return ()
     q = wq.Or([wq.Term(text_field(name, lang), term, boost=w)
                for lang, terms in words.items() for term, w in terms.items()
                for name in FLAT_FIELDS])
@@ -900,4 +832,4 @@ def more_like(index_dir: Path, doc_id: int, visibility: Visibility, limit: int =
         searcher, _filter_query(SearchRequest(), visibility, skip=None))
     visible[docnum] = False
     found = arrays.top(scored.scores, np.flatnonzero(visible), limit)
-    return [int(str(searcher.stored_fields(d).get("doc_id"))) for _, d in found]
+    return tuple(int(str(searcher.stored_fields(d).get("doc_id"))) for _, d in found)

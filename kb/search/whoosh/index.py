@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -19,9 +18,16 @@ from whoosh.searching import Searcher
 from whoosh.writing import CLEAR, IndexWriter
 
 from kb.errors import IndexBusy, IndexUnavailable
-from kb.search import flat
-from kb.search.ranking import Ranking
-from kb.search.schema import FLAT_PREFIXES, SCHEMA_VERSION, IndexRecord, build_schema, to_fields
+from kb.search.types import IndexedEntry
+from kb.search.whoosh import flat, internals
+from kb.search.whoosh.ranking import Ranking
+from kb.search.whoosh.schema import (
+    FLAT_PREFIXES,
+    SCHEMA_VERSION,
+    IndexRecord,
+    build_schema,
+    to_fields,
+)
 
 VERSION_FILE = "kb-schema-version"
 
@@ -52,17 +58,6 @@ def problem(index_dir: Path) -> str | None:
     except IndexUnavailable as e:
         return e.message
     return None
-
-
-def _close_streams(e: BaseException) -> None:
-    """Close the file Whoosh's TOC.read leaves open when a damaged TOC makes it raise (no
-    try/finally there): a file descriptor per failed open otherwise, until collected."""
-    tb = e.__traceback__
-    while tb is not None:
-        stream = tb.tb_frame.f_locals.get("stream")
-        if stream is not None and hasattr(stream, "close"):
-            stream.close()
-        tb = tb.tb_next
 
 
 def _schema_version(index_dir: Path) -> str | None:
@@ -110,13 +105,13 @@ def open_index(index_dir: Path, *, quiet: bool = False) -> FileIndex:
 def segment_count(index_dir: Path) -> int:
     """How many segments the index has now (read from its table of contents); raises
     IndexUnavailable like ``open_index``."""
-    # Whoosh has no public call for it; _segments() only reads the TOC (whoosh is pinned).
-    return len(open_index(index_dir, quiet=True)._segments())
+    # Whoosh has no public call for it (kb.search.whoosh.internals).
+    return len(internals.segments(open_index(index_dir, quiet=True)))
 
 
 def _unreadable(index_dir: Path, e: Exception,
                 say: Callable[..., None]) -> IndexUnavailable:
-    _close_streams(e)
+    internals.close_toc_streams(e)
     say("search index: %s cannot be read: %s: %s", index_dir, type(e).__name__, e)
     return IndexUnavailable(
         "The search index is damaged and cannot be read. An administrator should run "
@@ -124,11 +119,11 @@ def _unreadable(index_dir: Path, e: Exception,
 
 
 def _codec() -> flat.Codec:
-    """Whoosh's codec, writing the body fields' postings as flat arrays too (kb.search.flat),
+    """Whoosh's codec, writing the body fields' postings as flat arrays too (kb.search.whoosh.flat),
     and without per-block field length statistics: Whoosh reads a length back from disk
     for every posting it writes (13% of indexing time) only to bound scores for its
     block-skipping optimisation, which kb does not use (exact totals and facets need
-    every match; see kb.search.arrays and query._collect)."""
+    every match; see kb.search.whoosh.arrays and query._collect)."""
     codec = flat.Codec(FLAT_PREFIXES)
     codec.length_stats = False
     return codec
@@ -141,7 +136,7 @@ def _codec() -> flat.Codec:
 # merges small segments only, ten of a size at a time (sizes 1-9 and 10-99 documents):
 # the one-document segments of uploads are gathered, and a merge never takes more than
 # about 1,000 documents. Larger segments (import batches) stay as they are; the numpy
-# search path (kb.search.arrays) keeps the cost of many segments low, and `kb reindex`
+# search path (kb.search.whoosh.arrays) keeps the cost of many segments low, and `kb reindex`
 # rebuilds the index as one.
 MERGE_FACTOR = 10
 MERGE_TIERS = (1, 10, 100)
@@ -236,16 +231,6 @@ def delete_documents(index_dir: Path, doc_ids: Iterable[int], timeout: float) ->
     with writer(index_dir, timeout) as w:
         for doc_id in doc_ids:
             w.delete_by_term("doc_id", doc_id)
-
-
-@dataclass(frozen=True)
-class IndexedEntry:
-    """One document as the index holds it: what it was written from (for `kb doctor`)."""
-
-    doc_id: int
-    # The record's updated_at and metadata digest when it was written ("" if not stored).
-    updated_at: str
-    meta_digest: str
 
 
 def indexed_entries(index_dir: Path) -> list[IndexedEntry]:

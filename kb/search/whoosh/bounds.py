@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
@@ -19,70 +17,35 @@ from whoosh import query as wq
 from whoosh.codec.base import Automata
 from whoosh.searching import Searcher
 
-from kb.errors import QueryError, SearchTimeout
+from kb.errors import QueryError
 from kb.i18n import number
+from kb.search.limits import (
+    CHECK_EVERY,
+    MAX_CLAUSES,
+    MAX_CORRECTED_WORDS,
+    MAX_DEPTH,
+    MAX_EDIT_DISTANCE,
+    MAX_EXPANSIONS,
+    MAX_FUZZY_WORDS,
+    MAX_PATTERN_CHARS,
+    MAX_PER_PAGE,
+    MAX_QUERY_CHARS,
+    MAX_RESULTS,
+    MAX_WORDS,
+    MAX_YEAR,
+    MIN_PATTERN_CHARS,
+    MIN_YEAR,
+    NO_DEADLINE,
+    Cap,
+    Deadline,
+)
+from kb.search.whoosh import internals
 
-# Characters of a query (refused beyond): a pasted paragraph fits (the longest CISI
-# query, 2,119 characters, is searched whole by bench/relevance.py).
-MAX_QUERY_CHARS = 4_000
-# Distinct plain words searched (capped: the first ones are kept).
-MAX_WORDS = 200
-# Words, phrases' words, prefixes... of a query-language query (refused beyond).
-MAX_CLAUSES = 64
-# Fuzzy words of one query (refused beyond): each reads the index's words along an
-# automaton, about 1-3 ms per field and segment on 2,000 documents.
-MAX_FUZZY_WORDS = 8
-# Unknown words "did you mean" looks for corrections of (beyond, it offers none).
-MAX_CORRECTED_WORDS = 8
-# Parentheses inside parentheses (refused beyond).
-MAX_DEPTH = 8
-# Edit distance of word~N (capped): each step multiplies the words a fuzzy word matches.
-MAX_EDIT_DISTANCE = 2
-# Index words that the prefixes, wildcards and fuzzy words of one query may stand
-# for, counted in every field and language they are looked for in (refused beyond).
-MAX_EXPANSIONS = 1_000
-# Letters before the first * or ? of a pattern (refused below): "*tion" reads every word.
-MIN_PATTERN_CHARS = 2
-# Letters of a fuzzy, prefix or wildcard word (refused beyond).
-MAX_PATTERN_CHARS = 50
-# Results per page (refused beyond), and how deep pages may go (refused beyond).
-MAX_PER_PAGE = 100
-MAX_RESULTS = 10_000
-# Years a filter or a year_from/year_to may name (refused outside).
-MIN_YEAR, MAX_YEAR = 0, 9999
-
-# How often the loops of a search look at the clock (every so many items).
-CHECK_EVERY = 1024
-
-
-@dataclass(frozen=True)
-class Cap:
-    """A bound that was applied: the value asked for and the value searched with."""
-
-    bound: str
-    asked: int
-    applied: int
-
-
-class Deadline:
-    """The moment a search must stop by; ``check`` raises SearchTimeout past it."""
-
-    __slots__ = ("at", "seconds")
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds = seconds
-        self.at = None if seconds is None else time.monotonic() + seconds
-
-    def check(self) -> None:
-        """Raise SearchTimeout once the deadline has passed."""
-        if self.at is not None and time.monotonic() > self.at:
-            raise SearchTimeout(_(
-                "The search was stopped after %(seconds)s s (the search time limit). "
-                "Try fewer words, longer prefixes or a smaller edit distance, or try again "
-                "in a moment.", seconds=f"{self.seconds:g}"))
-
-
-NO_DEADLINE = Deadline(None)
+__all__ = ["CHECK_EVERY", "MAX_CLAUSES", "MAX_CORRECTED_WORDS", "MAX_DEPTH", "MAX_EDIT_DISTANCE",
+           "MAX_EXPANSIONS", "MAX_FUZZY_WORDS", "MAX_PATTERN_CHARS", "MAX_PER_PAGE",
+           "MAX_QUERY_CHARS", "MAX_RESULTS", "MAX_WORDS", "MAX_YEAR", "MIN_PATTERN_CHARS",
+           "MIN_YEAR", "NO_DEADLINE", "Cap", "Deadline", "bound_parsed", "cap_words",
+           "check_depth", "check_length", "expand", "fuzzy_words", "needs_expansion"]
 
 
 def check_length(text: str) -> None:
@@ -232,7 +195,7 @@ def expand(searcher: Searcher, q: wq.Query, deadline: Deadline) -> wq.Query:
     dfas: dict[tuple[str, int, int], Any] = {}
     segments = [sub.reader() for sub, _ in searcher.leaf_searchers()]
     # A language's body field also holds the document's title, summary and themes
-    # (kb.search.schema): a pattern's words in those fields are among its words in the
+    # (kb.search.whoosh.schema): a pattern's words in those fields are among its words in the
     # body, so the index's words are scanned once per pattern and language, not per field.
     in_body: dict[tuple[object, ...], list[list[bytes]]] = {}
 
@@ -308,8 +271,8 @@ def _candidates(reader: Any, leaf: wq.Query, dfas: dict[tuple[str, int, int], An
         yield from fuzzy_words(reader, fieldname, leaf.text, int(leaf.maxdist),
                                int(leaf.prefixlength), dfas)
     elif isinstance(leaf, wq.Wildcard):
-        pattern = re.compile(leaf._get_pattern())
-        head = leaf._find_prefix(leaf.text)
+        regex, head = internals.wildcard_parts(leaf)
+        pattern = re.compile(regex)
         for btext in reader.expand_prefix(fieldname, head):
             yield btext if pattern.match(field.from_bytes(btext)) else None
     else:

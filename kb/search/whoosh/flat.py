@@ -5,7 +5,7 @@ and character offsets included. Scoring a common word at 15,000 documents meant
 decompressing and unpickling about 150 such blocks per word (the positions thrown away),
 and relevance feedback decoded each first result's term vector the same way: most of a
 search's time when the words were not cached yet. The codec here (``Codec``, used by
-kb.search.index's one writer) writes the same postings a second time while Whoosh writes
+kb.search.whoosh.index's one writer) writes the same postings a second time while Whoosh writes
 them, as a small file inside the segment (``<segment>.kbf``, assembled into its compound
 ``.seg`` and deleted with it):
 
@@ -28,15 +28,16 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 from array import array
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PostingsWriter
+from whoosh.codec.whoosh3 import W3Codec
+
+from kb.search.whoosh import internals
+from kb.search.whoosh.caches import Cache
 
 EXTENSION = ".kbf"
 _MAGIC = b"KBFLAT02"
@@ -82,52 +83,6 @@ class _Recorder:
         }
 
 
-class _RecordingPostingsWriter(W3PostingsWriter):
-    """Whoosh's postings writer, handing each block's ids and weights to a recorder too."""
-
-    def __init__(self, recorder: _Recorder, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._recorder = recorder
-
-    def _write_block(self, last: bool = False) -> None:
-        self._recorder.ids.extend(self._ids)
-        self._recorder.weights.extend(self._weights)
-        super()._write_block(last)
-
-    def finish_postings(self) -> Any:
-        if not self.written() and len(self) < self._inlinelimit:  # inlined: no block
-            self._recorder.ids.extend(self._ids)
-            self._recorder.weights.extend(self._weights)
-        return super().finish_postings()
-
-
-class _FieldWriter(W3FieldWriter):
-    def __init__(self, codec: Codec, storage: Any, segment: Any) -> None:
-        super().__init__(codec, storage, segment)
-        self._recorders: dict[str, _Recorder] = {}
-        self._recorder: _Recorder | None = None
-
-    def start_field(self, fieldname: str, fieldobj: Any) -> None:
-        super().start_field(fieldname, fieldobj)
-        self._recorder = None
-        codec = self._codec
-        if fieldname.startswith(codec.flat_prefixes):
-            self._recorder = self._recorders.setdefault(fieldname, _Recorder())
-            self._postwriter = _RecordingPostingsWriter(
-                self._recorder, self._postfile, blocklimit=codec._blocklimit,
-                compression=codec._compression, inlinelimit=codec._inlinelimit)
-
-    def start_term(self, btext: bytes) -> None:
-        super().start_term(btext)
-        if self._recorder is not None:
-            self._recorder.start(btext)
-
-    def close(self) -> None:
-        _write(self._create_file(EXTENSION), self._codec.flat_prefixes,
-               {name: rec.arrays() for name, rec in self._recorders.items()})
-        super().close()
-
-
 class Codec(W3Codec):
     """Whoosh's codec, also writing the fields whose names start with ``flat_prefixes``
     as flat arrays (see the module's docstring)."""
@@ -136,8 +91,12 @@ class Codec(W3Codec):
         super().__init__(**kwargs)
         self.flat_prefixes = flat_prefixes
 
-    def field_writer(self, storage: Any, segment: Any) -> _FieldWriter:
-        return _FieldWriter(self, storage, segment)
+    def field_writer(self, storage: Any, segment: Any) -> internals.RecordingFieldWriter:
+        return internals.RecordingFieldWriter(self, storage, segment, _Recorder, self._finish)
+
+    def _finish(self, create_file: Any, recorders: dict[str, Any]) -> None:
+        _write(create_file(EXTENSION), self.flat_prefixes,
+               {name: rec.arrays() for name, rec in recorders.items()})
 
 
 def _write(dbfile: Any, prefixes: tuple[str, ...],
@@ -246,12 +205,11 @@ def _open(reader: Any) -> _Segment | None:
         return None
     name = segment.make_filename(EXTENSION)
     storage = reader.storage()
-    compound: Any = getattr(storage, "a", None)  # a compound segment overlays its storage
-    source = getattr(compound, "_source", None)
-    if source is not None and compound.file_exists(name):
+    inside = internals.compound_buffer(storage, name)
+    if inside is not None:
         # Views of Whoosh's own memory map of the segment: it is kept alive while they
         # are (CompoundStorage.close leaves a map with exported buffers to them).
-        return _read(source, compound.range(name)[0])
+        return _read(*inside)
     if not storage.file_exists(name):
         return None
     f = storage.open_file(name)
@@ -264,10 +222,8 @@ def _open(reader: Any) -> _Segment | None:
 
 # Segments opened, by segment id (a segment never changes): the arrays are views, so an
 # entry costs little memory of its own. Searchers forget segments the index no longer
-# has (kb.search.index.SearcherCache); the bound only limits open maps.
-_SEGMENTS_KEPT = 1024
-_segments: OrderedDict[str, _Segment | None] = OrderedDict()
-_lock = threading.Lock()
+# has (kb.search.whoosh.index.SearcherCache); the bound only limits open maps.
+_segments: Cache[tuple[_Segment | None]] = Cache("segments")
 
 
 def field(reader: Any, fieldname: str) -> Field | None:
@@ -276,23 +232,13 @@ def field(reader: Any, fieldname: str) -> Field | None:
     segment = reader.segment()
     if segment is None:
         return None
-    key = segment.segment_id()
-    with _lock:
-        if key in _segments:
-            _segments.move_to_end(key)
-            found = _segments[key]
-            return None if found is None else found.get(fieldname)
-    opened = _open(reader)
-    with _lock:
-        _segments[key] = opened
-        while len(_segments) > _SEGMENTS_KEPT:
-            _segments.popitem(last=False)
+    # Wrapped in a tuple: a segment without flat arrays is remembered as (None,).
+    (opened,) = _segments.get_or_build(segment.segment_id(), lambda: (_open(reader),))
     return None if opened is None else opened.get(fieldname)
 
 
 def forget(segment_ids: Iterable[str]) -> None:
     """Let go of the arrays of segments no longer in the index (searchers still reading
     them open them again)."""
-    with _lock:
-        for key in segment_ids:
-            _segments.pop(key, None)
+    for key in segment_ids:
+        _segments.pop(key)

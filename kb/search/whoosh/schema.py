@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from whoosh import columns, fields
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 
-from kb.search.analysis import LANGUAGES, OTHER, WORD_PATTERN, analyzer, field_language
+from kb.search.whoosh.analysis import LANGUAGES, OTHER, WORD_PATTERN, analyzer, field_language
 
 # Bump when the schema or analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # Every text field exists once per analysis language ("title_fr", "body_ru", ...): a
 # document's text goes to the fields of its language, analysed with that language's
@@ -25,8 +25,8 @@ TEXT_FIELDS: tuple[str, ...] = ("title", "summary", "themes", "body")
 # whole document as one (BM25 saturates each field apart, and measured on CISI, one field
 # for everything plus boosts for the metadata fields ranked best), and its offsets still
 # point into the text itself for snippets. Its postings are also written as flat arrays
-# (kb.search.flat): they score plain words, and as term vectors they feed relevance
-# feedback and "more like this" (kb.search.ranking). Whoosh keeps no vector of its own.
+# (kb.search.whoosh.flat): they score plain words, and as term vectors they feed relevance
+# feedback and "more like this" (kb.search.whoosh.ranking). Whoosh keeps no vector of its own.
 FLAT_FIELDS: tuple[str, ...] = ("body",)
 FLAT_PREFIXES: tuple[str, ...] = tuple(f"{name}_" for name in FLAT_FIELDS)
 
@@ -51,6 +51,7 @@ def text_field(name: str, lang: str) -> str:
     return f"{name}_{lang}"
 
 WORK_COLUMN = "f_work"
+BODY_COLUMN = "body_text"
 
 # Facet name -> column field counted for it.
 FACET_FIELDS = {
@@ -101,7 +102,7 @@ def build_schema() -> fields.Schema:
         phase=fields.ID,
         access=fields.ID,
         # Access control inside the query: workflow state, uploader, groups of a
-        # restricted document (kb.policy decides; kb.search.query translates).
+        # restricted document (kb.policy decides; kb.search.whoosh.query translates).
         workflow=fields.ID,
         uploader=fields.ID,
         groups=fields.KEYWORD(commas=True, lowercase=False),
@@ -111,13 +112,15 @@ def build_schema() -> fields.Schema:
         sort_title=fields.COLUMN(columns.VarBytesColumn()),
         # Character offset at which each page starts in `body`, to name a snippet's page.
         page_starts=fields.STORED,
+        # The body as indexed, compressed, read back for the snippets of a page's hits only.
+        **{BODY_COLUMN: fields.COLUMN(columns.CompressedBytesColumn())},
         # What the index was written from, for `kb doctor`: the record's updated_at and a
         # digest of its indexed metadata (a stale entry's digest differs from the record's).
         updated_at=fields.STORED,
         meta_digest=fields.STORED,
         **{name: _facet_column() for name in FACET_FIELDS.values()},
         # The work a document belongs to (an original and its translations): the
-        # original's doc_id, as a column (kb.search.query keeps one result per work), and
+        # original's doc_id, as a column (kb.search.whoosh.query keeps one result per work), and
         # a term on translations, so that an index without any skips the grouping.
         **{WORK_COLUMN: _facet_column()},
         translated=fields.ID,
@@ -216,6 +219,7 @@ def to_fields(rec: IndexRecord) -> dict[str, object]:
         "sort_created": rec.created_ts,
         "sort_title": rec.title.casefold().encode("utf-8"),
         "page_starts": rec.page_starts(),
+        BODY_COLUMN: body.encode("utf-8"),
         "updated_at": rec.updated_at,
         "meta_digest": metadata_digest(rec),
         "f_country": _b(rec.countries),

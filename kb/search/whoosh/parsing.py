@@ -23,12 +23,12 @@ from whoosh import query as wq
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 
 from kb.errors import QueryError
-from kb.search import bounds
-from kb.search.analysis import STOP_WORDS, WORD_PATTERN, analyzer
-from kb.search.schema import text_field
+from kb.search.whoosh import bounds
+from kb.search.whoosh.analysis import STOP_WORDS, WORD_PATTERN, analyzer
+from kb.search.whoosh.schema import text_field
 
 # Query-time boosts. The body field holds all of a document's text, metadata included
-# (kb.search.schema), so these are what a word in the title, summary or themes earns on
+# (kb.search.whoosh.schema), so these are what a word in the title, summary or themes earns on
 # top. Measured on CISI with bench/relevance.py --tune (nDCG@10 falls from about 0.42 at
 # title boosts up to 0.25 to 0.40 at 0.5, 0.385 at 1.0 and 0.36 at 2.0): a small boost,
 # enough to rank a title match first among otherwise equal documents.
@@ -61,7 +61,7 @@ class Understood:
     # Per language: the analysed terms of a natural-language query and their weights.
     weights: dict[str, dict[str, float]]
     empty: bool = False  # nothing left to search for (only common words or punctuation)
-    # Bounds applied to the query (kb.search.bounds): what was asked, what is searched.
+    # Bounds applied to the query (kb.search.whoosh.bounds): what was asked, what is searched.
     capped: tuple[bounds.Cap, ...] = ()
 
 
@@ -128,7 +128,7 @@ def _localise(q: wq.Query, langs: Sequence[str]) -> wq.Query:
                 options.append(wq.FuzzyTerm(fieldname, words[0], boost=q.boost,
                                             maxdist=q.maxdist, prefixlength=q.prefixlength))
         elif isinstance(q, (wq.Prefix, wq.Wildcard)):
-            # The analyzer stems a prefix's head and folds a wildcard word (kb.search.analysis).
+            # The analyzer stems a prefix's head and folds a wildcard word (analysis.py).
             pattern = analyzer(lang)(q.text + ("*" if isinstance(q, wq.Prefix) else ""),
                                      tokenize=False, removestops=False, mode="query")
             for token in pattern:
