@@ -184,7 +184,7 @@ def test_resubmit_submits_and_is_audited(app, client, people):
     # Resubmitting what is already submitted changes nothing and says why.
     again = edit(client, doc_id, "Alice returned, with annex", "resubmit")
     assert again.status_code == 400
-    assert "cannot be resubmitted" in again.get_data(as_text=True)
+    assert "already waiting for review" in again.get_data(as_text=True)
     # The editors see it waiting again.
     client.post("/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))})
     login(client, people["editor"])

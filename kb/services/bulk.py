@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kb import audit, policy, vocabularies
@@ -37,15 +38,15 @@ def parse_ids(values: Sequence[str]) -> list[int]:
     for value in values:
         text = str(value).strip()
         if not text.isdigit() or not 0 < int(text) <= documents.MAX_DOC_ID:
-            raise ValidationError(f"{text!r} is not a document number.",
+            raise ValidationError(_("%(text)s is not a document number.", text=repr(text)),
                                   fields={"ids": "document numbers"})
         ids.append(int(text))
     ids = list(dict.fromkeys(ids))
     if not ids:
-        raise ValidationError("Select at least one document.",
+        raise ValidationError(_("Select at least one document."),
                               fields={"ids": "select at least one document"})
     if len(ids) > MAX_DOCUMENTS:
-        raise ValidationError(f"Select at most {MAX_DOCUMENTS} documents at a time.",
+        raise ValidationError(_("Select at most %(num)s documents at a time.", num=MAX_DOCUMENTS),
                               fields={"ids": f"at most {MAX_DOCUMENTS}"})
     return ids
 
@@ -54,21 +55,23 @@ def change_terms(user: object, doc_ids: Sequence[int], code: str, action: str,
                  vocabulary: str | None = None) -> Outcome:
     """Add (``action`` "add") or remove a code on each document (editors and admins)."""
     if not policy.can_bulk_edit(user):
-        raise Forbidden("Only editors and admins edit several documents at once.")
+        raise Forbidden(_("Only editors and admins edit several documents at once."))
     if action not in ACTIONS:
-        raise ValidationError(f"action must be add or remove, not {action!r}",
+        raise ValidationError(_("The action must be add or remove, not %(action)s.",
+                                action=repr(action)),
                               fields={"action": "add or remove"})
     names = [vocabulary] if vocabulary else list(vocabularies.NAMES)
     found = [(name, vocabularies.normalise(name, code)) for name in names
              if name in vocabularies.VOCABULARIES]
     matches = [(name, c) for name, c in found if c is not None]
     if not matches:
-        raise ValidationError(f"{code!r} is no code of "
-                              + (f"{vocabulary!r}" if vocabulary else "the vocabularies"),
+        raise ValidationError(_("%(code)s is no code of %(list)s.", code=repr(code),
+                                list=repr(vocabulary)) if vocabulary else
+                              _("%(code)s is no code of the vocabularies.", code=repr(code)),
                               fields={"code": "a code of /api/v1/taxonomy's gcm, sdg or area"})
     name, term = matches[0]
     if len(doc_ids) > MAX_DOCUMENTS:
-        raise ValidationError(f"Select at most {MAX_DOCUMENTS} documents at a time.",
+        raise ValidationError(_("Select at most %(num)s documents at a time.", num=MAX_DOCUMENTS),
                               fields={"ids": f"at most {MAX_DOCUMENTS}"})
     rows = {d.doc_id: d for d in db.session.scalars(
         select(Document).where(Document.doc_id.in_(list(doc_ids)),

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from kb import audit, clock, policy, vocabularies
 from kb.errors import Forbidden, NotFound, ValidationError
 from kb.extensions import db
+from kb.i18n import N_
 from kb.models import Document, DocumentChange, Group
 from kb.services.metadata import FIELDS, validate
 
@@ -29,13 +30,30 @@ from kb.services.metadata import FIELDS, validate
 METADATA = FIELDS
 OTHER = ("workflow", "comment", "featured", "status", "file")
 # What the history table calls each field.
-LABELS = {"title": "Title", "summary": "Summary", "type": "Type", "countries": "Countries",
-          "agencies": "Agencies", "themes": "Themes", "language": "Language",
-          "year": "Year", "phase": "Programme phase", "access": "Access",
-          "groups": "Groups", "workflow": "State", "comment": "Review comment",
-          "featured": "Featured", "status": "Processing", "file": "File",
-          "trash": "In the trash", "translation_of": "Translation of",
-          "gcm": "GCM objectives", "sdg": "SDG targets", "area": "Outcome areas"}
+# What the history table calls each field and each action, in English: messages that the
+# page translates (kb.i18n.N_ marks them for the catalogues).
+LABELS = {"title": N_("Title"), "summary": N_("Summary"), "type": N_("Type"),
+          "countries": N_("Countries"), "agencies": N_("Agencies"), "themes": N_("Themes"),
+          "language": N_("Language"), "year": N_("Year"), "phase": N_("Programme phase"),
+          "access": N_("Access"), "groups": N_("Groups"), "workflow": N_("State"),
+          "comment": N_("Review comment"), "featured": N_("Featured"),
+          "status": N_("Processing"), "file": N_("File"), "trash": N_("In the trash"),
+          "translation_of": N_("Translation of"), "gcm": N_("GCM objectives"),
+          "sdg": N_("SDG targets"), "area": N_("Outcome areas")}
+ACTION_LABELS = {
+    "metadata-edit": N_("Metadata edited"), "new-version": N_("New version"),
+    "version-public": N_("Version made public"),
+    "version-private": N_("Version made private"),
+    "reextract": N_("Text extracted again"), "trash": N_("Moved to the trash"),
+    "untrash": N_("Restored from the trash"), "revert": N_("Reverted"),
+    "publish": N_("Published"), "return": N_("Returned to the uploader"),
+    "withdraw": N_("Withdrawn"), "restore": N_("Published again"),
+    "resubmit": N_("Sent for review again"), "feature": N_("Featured"),
+    "unfeature": N_("No longer featured"), "bulk-edit": N_("Edited with others"),
+    "translation-link": N_("Linked as a translation"),
+    "translation-unlink": N_("No longer a translation"),
+    "suggestion-accept": N_("Suggestion accepted"),
+}
 
 Snapshot = dict[str, Any]
 

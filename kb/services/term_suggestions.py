@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from kb import audit, clock, policy, term_rules, vocabularies
@@ -336,19 +337,21 @@ def shown_to(doc: Document, user: object, language: str = "en") -> list[Shown]:
 def listed(doc: Document, user: object, language: str = "en") -> list[Shown]:
     """Every suggestion of the document, open and decided (the API; editors only)."""
     if not policy.can_decide_suggestions(user, doc):
-        raise Forbidden("Only editors and admins see and decide a document's suggestions.")
+        raise Forbidden(_("Only editors and admins see and decide a document's suggestions."))
     return [_shown(r, language) for r in _rows(doc, ("open", "accepted", "dismissed"))]
 
 
 def _open_row(doc: Document, code: str, user: object) -> TermSuggestion:
     if not policy.can_decide_suggestions(user, doc):
-        raise Forbidden("Only editors and admins accept or dismiss suggestions.")
+        raise Forbidden(_("Only editors and admins accept or dismiss suggestions."))
     vocabulary = code.partition("-")[0]
     row = db.session.get(TermSuggestion, (doc.doc_id, vocabulary, code))
     if row is None:
-        raise NotFound(f"{code} is not suggested for this document.")
+        raise NotFound(_("%(code)s is not suggested for this document.", code=code))
     if row.state != "open":
-        raise ValidationError(f"{code} was already {row.state}.")
+        raise ValidationError(_("%(code)s was already accepted.", code=code)
+                              if row.state == "accepted"
+                              else _("%(code)s was already dismissed.", code=code))
     return row
 
 
@@ -379,10 +382,10 @@ def accept(doc: Document, code: str, user: object) -> Document:
 def accept_all(doc: Document, user: object) -> Document:
     """Accept every open suggestion of the document (editors)."""
     if not policy.can_decide_suggestions(user, doc):
-        raise Forbidden("Only editors and admins accept or dismiss suggestions.")
+        raise Forbidden(_("Only editors and admins accept or dismiss suggestions."))
     codes = [r.code for r in _rows(doc, ("open",))]
     if not codes:
-        raise ValidationError("There is no open suggestion to accept.")
+        raise ValidationError(_("There is no open suggestion to accept."))
     return accept_many(doc, codes, user)
 
 

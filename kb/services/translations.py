@@ -246,14 +246,14 @@ def parse_reference(text: str, host: str | None = None) -> int:
     path = [p for p in parts.path.split("/") if p]
     if len(path) >= 2 and path[0] == "documents" and path[1].isdigit():
         return _number(path[1])
-    raise ValidationError("Give the original's number (such as 12 or #12) or its address "
-                          "(/documents/12/...).", fields={"original": "not a document"})
+    raise ValidationError(_("Give the original's number (such as 12 or #12) or its address "
+                            "(/documents/12/...)."), fields={"original": "not a document"})
 
 
 def _number(digits: str) -> int:
     number = int(digits)
     if not 0 < number <= documents.MAX_DOC_ID:
-        raise ValidationError(f"There is no document #{number} to link to.",
+        raise ValidationError(_("There is no document #%(num)s to link to.", num=number),
                               fields={"original": "no such document"})
     return number
 

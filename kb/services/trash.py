@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kb import audit, clock, context, policy
@@ -74,7 +75,7 @@ def get_trashed(doc_id: int, user: object) -> Document:
     """A document in the trash, for an admin; NotFound for anyone else or any other id."""
     doc = find(doc_id, user)
     if doc is None:
-        raise NotFound("No such document.")
+        raise NotFound(_("No such document."))
     return doc
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
-from kb import audit, policy
+from kb import audit, policy, taxonomy
 from kb.errors import Forbidden, ValidationError
 from kb.extensions import db
 from kb.models import Document
@@ -29,16 +30,17 @@ def change(doc_id: int, action: str, user: object, comment: str = "") -> Documen
     if action not in TRANSITIONS:
         raise ValidationError(f"unknown workflow action {action!r}")
     if not policy.can_review(user):
-        raise Forbidden("Only editors and admins review documents.")
+        raise Forbidden(_("Only editors and admins review documents."))
     sources, target = TRANSITIONS[action]
     if doc.workflow not in sources:
         raise ValidationError(
-            f"A document that is {doc.workflow} cannot be {target} this way."
+            _("This cannot be done to a document in the state “%(state)s”.",
+              state=taxonomy.label("workflow", doc.workflow))
         )
     # NUL is never meant and PostgreSQL refuses it in text (as kb.services.metadata does).
     comment = comment.replace("\x00", "").strip()
     if action == "return" and not comment:
-        raise ValidationError("Say what the uploader should change.",
+        raise ValidationError(_("Say what the uploader should change."),
                               fields={"comment": "required"})
     previous = doc.workflow
     before = history.snapshot(doc)
@@ -59,11 +61,10 @@ def resubmit(doc: Document, user: object) -> Document:
     the editors are told by email. The editor's comment stays until the next decision."""
     if not policy.can_resubmit(user, doc):
         if not policy.submits(user, doc):
-            raise Forbidden("Only the uploader resubmits a returned document.")
-        why = ("it is already waiting for review" if doc.workflow == "submitted"
-               else "only a returned one can be")
-        raise ValidationError(f"A document that is {doc.workflow} cannot be resubmitted: "
-                              f"{why}.")
+            raise Forbidden(_("Only the uploader resubmits a returned document."))
+        raise ValidationError(
+            _("The document is already waiting for review.") if doc.workflow == "submitted"
+            else _("Only a returned document can be resubmitted."))
     before = history.snapshot(doc)
     doc.workflow = "submitted"
     history.record(doc, before, user, "resubmit")

@@ -172,6 +172,7 @@ def _history(doc: Document) -> dict[str, object]:
         touching = [c.change_id for c in changes if c.touches_metadata]
         revertible = set(touching[1:])
     return {"changes": changes, "revertible": revertible, "field_label": history.LABELS,
+            "action_label": history.ACTION_LABELS,
             "confirm_form": ConfirmForm()}
 
 
