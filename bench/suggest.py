@@ -125,7 +125,7 @@ def concept_labels() -> Callable[[str], Sequence[tuple[str, str]]]:
 def baseline(limit: int) -> Callable[[Doc], set[str]]:
     """The naive rule: most of a code's English title words occur in the text."""
     from kb import vocabularies
-    from kb.search.analysis import STOP_WORDS
+    from kb.search.text import STOP_WORDS
     from kb.services import term_suggestions as ts
 
     stop = {ts.fold(w) for w in STOP_WORDS["en"]}
