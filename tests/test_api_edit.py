@@ -269,4 +269,4 @@ def test_who_may_submit(client, upload, people):
     assert again.status_code == 400 and "already waiting" in again.json["error"]
     review(client, editor, returned, "publish")
     res = client.post(f"/api/v1/documents/{returned}/submit", headers=uploader.headers)
-    assert res.status_code == 400 and "published" in res.json["error"]
+    assert res.status_code == 400 and "“Published”" in res.json["error"]

@@ -64,7 +64,8 @@ def resubmit(doc: Document, user: object) -> Document:
             raise Forbidden(_("Only the uploader resubmits a returned document."))
         raise ValidationError(
             _("The document is already waiting for review.") if doc.workflow == "submitted"
-            else _("Only a returned document can be resubmitted."))
+            else _("A document in the state “%(state)s” cannot be resubmitted: only a "
+                   "returned one can.", state=taxonomy.label("workflow", doc.workflow)))
     before = history.snapshot(doc)
     doc.workflow = "submitted"
     history.record(doc, before, user, "resubmit")
