@@ -233,13 +233,16 @@ def test_every_state_changing_route_refuses_a_session_without_csrf(app, client, 
 
     login(client, make_user("admin"))
     values = {"doc_id": 1, "user_id": 1, "group_id": 1, "token_id": 1, "action": "publish",
-              "change_id": 1, "version": 1}
+              "change_id": 1, "version": 1, "code": "gcm-20"}
     checked = []
     for rule in app.url_map.iter_rules():
         methods = rule.methods - {"GET", "HEAD", "OPTIONS"}
         if not methods or rule.endpoint in ("static", "oai.endpoint"):
             continue  # OAI-PMH's POST only reads (tests/test_oai.py), so it needs no token
-        path = rule.build(values, append_unknown=False)[1]
+        try:
+            path = rule.build(values, append_unknown=False)[1]
+        except ValueError:  # an action the route does not take: a suggestion's
+            path = rule.build({**values, "action": "accept"}, append_unknown=False)[1]
         for method in methods:
             res = client.open(path, method=method, data={"title": "x", "email": "a@b.org"})
             body = res.get_data(as_text=True)
