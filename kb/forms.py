@@ -19,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from kb import taxonomy, vocabularies
+from kb.i18n import current_language
 from kb.services.accounts import MIN_PASSWORD, agencies
 from kb.services.groups import groups_for
 
@@ -92,7 +93,7 @@ class MetadataForm(FlaskForm):
 def vocabulary_choices(name: str) -> list[tuple[str, str]]:
     """A vocabulary's codes and labels in the interface language, in code order; an SDG
     target names its goal beside it."""
-    lang = vocabularies.interface_language()
+    lang = current_language()
     out = []
     for concept in vocabularies.concepts(name):
         text = concept.label(lang)

@@ -67,6 +67,16 @@ def explicit_choice() -> str | None:
     return None
 
 
+def current_language() -> str:
+    """The interface language of this request as a language code ("fr"); English outside
+    one (the CLI, the worker)."""
+    try:
+        found = get_locale()
+    except RuntimeError:  # no application or request context
+        found = None
+    return found.language if found is not None else "en"
+
+
 def select_locale() -> str:
     """The interface language of this request (English outside one: the CLI, the
     worker, which write logs and files, not pages)."""
@@ -232,7 +242,9 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _interface_language() -> dict[str, Any]:
-        locale = str(get_locale() or "en")
+        from kb.taxonomy import native_name  # kb.taxonomy imports this module
+
+        locale = current_language()
         return {
             "script_messages": script_messages,
             "interface_language": locale,
@@ -241,17 +253,7 @@ def init_app(app: Flask) -> None:
         }
 
 
-# Interface languages written right to left (a fifth language such as Arabic adds itself
-# here and brings kb/static/rtl.css; see README, "Languages").
-RTL = frozenset({"ar", "fa", "he", "ur"})
+# Languages written right to left (of ISO 639-1): an interface language among them gets
+# kb/static/rtl.css (see README, "Languages"); a document in one, dir="rtl" on its links.
+RTL = frozenset({"ar", "dv", "fa", "he", "ku", "ps", "sd", "ug", "ur", "yi"})
 
-
-def native_name(code: str) -> str:
-    """A language's name in that language, for the switch ("Français")."""
-    from babel import Locale
-
-    try:
-        name = Locale.parse(code).get_display_name(code) or code
-    except (ValueError, LookupError):
-        return code
-    return name[:1].upper() + name[1:]

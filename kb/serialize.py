@@ -8,6 +8,7 @@ from flask import url_for
 from flask_login import current_user
 
 from kb import taxonomy, vocabularies
+from kb.i18n import current_language
 from kb.models import Document
 from kb.services import translations
 from kb.services.accounts import agencies
@@ -126,7 +127,7 @@ def vocabulary_lists(language: str | None = None) -> dict[str, list[dict[str, st
     """The controlled vocabularies in code order, labelled in ``language`` (the
     interface language: for the API, the request's Accept-Language); an SDG target also
     names its goal."""
-    lang = language or vocabularies.interface_language()
+    lang = language or current_language()
     out: dict[str, list[dict[str, str]]] = {}
     for name in vocabularies.NAMES:
         items = []

@@ -15,10 +15,9 @@ from functools import cache
 
 import pycountry
 from babel import Locale
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from kb.i18n import N_
+from kb.i18n import N_, current_language
 
 
 @dataclass(frozen=True)
@@ -31,15 +30,6 @@ class Term:
     def shown(self) -> str:
         """The label in the interface language (the English label is its message id)."""
         return _(self.label) if self.label else self.label
-
-
-def current_locale() -> str:
-    """The interface language of the request, English outside one."""
-    try:
-        found = get_locale()
-    except RuntimeError:
-        found = None
-    return str(found) if found else "en"
 
 
 def _sort_key(text: str) -> str:
@@ -117,7 +107,7 @@ AGENCY_SEED = (
 def countries() -> tuple[Term, ...]:
     """Every ISO 3166-1 country plus the regions, programme countries first, named and
     sorted in the interface language."""
-    return _countries(current_locale())
+    return _countries(current_language())
 
 
 @cache
@@ -180,7 +170,7 @@ def _iso_translation(domain: str, locale: str) -> gettext.NullTranslations | Non
 def languages() -> tuple[Term, ...]:
     """ISO 639-1 languages, the programme's seven first, named and sorted in the
     interface language."""
-    return _languages(current_locale())
+    return _languages(current_language())
 
 
 @cache
@@ -223,7 +213,7 @@ def label(kind: str, code: str) -> str:
     if kind in FIXED:
         english = _labels(kind).get(code)
         return _(english) if english else code
-    return _labels(kind, current_locale()).get(code, code)
+    return _labels(kind, current_language()).get(code, code)
 
 
 def shown(terms: tuple[Term, ...] | list[Term]) -> list[Term]:

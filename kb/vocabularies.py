@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kb.i18n import current_language
+
 
 @dataclass(frozen=True)
 class Concept:
@@ -406,24 +408,13 @@ def normalise(vocabulary: str, value: str) -> str | None:
     return None
 
 
-def interface_language() -> str:
-    """The request's interface language (Flask-Babel), English outside a request."""
-    try:
-        from flask_babel import get_locale
-
-        locale = get_locale()
-    except RuntimeError:  # no application or request context
-        return "en"
-    return locale.language if locale is not None else "en"
-
-
 def label(vocabulary: str, code: str, language: str | None = None) -> str:
     """A code's label in ``language`` (the interface language unless named); the code
     itself for one the list does not hold."""
     concept = find(vocabulary, code)
     if concept is None:
         return code
-    return concept.label(language or interface_language())
+    return concept.label(language or current_language())
 
 
 def goal(code: str, language: str | None = None) -> str | None:
@@ -431,5 +422,5 @@ def goal(code: str, language: str | None = None) -> str | None:
     concept = find("sdg", code)
     if concept is None or concept.parent is None:
         return None
-    lang = language or interface_language()
+    lang = language or current_language()
     return concept.parent.get(lang) or concept.parent["en"]

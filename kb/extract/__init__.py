@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -151,3 +152,15 @@ def preview(path: Path, mime: str) -> Extracted:
 
         return pdf.preview(path)
     return extract(path, mime)
+
+
+def leading_text(pages: Sequence[str], limit: int) -> str:
+    """The text of the first pages, up to ``limit`` characters (no join of a whole book)."""
+    taken: list[str] = []
+    size = 0
+    for page in pages:
+        if size >= limit:
+            break
+        taken.append(page)
+        size += len(page) + 1
+    return "\n".join(taken)[:limit]

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from kb import context, logs, search
 from kb.errors import ExtractionError, IndexBusy, IndexUnavailable, disk_full
 from kb.extensions import db
-from kb.extract import Extracted, extract
+from kb.extract import Extracted, extract, leading_text
 from kb.extract.thumbnail import Thumbnail
 from kb.models import Document, Job, PageText, StoredFile, utcnow
 from kb.services import queue
@@ -73,7 +73,7 @@ def extract_outcome(path: str, mime: str) -> Outcome:
     except ExtractionError as e:
         return Outcome(error=e.message, error_code=e.code)
     declared = result.language or result.metadata.get("language")
-    detected = declared or language.detect(_first_chars(result.pages, language.MAX_CHARS))
+    detected = declared or language.detect(leading_text(result.pages, language.MAX_CHARS))
     return Outcome(pages=result.pages, notice=result.notice, notice_code=result.notice_code,
                    language=detected, metadata=tuple(sorted(result.metadata.items())))
 
@@ -88,7 +88,7 @@ def preview_outcome(path: str, mime: str) -> Outcome:
     except ExtractionError as e:
         return Outcome(error=e.message, error_code=e.code)
     declared = result.language or result.metadata.get("language")
-    detected = declared or language.detect(_first_chars(result.pages, language.MAX_CHARS))
+    detected = declared or language.detect(leading_text(result.pages, language.MAX_CHARS))
     return Outcome(language=detected, metadata=tuple(sorted(result.metadata.items())))
 
 
@@ -597,14 +597,3 @@ def rebuild_index() -> int:
     db.session.commit()
     return n
 
-
-def _first_chars(pages: list[str] | tuple[str, ...], limit: int) -> str:
-    """The text of the first pages, up to ``limit`` characters (no join of a whole book)."""
-    taken: list[str] = []
-    size = 0
-    for page in pages:
-        if size >= limit:
-            break
-        taken.append(page)
-        size += len(page) + 1
-    return "\n".join(taken)[:limit]

@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from kb import audit, clock, policy, term_rules, vocabularies
 from kb.errors import Forbidden, NotFound, ValidationError
 from kb.extensions import db
+from kb.extract import leading_text
 from kb.models import Document, DocumentTerm, TermSuggestion
 from kb.services import history, thesaurus
 
@@ -238,22 +239,12 @@ def current_rules() -> tuple[_Rule, ...]:
                                for english in wanted))
 
 
-def _body(pages: Sequence[str]) -> str:
-    taken: list[str] = []
-    size = 0
-    for page in pages:
-        if size >= MAX_BODY_CHARS:
-            break
-        taken.append(page)
-        size += len(page) + 1
-    return "\n".join(taken)[:MAX_BODY_CHARS]
-
-
 def refresh(doc: Document, pages: Sequence[str]) -> list[TermSuggestion]:
     """Store the document's suggestions from its text (no commit): open ones are replaced
     by those proposed now; a code already on the document, dismissed or accepted before is
     not proposed again. Returns the open suggestions."""
-    proposals = propose(doc.title or "", doc.summary or "", _body(pages), current_rules())
+    proposals = propose(doc.title or "", doc.summary or "",
+                        leading_text(pages, MAX_BODY_CHARS), current_rules())
     rows = {(r.vocabulary, r.code): r for r in db.session.scalars(
         select(TermSuggestion).where(TermSuggestion.doc_id == doc.doc_id))}
     on_doc = {(t.vocabulary, t.code) for t in doc.term_rows}

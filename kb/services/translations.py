@@ -20,11 +20,9 @@ from sqlalchemy import or_, select
 from kb import audit, policy, taxonomy
 from kb.errors import Forbidden, Gone, NotFound, ValidationError
 from kb.extensions import db
+from kb.i18n import RTL
 from kb.models import Document
 from kb.services import documents, history
-
-# Languages written right to left (of ISO 639-1): their links get dir="rtl".
-RTL = frozenset({"ar", "dv", "fa", "he", "ku", "ps", "sd", "ug", "ur", "yi"})
 
 
 def work_id(doc: Document) -> int:

@@ -17,7 +17,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -45,6 +44,7 @@ from kb.forms import (
     VersionForm,
     WorkflowForm,
 )
+from kb.i18n import current_language
 from kb.models import Document, PendingUpload
 from kb.search import SearchRequest, Snippet
 from kb.services import (
@@ -179,7 +179,7 @@ def _history(doc: Document) -> dict[str, object]:
 def _suggestions(doc: Document) -> dict[str, object]:
     """The GCM objectives and SDG targets proposed from the text (editors only)."""
     return {"term_suggestions": term_suggestions.shown_to(
-        doc, current_user, getattr(get_locale(), "language", "en"))}
+        doc, current_user, current_language())}
 
 
 def _trashed_page(doc: Document) -> str:
