@@ -9,15 +9,19 @@ query one document at a time.
 
 from __future__ import annotations
 
+import ast
+import math
 import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from whoosh import query as wq
+from whoosh import scoring
+from whoosh.searching import Searcher
 
 from kb import search
-from kb.search.whoosh import arrays
+from kb.search.whoosh import arrays, ranking
 from kb.search.whoosh.index import searchers
 from kb.search.whoosh.parsing import understand
 from kb.search.whoosh.query import visibility_query
@@ -101,8 +105,8 @@ def test_every_score_equals_whooshs_own(collection, q):
     index_dir, _ = collection
     searcher = searchers.get(index_dir)
     query = understand(q, ("en",)).query
-    assert arrays.handles(query)
-    scored = arrays.score(searcher, query)
+    assert ranking.handles(query)
+    scored = ranking.score(searcher, query)
     whoosh = {hit.docnum: hit.score for hit in searcher.search(query, limit=None)}
     # Deleted documents are left to the caller's filter (it never holds one).
     undeleted = set(searcher.reader().all_doc_ids())
@@ -114,7 +118,7 @@ def test_every_score_equals_whooshs_own(collection, q):
 
 def test_queries_with_and_or_not_are_left_to_whoosh(collection):
     index_dir, live = collection
-    assert not arrays.handles(wq.And([wq.Term("body_en", "migrat"), wq.Term("body_en", "border")]))
+    assert not ranking.handles(wq.And([wq.Term("body_en", "migrat"), wq.Term("body_en", "border")]))
     result = search.search(index_dir, search.SearchRequest(q="migration AND NOT border"),
                            EVERYONE)
     expected = [r for r in live.values()
@@ -182,7 +186,97 @@ def test_feedback_scores_equal_whooshs_with_and_without_term_vectors(collection)
         for hit in searcher.search(wq.Term(fieldname, text, boost=weight), limit=None):
             if hit.docnum in docnums:
                 expected[hit.docnum] += hit.score
-    got = arrays.score_docs(searcher, docnums, terms)
+    got = ranking.score_docs(searcher, docnums, terms)
     assert set(got) == set(expected)
     for docnum, score in expected.items():
         assert got[docnum] == pytest.approx(score, rel=1e-9)
+
+
+class _StockBM25F(scoring.BM25F):
+    """Whoosh's own BM25F as it comes (whoosh.scoring), only its idf Lucene's, computed
+    here from the reader's document frequencies."""
+
+    def idf(self, searcher, fieldname, text):
+        parent = searcher.get_parent()
+        n = sum(sub.reader().doc_frequency(fieldname, text)
+                for sub, _ in parent.leaf_searchers())
+        return math.log(1 + (parent.doc_count_all() - n + 0.5) / (n + 0.5))
+
+
+@pytest.mark.parametrize("q", ["migration diaspora migration", "border AND NOT climate",
+                               '"labour migration" OR health'])
+def test_kb_scores_equal_whooshs_stock_bm25f(collection, q):
+    # The one BM25 (ranking.bm25) is Whoosh's formula: kb's matchers and arrays give the
+    # scores Whoosh's stock scorer gives with the same idf, K1 and B.
+    index_dir, _ = collection
+    searcher = searchers.get(index_dir)
+    query = understand(q, ("en",)).query
+    stock = Searcher(searcher.reader(), weighting=_StockBM25F(B=ranking.B, K1=ranking.K1),
+                     closereader=False)
+    try:
+        expected = {hit.docnum: hit.score for hit in stock.search(query, limit=None)}
+    finally:
+        stock.close()
+    kb_matchers = {hit.docnum: hit.score for hit in searcher.search(query, limit=None)}
+    assert expected and set(kb_matchers) == set(expected)
+    for docnum, score in expected.items():
+        assert kb_matchers[docnum] == pytest.approx(score, rel=1e-12)
+    if ranking.handles(query):
+        scored = ranking.score(searcher, query)
+        for docnum, score in expected.items():
+            assert scored.scores[docnum] == pytest.approx(score, rel=1e-9)
+
+
+@pytest.mark.parametrize(("q", "sort", "within", "expected"), [
+    ("migration diaspora", "relevance", False, ranking.Scorer.ARRAYS),
+    ('"labour migration" OR heal*', "relevance", False, ranking.Scorer.ARRAYS),
+    ("migration AND border", "relevance", False, ranking.Scorer.MATCHERS),
+    ("migration NOT border", "relevance", False, ranking.Scorer.MATCHERS),
+    ("migration diaspora", "relevance", True, ranking.Scorer.MATCHERS),
+    ("migration diaspora", "newest", False, ranking.Scorer.NONE),
+])
+def test_one_function_chooses_the_scorer(q, sort, within, expected):
+    query = understand(q, ("en",)).query
+    assert ranking.choose(query, by_relevance=sort == "relevance",
+                          within_documents=within) is expected
+
+
+def test_both_scorers_rank_the_same_matches_alike(collection):
+    # The same query scored by the arrays, and by Whoosh's matchers (a search within
+    # named documents, here all of them): the same documents, total, order and scores.
+    index_dir, live = collection
+    q = "migration OR border"
+    by_arrays = search.search(index_dir, search.SearchRequest(q=q, per_page=50), EVERYONE)
+    by_matchers = search.search(index_dir, search.SearchRequest(
+        q=q, per_page=50, doc_ids=tuple(sorted(live))), EVERYONE)
+    assert by_arrays.total == by_matchers.total > 128
+    assert by_arrays.facets == by_matchers.facets
+    assert [h.doc_id for h in by_arrays.hits] == [h.doc_id for h in by_matchers.hits]
+    for a, m in zip(by_arrays.hits, by_matchers.hits, strict=True):
+        assert a.score == pytest.approx(m.score, rel=1e-9)
+
+
+def _bm25_outside_ranking(source: str) -> list[str]:
+    """Where a module computes BM25 itself: names Whoosh's scoring or the formula's K1."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module == "whoosh" and any(
+                a.name == "scoring" for a in node.names):
+            found.append(f"line {node.lineno}: imports whoosh.scoring")
+        elif isinstance(node, ast.Import) and any(a.name == "whoosh.scoring"
+                                                  for a in node.names):
+            found.append(f"line {node.lineno}: imports whoosh.scoring")
+        elif isinstance(node, ast.Name) and node.id == "K1":
+            found.append(f"line {node.lineno}: K1")
+    return found
+
+
+def test_bm25_is_computed_in_ranking_only():
+    assert _bm25_outside_ranking("from whoosh import scoring\nK1 = 1.2\n") == [
+        "line 1: imports whoosh.scoring", "line 2: K1"]
+    package = Path(search.__file__).parent
+    offenders = {
+        str(path.relative_to(package)): found
+        for path in package.rglob("*.py") if path.name != "ranking.py"
+        for found in [_bm25_outside_ranking(path.read_text(encoding="utf-8"))] if found}
+    assert offenders == {}

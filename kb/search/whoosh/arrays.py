@@ -1,27 +1,24 @@
-"""Plain-word queries scored over whole postings lists at once, with numpy.
+"""A segment's postings, field lengths, facet values and filters as numpy arrays.
 
 Whoosh scores a disjunction one document and one matcher at a time, in Python: exact
 totals and facet counts (which need every match, not just the best ten) cost a few
 microseconds per posting per matcher, tens of milliseconds for common words at 15,000
-documents. Here the same BM25 scores (ranking: Lucene's idf, K1, B, Whoosh's one-byte
-field lengths) are computed for all of a term's postings in one vector operation, the
-filter is a boolean mask, the total is a count, facets are counted with ``bincount`` over
-the documents' facet values, and the first results are picked with a partial sort.
+documents. Here a term's postings and its documents' field lengths come whole, as arrays
+(kb.search.whoosh.ranking scores them in one vector operation), a filter is a boolean
+mask, a total is a count, facets are counted with ``bincount`` over the documents' facet
+values, and the first results are picked with a partial sort.
 
 Whoosh remains the index. The body fields' postings are read from the flat arrays each
-segment holds beside Whoosh's own (kb.search.whoosh.flat); other fields' postings, lengths and
-columns are read from the segments once (a segment never changes; its deletions are
+segment holds beside Whoosh's own (kb.search.whoosh.flat); other fields' postings, lengths
+and columns are read from the segments once (a segment never changes; its deletions are
 filtered by the caller's filter, which never holds a deleted document) and kept in a
-size-bounded cache shared by the process's threads. Only disjunctions are handled here
-(plain words, their thesaurus expansions, prefixes): a query leaf other than a term (a
-phrase, a prefix) is matched by Whoosh and its scores added; a query with AND or NOT is
-left to Whoosh's collectors.
+size-bounded cache shared by the process's threads.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,7 +29,6 @@ from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
 from kb.search.whoosh import flat, internals
-from kb.search.whoosh.bounds import CHECK_EVERY, NO_DEADLINE, Deadline, Expanded
 from kb.search.whoosh.caches import Cache
 
 # Whoosh stores a field's length in one byte; these are the lengths the bytes stand for.
@@ -64,7 +60,7 @@ def _state(searcher: Searcher) -> tuple[tuple[str | None, int], ...]:
     deleted (a segment's deletions only grow, so the count names the set)."""
     found = searcher.__dict__.get("_kb_state")
     if found is None:
-        found = tuple((_segment_key(sub.reader()), sub.reader().segment().deleted_count()
+        found = tuple((segment_key(sub.reader()), sub.reader().segment().deleted_count()
                        if sub.reader().segment() is not None else 0)
                       for sub, _ in searcher.leaf_searchers())
         searcher.__dict__["_kb_state"] = found
@@ -78,7 +74,7 @@ def shared(searcher: Searcher, kind: str, key: Hashable, build: Callable[[], T])
     return value
 
 
-def _segment_key(reader: Any) -> str | None:
+def segment_key(reader: Any) -> str | None:
     segment = reader.segment()
     return None if segment is None else segment.segment_id()
 
@@ -90,7 +86,7 @@ def postings(reader: Any, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.
     found_flat = flat.field(reader, fieldname)
     if found_flat is not None:
         return found_flat.postings(btext)
-    seg = _segment_key(reader)
+    seg = segment_key(reader)
     key = ("p", seg, fieldname, btext)
     found = _cache.get(key) if seg is not None else None
     if found is not None:
@@ -125,7 +121,7 @@ _lexicons: Cache[frozenset[bytes]] = Cache("lexicons")
 
 
 def _has_term(reader: Any, fieldname: str, btext: bytes) -> bool:
-    seg = _segment_key(reader)
+    seg = segment_key(reader)
     if seg is None or fieldname.startswith(_LARGE_VOCABULARY):
         return (fieldname, btext) in reader
     words = _lexicons.get_or_build((seg, fieldname), lambda: frozenset(
@@ -182,7 +178,7 @@ def term_vector(searcher: Searcher, docnum: int, fieldname: str) -> tuple[np.nda
 
 def lengths(reader: Any, fieldname: str) -> np.ndarray:
     """The length of ``fieldname`` in each document of one segment, as BM25 sees it."""
-    seg = _segment_key(reader)
+    seg = segment_key(reader)
     key = ("l", seg, fieldname)
     found = _cache.get(key) if seg is not None else None
     if found is not None:
@@ -200,175 +196,6 @@ def lengths(reader: Any, fieldname: str) -> np.ndarray:
     return out
 
 
-def _leaves(q: wq.Query) -> list[wq.Query] | None:
-    """The disjuncts of an OR (nested ORs flattened), or None if ``q`` is not one."""
-    if isinstance(q, wq.Or):
-        out: list[wq.Query] = []
-        for sub in q.subqueries:
-            found = _leaves(sub)
-            if found is None:
-                return None
-            out.extend(found)
-        return out
-    if isinstance(q, wq.Term):
-        return [q]
-    if isinstance(q, (wq.Phrase, wq.Prefix, wq.Wildcard, wq.FuzzyTerm, wq.Variations,
-                      Expanded)):
-        return [q]
-    return None
-
-
-def handles(q: wq.Query) -> bool:
-    """True when ``q`` is a disjunction this module scores (no AND, NOT, ranges)."""
-    leaves = _leaves(q)
-    return bool(leaves)
-
-
-@dataclass
-class Scored:
-    """Every document's score for a query (0 where it does not match) and the matches."""
-
-    scores: np.ndarray  # float64, one per document number of the searcher
-    matched: np.ndarray  # bool
-
-
-def score(searcher: Searcher, q: wq.Query, deadline: Deadline = NO_DEADLINE) -> Scored:
-    """The BM25 scores of the disjunction ``q`` (see ``handles``) for every document;
-    SearchTimeout past the ``deadline`` (looked at per term, never per document matched
-    by a term)."""
-    leaves = _leaves(q)
-    if not leaves:
-        raise ValueError("not a disjunction")
-    n = searcher.doc_count_all()
-    scores = np.zeros(n, dtype=np.float64)
-    matched = np.zeros(n, dtype=bool)
-    schema = searcher.schema
-    terms = [leaf for leaf in leaves
-             if type(leaf) is wq.Term and leaf.fieldname in schema
-             and schema[leaf.fieldname].scorable]
-    others = [leaf for leaf in leaves if not any(leaf is t for t in terms)]
-    for sub, offset in searcher.leaf_searchers():
-        reader = sub.reader()
-        for term in terms:
-            deadline.check()
-            fieldname = term.fieldname
-            btext = schema[fieldname].to_bytes(term.text)
-            ids, tf = postings(reader, fieldname, btext)
-            if not len(ids):
-                continue
-            s = bm25(searcher, fieldname, btext, tf, lengths(reader, fieldname)[ids])
-            where = ids + offset
-            scores[where] += s * term.boost
-            matched[where] = True
-        if others:
-            context = sub.context(weighting=searcher.weighting)
-            for leaf in others:
-                deadline.check()
-                m = leaf.matcher(sub, context)
-                n = 0
-                while m.is_active():
-                    d = m.id() + offset
-                    scores[d] += m.score()
-                    matched[d] = True
-                    m.next()
-                    n += 1
-                    if not n % CHECK_EVERY:
-                        deadline.check()
-    return Scored(scores, matched)
-
-
-def bm25(searcher: Searcher, fieldname: str, btext: bytes, tf: np.ndarray,
-         length: np.ndarray) -> np.ndarray:
-    """Whoosh's BM25F for one term over arrays of term frequencies and field lengths,
-    with the searcher's weighting (kb.search.whoosh.ranking.Ranking: idf, K1, B) and average
-    field length."""
-    return _bm25(searcher, fieldname, idf(searcher, fieldname, btext), tf, length)
-
-
-def idf(searcher: Searcher, fieldname: str, btext: bytes) -> float:
-    """The searcher's idf of a term: it sums over every segment, so it is kept for this
-    state of the index, for every thread."""
-    parent = searcher.get_parent()
-    return shared(parent, "idf", (fieldname, btext), lambda: parent.idf(fieldname, btext))
-
-
-def _bm25(searcher: Searcher, fieldname: str, idf: float | np.ndarray, tf: np.ndarray,
-          length: np.ndarray | float) -> np.ndarray:
-    parent = searcher.get_parent()
-    K1, B = parent.weighting.K1, parent.weighting.B  # noqa: N806 (the formula's names)
-    avgfl = shared(parent, "avgfl", fieldname,
-                   lambda: parent.avg_field_length(fieldname) or 1)
-    tf = tf.astype(np.float64)  # flat weights are float32: compute as Whoosh does
-    return idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * length / avgfl)))
-
-
-def score_docs(searcher: Searcher, docnums: Sequence[int],
-               terms: Iterable[tuple[str, str, float]]) -> dict[int, float]:
-    """The summed scores of weighted (field, term, weight) in each of ``docnums``: from
-    the documents' flat term vectors where their segment keeps them for the field (a few
-    documents, many words), else by looking each word's postings up."""
-    wanted = sorted(set(docnums))
-    if not wanted:
-        return {}
-    schema = searcher.schema
-    by_field: dict[str, list[tuple[bytes, float]]] = {}
-    for fieldname, text, weight in terms:
-        by_field.setdefault(fieldname, []).append((schema[fieldname].to_bytes(text), weight))
-    total: dict[int, float] = {}
-    for fieldname, words in by_field.items():
-        for d, v in _vector_scores(searcher, wanted, fieldname, words).items():
-            total[d] = total.get(d, 0.0) + v
-    return {d: v for d, v in total.items() if v}
-
-
-def _vector_scores(searcher: Searcher, docnums: list[int], fieldname: str,
-                   words: list[tuple[bytes, float]]) -> dict[int, float]:
-    weights = np.array([w for _, w in words], dtype=np.float64)
-    idfs = np.array([idf(searcher, fieldname, btext) for btext, _ in words], dtype=np.float64)
-    numbers: dict[str | None, np.ndarray] = {}  # by segment: the words' term numbers there
-    out: dict[int, float] = {}
-    elsewhere: list[int] = []  # in segments without flat arrays of the field
-    for docnum in docnums:
-        reader, local = locate(searcher, docnum)
-        arrays = flat.field(reader, fieldname)
-        if arrays is None:
-            elsewhere.append(docnum)
-            continue
-        key = _segment_key(reader)
-        if key not in numbers:
-            numbers[key] = np.array([arrays.find(btext) for btext, _ in words], dtype=np.int64)
-        wanted = numbers[key]
-        terms, tf = arrays.doc_vector(local)
-        if not len(terms):
-            continue
-        at = np.searchsorted(terms, wanted)
-        at[at >= len(terms)] = 0
-        hit = (terms[at] == wanted) & (wanted >= 0)
-        if not hit.any():
-            continue
-        length = float(lengths(reader, fieldname)[local])
-        s = _bm25(searcher, fieldname, idfs[hit], tf[at[hit]], length) * weights[hit]
-        out[docnum] = float(s.sum())
-    if elsewhere:
-        out.update(_postings_scores(searcher, elsewhere, fieldname, words))
-    return out
-
-
-def _postings_scores(searcher: Searcher, docnums: list[int], fieldname: str,
-                     words: list[tuple[bytes, float]]) -> dict[int, float]:
-    out: dict[int, float] = {}
-    for docnum in docnums:
-        reader, local = locate(searcher, docnum)
-        for btext, weight in words:
-            ids, tf = postings(reader, fieldname, btext)
-            at = int(np.searchsorted(ids, local))
-            if at < len(ids) and ids[at] == local:
-                s = bm25(searcher, fieldname, btext, tf[at:at + 1],
-                         lengths(reader, fieldname)[local:local + 1]) * weight
-                out[docnum] = out.get(docnum, 0.0) + float(s[0])
-    return out
-
-
 # Facet values of each segment's documents, read once from the columns: a segment never
 # changes (deleted documents simply stop matching the filter).
 _columns: Cache[list[list[bytes]]] = Cache("columns")
@@ -376,7 +203,7 @@ _columns: Cache[list[list[bytes]]] = Cache("columns")
 
 def column_values(reader: Any, fieldname: str) -> list[list[bytes]]:
     """The values of a list column for each document of one segment."""
-    seg = _segment_key(reader)
+    seg = segment_key(reader)
     if seg is None:  # an empty index
         return [[] for _ in range(reader.doc_count_all())]
     def read() -> list[list[bytes]]:

@@ -29,25 +29,16 @@ from kb.search.types import (
     check_page,
     check_year,
 )
-from kb.search.whoosh import arrays, bounds, internals
+from kb.search.whoosh import arrays, bounds, internals, ranking
 from kb.search.whoosh.analysis import OTHER, WORD_PATTERN
 from kb.search.whoosh.index import searchers
 from kb.search.whoosh.parsing import (
-    FIELD_BOOSTS,
-    Understood,
     expansion_query,
     natural_weights,
     understand,
     weighted_query,
 )
-from kb.search.whoosh.ranking import (
-    FEEDBACK_DOCS,
-    FEEDBACK_FIELDS,
-    FEEDBACK_WEIGHT,
-    RERANK_DEPTH,
-    FeedbackDoc,
-    feedback_weights,
-)
+from kb.search.whoosh.ranking import RERANK_DEPTH, FeedbackDoc, Scorer, feedback_weights
 from kb.search.whoosh.schema import (
     BODY_COLUMN,
     FACET_FIELDS,
@@ -517,31 +508,6 @@ class _Ranked:
         return self._stored.get(name)
 
 
-def _reranked(searcher: Searcher, understood: Understood,
-              top: list[tuple[float, int]], deadline: bounds.Deadline) -> list[_Ranked]:
-    """The first results reordered with the words the best of them share (relevance
-    feedback, kb.search.whoosh.ranking): the user's words decided what matches and the order
-    beyond RERANK_DEPTH; the feedback words only add to the scores of the first ones."""
-    hits = [_Ranked(docnum, float(score), searcher) for score, docnum in top]
-    head = hits[:RERANK_DEPTH]
-    docs = [FeedbackDoc(hit.docnum, hit.score or 0.0, str(hit.get("text_lang") or OTHER))
-            for hit in head[:FEEDBACK_DOCS]]
-    weight = FEEDBACK_WEIGHT * max(sum(terms.values()) for terms in understood.weights.values())
-    extra = feedback_weights(searcher, docs, weight, FLAT_FIELDS)
-    if not extra:
-        return hits
-    deadline.check()
-    bonus = arrays.score_docs(searcher, [h.docnum for h in head], [
-        (text_field(name, lang), term, w * FIELD_BOOSTS[name])
-        for lang, terms in extra.items() for term, w in terms.items()
-        for name in FEEDBACK_FIELDS
-    ])
-    for hit in head:
-        hit.score = (hit.score or 0.0) + bonus.get(hit.docnum, 0.0)
-    head.sort(key=lambda h: -(h.score or 0.0))
-    return head + hits[RERANK_DEPTH:]
-
-
 def search(
     index_dir: Path,
     req: SearchRequest,
@@ -578,7 +544,9 @@ def search(
     filtq = _filter_query(req, visibility, skip=None)
     filt = _cached_filter(searcher, filtq)
     sortedby = _sort_facet(req.sort)
-    relevance = sortedby is None
+    scorer = ranking.choose(q, by_relevance=sortedby is None,
+                            within_documents=bool(req.doc_ids))
+    relevance = scorer is not Scorer.NONE
     # Counts of a facet in use are taken without its own filter, so that the other values
     # stay on offer (several values in one facet mean OR; the year facet is counted
     # without the year range); the others come with the page.
@@ -594,9 +562,9 @@ def search(
     # A grouped search's matches before grouping, for the language facet (by the facet
     # name whose filter they were taken without).
     by_language: dict[str, np.ndarray] = {}
-    if relevance and not req.doc_ids and arrays.handles(q):
-        # A disjunction (plain words): every match scored at once (kb.search.whoosh.arrays).
-        scored = arrays.score(searcher, q, deadline)
+    if scorer is Scorer.ARRAYS:
+        # Every match scored at once (kb.search.whoosh.ranking.score).
+        scored = ranking.score(searcher, q, deadline)
         visible = scored.matched & _cached_mask(searcher, filtq)
         if works is not None:
             by_language[_LANGUAGE] = visible
@@ -626,13 +594,18 @@ def search(
                 others_set, by_language[name] = _representatives(
                     searcher, works, q, others_set, req.prefer_language, relevance, deadline)
             counted.update(_collect(searcher, q, 1, others_set, [name], None, deadline)[1])
+    ranked = [_Ranked(docnum, score if relevance else None, searcher)
+              for score, docnum in top]
     if feedback:
         # Feedback reorders the first RERANK_DEPTH results.
         deadline.check()
-        ranked = _reranked(searcher, understood, top, deadline)
-    else:
-        ranked = [_Ranked(docnum, score if relevance else None, searcher)
-                  for score, docnum in top]
+        by_docnum = {hit.docnum: hit for hit in ranked}
+        top = ranking.rerank(
+            searcher, understood.weights, top,
+            lambda docnum: str(by_docnum[docnum].get("text_lang") or OTHER), deadline)
+        for score, docnum in top:
+            by_docnum[docnum].score = score
+        ranked = [by_docnum[docnum] for _, docnum in top]
     page_hits = ranked[first:first + req.per_page]
     if works is not None:
         matched = by_language.get(_LANGUAGE)
@@ -751,7 +724,7 @@ def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], visible: n
     weights = natural_weights(corrected, langs)
     if not weights:
         return None
-    scored = arrays.score(searcher, weighted_query(weights), deadline)
+    scored = ranking.score(searcher, weighted_query(weights), deadline)
     better = int((scored.matched & filtered).sum())
     return corrected if better > total else None
 
@@ -827,7 +800,7 @@ def _more_like(searcher: Searcher, doc_id: int, visibility: Visibility,
     q = wq.Or([wq.Term(text_field(name, lang), term, boost=w)
                for lang, terms in words.items() for term, w in terms.items()
                for name in FLAT_FIELDS])
-    scored = arrays.score(searcher, q)
+    scored = ranking.score(searcher, q)
     visible = scored.matched & _cached_mask(
         searcher, _filter_query(SearchRequest(), visibility, skip=None))
     visible[docnum] = False
