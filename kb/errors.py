@@ -45,15 +45,19 @@ class ValidationError(KbError):
 
 class DuplicateError(KbError):
     """The same bytes are already stored, in document ``doc_id`` (for kb's own use, e.g. a
-    resumed import); ``shown_id`` is that id only when the uploader may see the document,
-    else None: answers name no document the uploader may not know exists."""
+    resumed import); ``shown_id`` is that id only when the uploader may see the document
+    (or, ``in_trash``, may restore it from the trash), else None: answers name no document
+    the uploader may not know exists."""
 
     status_code = 409
 
-    def __init__(self, message: str, doc_id: int, *, visible: bool = False) -> None:
+    def __init__(self, message: str, doc_id: int, *, visible: bool = False,
+                 in_trash: bool = False) -> None:
         super().__init__(message)
         self.doc_id = doc_id
-        self.shown_id = doc_id if visible else None
+        self.shown_id = doc_id if visible or in_trash else None
+        # Shown only to those who manage the trash: the document is there, to restore.
+        self.in_trash = in_trash
 
 
 class NotFound(KbError):

@@ -430,7 +430,11 @@ def _schemas() -> dict[str, Schema]:
                        "description": "Each wrong field (or parameter) and what is wrong "
                                       "with it."},
             "id": {"type": "integer", "description": "409 only: the document holding the "
-                   "same bytes, when you may see it."},
+                   "same bytes, when you may see it (or, an admin, restore it from the "
+                   "trash)."},
+            "in_trash": {"type": "boolean", "description": "409 only, for admins: the "
+                         "document holding the same bytes is in the trash (restore it "
+                         "there, `/trash`)."},
         },
         "required": ["error"],
         "examples": [{"error": "No such document."}],
@@ -489,7 +493,8 @@ def _error_responses() -> dict[str, Schema]:
                        "This document was deleted on 2026-01-31 and is no longer in the "
                        "repository."),
         "Conflict": answer("The same bytes are already stored; `id` names that document "
-                           "when you may see it.", "This file is already in the repository."),
+                           "when you may see it, and `in_trash` says (to admins) that it is "
+                           "in the trash.", "This file is already in the repository."),
         "PreconditionFailed": answer(
             "`If-Match` names a state of the document that is no longer its state: it "
             "changed since you read it, and nothing was saved. Read it again (its `ETag`) "

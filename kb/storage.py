@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from flask_babel import gettext as _
+
 from kb.errors import (
     FileDamaged,
     StorageError,
@@ -29,9 +31,6 @@ CHUNK = 1024 * 1024
 PARTIAL_PREFIX = "upload-"
 # What a pending upload's public id is made of (secrets.token_urlsafe).
 _PUBLIC_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-ASK_DOCTOR = "An administrator should run `kb doctor`, which lists the damaged files."
-
-
 @dataclass(frozen=True)
 class StagedFile:
     """An upload written to a temporary file and hashed, not yet kept."""
@@ -70,16 +69,15 @@ class FileStore:
         try:
             fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix=PARTIAL_PREFIX)
         except OSError as e:
-            raise _write_error(e, "The file store cannot take files right now") from e
+            raise _write_error(e, _("The file store cannot take files right now")) from e
         path = Path(name)
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
-                        raise TooLarge(
-                            f"The file is larger than the limit of {max_bytes // (1024 * 1024)} MB."
-                        )
+                        raise TooLarge(_("The file is larger than the limit of %(limit)s MB.",
+                                         limit=max_bytes // (1024 * 1024)))
                     if len(head) < 8192:
                         head += chunk[: 8192 - len(head)]
                     digest.update(chunk)
@@ -88,13 +86,14 @@ class FileStore:
                 os.fsync(out.fileno())
         except OSError as e:
             path.unlink(missing_ok=True)
-            raise _write_error(e, "The file could not be written") from e
+            raise _write_error(e, _("The file could not be written")) from e
         except BaseException:
             path.unlink(missing_ok=True)
             raise
         if size == 0:
             path.unlink(missing_ok=True)
-            raise ValidationError("The file is empty.", fields={"file": "The file is empty."})
+            empty = _("The file is empty.")
+            raise ValidationError(empty, fields={"file": empty})
         return StagedFile(path=path, sha256=digest.hexdigest(), size=size, head=head)
 
     def keep(self, staged: StagedFile) -> Path:
@@ -109,7 +108,7 @@ class FileStore:
             os.replace(staged.path, target)
         except OSError as e:
             self.discard(staged)
-            raise _write_error(e, "The file could not be stored") from e
+            raise _write_error(e, _("The file could not be stored")) from e
         return target
 
     def discard(self, staged: StagedFile) -> None:
@@ -121,13 +120,14 @@ class FileStore:
         try:
             return self.path_for(sha256).open("rb")
         except OSError as e:
-            raise StorageError(f"The stored file is missing or unreadable: {e}") from e
+            raise StorageError(_("The stored file is missing or unreadable: %(reason)s",
+                                 reason=e.strerror or e)) from e
 
     def local_path(self, sha256: str) -> Path:
         """A real local path to the blob, for tools that need one (extractors, send_file)."""
         path = self.path_for(sha256)
         if not path.is_file():
-            raise StorageError("The stored file is missing.")
+            raise StorageError(_("The stored file is missing."))
         return path
 
     def checked_path(self, sha256: str, size: int) -> Path:
@@ -137,14 +137,18 @@ class FileStore:
         try:
             found = path.stat().st_size
         except FileNotFoundError as e:
-            raise FileDamaged("The stored file is missing from the file store. "
-                              f"{ASK_DOCTOR}") from e
+            raise FileDamaged(_("The stored file is missing from the file store. An "
+                                "administrator should run `kb doctor`, which lists the "
+                                "damaged files.")) from e
         except OSError as e:
-            raise StorageError(f"The stored file cannot be read ({e.strerror}). "
-                               f"{ASK_DOCTOR}") from e
+            raise StorageError(_("The stored file cannot be read (%(reason)s). An "
+                                 "administrator should run `kb doctor`, which lists the "
+                                 "damaged files.", reason=e.strerror or e)) from e
         if found != size:
-            raise FileDamaged(f"The stored file is damaged: it has {found:,} bytes where "
-                              f"{size:,} were stored. {ASK_DOCTOR}")
+            raise FileDamaged(_("The stored file is damaged: it has %(found)s bytes where "
+                                "%(size)s were stored. An administrator should run `kb "
+                                "doctor`, which lists the damaged files.",
+                                found=f"{found:,}", size=f"{size:,}"))
         return path
 
     def digest(self, sha256: str) -> str:
@@ -210,10 +214,10 @@ class FileStore:
             finally:
                 link.unlink(missing_ok=True)
         except FileNotFoundError as e:
-            raise StorageError("The file sent ahead of the form is no longer on the "
-                               "server; choose it again.") from e
+            raise StorageError(_("The file sent ahead of the form is no longer on the "
+                                 "server; choose it again.")) from e
         except OSError as e:
-            raise _write_error(e, "The file could not be stored") from e
+            raise _write_error(e, _("The file could not be stored")) from e
         return target
 
     def unpark(self, public_id: str) -> None:
@@ -245,7 +249,7 @@ class FileStore:
                 Path(name).unlink(missing_ok=True)
                 raise
         except OSError as e:
-            raise _write_error(e, "The thumbnail could not be stored") from e
+            raise _write_error(e, _("The thumbnail could not be stored")) from e
         return target
 
     def thumbnails(self) -> Iterator[tuple[str, Path]]:
@@ -297,10 +301,10 @@ def older_than(path: Path, seconds: float, now: float) -> bool:
 
 def _write_error(e: OSError, what: str) -> StorageError:
     if disk_full(e):
-        return StorageFull("There is no space left on the server to store this file, so "
-                           "nothing was kept. Try again later; an administrator must free "
-                           "disk space in the upload folder.")
-    return StorageError(f"{what}: {e.strerror or e}.")
+        return StorageFull(_("There is no space left on the server to store this file, so "
+                             "nothing was kept. Try again later; an administrator must free "
+                             "disk space in the upload folder."))
+    return StorageError(_("%(what)s: %(reason)s.", what=what, reason=e.strerror or e))
 
 
 def sha256_of(path: Path) -> str:

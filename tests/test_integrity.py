@@ -3,10 +3,14 @@ error naming the problem, never wrong bytes under the original's ETag."""
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
 import pytest
+from werkzeug.datastructures import FileStorage
+
+from tests.conftest import post_multipart
 
 TEXT = b"Remittance corridors and labour migration in the western Balkans. " * 200
 
@@ -62,3 +66,31 @@ def test_missing_file_is_a_clear_logged_error(client, stored, caplog):
     assert "kb doctor" in html
     logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any(f"/documents/{doc_id}/download" in m and "missing" in m for m in logged)
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("fr", "Le fichier conservé manque dans le stockage des fichiers"),
+    ("es", "Falta el archivo guardado en el almacén de archivos"),
+    ("ru", "Сохранённый файл отсутствует в хранилище файлов"),
+])
+def test_a_missing_file_is_told_in_the_readers_language(client, stored, lang, said):
+    doc_id, path = stored
+    path.unlink()
+    res = client.get(f"/documents/{doc_id}/download", headers={"Accept-Language": lang})
+    assert res.status_code == 500
+    html = res.get_data(as_text=True)
+    assert said in html and "kb doctor" in html
+
+
+def test_upload_refusals_are_told_in_the_uploaders_language(client, editor):
+    # Empty, then too large (the limit set to 1 MB): refused while being stored.
+    client.application.config["MAX_UPLOAD_MB"] = 1
+    headers = {**editor.headers, "Accept-Language": "fr"}
+    empty = post_multipart(client, "/api/v1/documents", {
+        "title": "Vide", "file": FileStorage(io.BytesIO(b""), "vide.txt")}, headers)
+    assert empty.status_code == 400 and empty.json["error"] == "Le fichier est vide."
+    large = post_multipart(client, "/api/v1/documents", {
+        "title": "Gros", "file": FileStorage(io.BytesIO(b"x" * (2 * 1024 * 1024)), "gros.txt")},
+        headers)
+    assert large.status_code == 413
+    assert large.json["error"] == "Le fichier dépasse la limite de 1 Mo."

@@ -5,15 +5,17 @@ a tombstone: the document's address answers 410 Gone and harvesters are told it 
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from werkzeug.datastructures import FileStorage
 
 from kb.extensions import db
 from kb.models import StoredFile, utcnow
-from tests.conftest import csrf_from, login
+from tests.conftest import csrf_from, login, post_multipart
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 SECRET = b"Trashed zebra notes on seasonal migration from Moldova."
@@ -226,3 +228,33 @@ def test_a_purged_documents_id_is_never_given_again(app, client, runner, roles, 
     assert client.get(f"/documents/{newest}").status_code == 410
     assert client.get(f"/documents/{following}").status_code == 200
     assert _oai_ids(client)[newest] is True
+
+
+def test_uploading_a_trashed_documents_bytes_points_an_admin_to_the_trash(
+        app, client, roles, trashed, upload):
+    # The bytes stay stored until the purge, so the upload is refused as a duplicate: an
+    # admin is told the document is in the trash (where they restore it), in their
+    # language; an editor hears what they would of any document they may not see.
+    doc_id, _kept = trashed
+    editor, admin = roles["editor"], roles["admin"]
+    answer = upload(SECRET, "again.txt", account=admin)
+    assert answer.status_code == 409
+    assert answer.json["id"] == doc_id and answer.json["in_trash"] is True
+    assert f"in the trash, as document {doc_id}" in answer.json["error"]
+    refused = upload(SECRET, "again.txt", account=editor)
+    assert refused.status_code == 409
+    assert refused.json == {"error": "This file is already in the repository."}
+    browser = app.test_client()
+    login(browser, admin)
+    browser.set_cookie("kb_lang", "fr")
+    page = browser.get("/upload").get_data(as_text=True)
+    res = post_multipart(browser, "/upload", {
+        "csrf_token": csrf_from(page), "title": "Again",
+        "file": FileStorage(io.BytesIO(SECRET), "again.txt")})
+    assert res.status_code == 302 and res.headers["Location"].endswith("/admin/trash")
+    listing = browser.get(res.headers["Location"]).get_data(as_text=True)
+    assert f"Ce fichier est dans la corbeille, comme document {doc_id}" in listing
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(StoredFile).where(
+            StoredFile.sha256 == db.select(StoredFile.sha256).where(
+                StoredFile.doc_id == doc_id).scalar_subquery())) == 1

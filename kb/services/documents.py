@@ -297,9 +297,15 @@ def record_stored(meta: Metadata, stored: StoredFile, mismatch: str | None, user
 
 def duplicate_error(doc_id: int, user: object) -> DuplicateError:
     """The error for bytes already stored in ``doc_id``: the same words whether or not the
-    user may see that document; its id goes into the answer only if they may."""
+    user may see that document; its id goes into the answer only if they may. An admin is
+    told when it is in the trash (where they restore it); anyone else hears what they
+    would of any document they may not see."""
     doc = db.session.get(Document, doc_id)
-    return DuplicateError("This file is already in the repository.", doc_id,
+    if doc is not None and doc.trashed_at is not None and policy.can_manage_trash(user):
+        return DuplicateError(_("This file is in the trash, as document %(id)s: restore it "
+                                "from the trash instead of uploading it again.", id=doc_id),
+                              doc_id, in_trash=True)
+    return DuplicateError(_("This file is already in the repository."), doc_id,
                           visible=doc is not None and policy.can_view(user, doc))
 
 

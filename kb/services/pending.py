@@ -33,7 +33,7 @@ from kb.errors import (
     ValidationError,
 )
 from kb.extensions import db
-from kb.extract import ACCEPTED_KINDS, KINDS, sniff
+from kb.extract import KINDS
 from kb.models import Document, PendingUpload, StoredFile, utcnow
 from kb.services import documents
 from kb.services import groups as groups_service
@@ -79,17 +79,11 @@ def create(stream: IO[bytes], filename: str | None, user: Any, *,
     if not policy.can_upload(user):
         raise Forbidden(_("Your account may not upload documents."))
     store = context.store()
-    max_bytes = int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     try:
-        staged = store.stage(stream, max_bytes)
-    except (TooLarge, ValidationError) as e:  # too large, or empty
+        staged, sniffed = documents.store_upload(stream, filename)
+    except (TooLarge, ValidationError, UnsupportedType) as e:  # too large, empty, unreadable
         raise _file_error(e) from None
-    sniffed = sniff(staged.path, filename)
-    if sniffed.mime is None:
-        store.discard(staged)
-        raise _file_error(UnsupportedType(" ".join(filter(None, (
-            "This kind of file cannot be read.", sniffed.detail,
-            f"Upload {ACCEPTED_KINDS}.")))))
+    mime = str(sniffed.mime)  # store_upload refuses a file of no kind it reads
     existing = documents.existing_by_sha(staged.sha256)
     if existing is not None:
         store.discard(staged)
@@ -100,10 +94,10 @@ def create(stream: IO[bytes], filename: str | None, user: Any, *,
     if sniffed.mismatch:
         said["mismatch"] = sniffed.mismatch
     if read_metadata:
-        said.update(_read(str(path), sniffed.mime))
+        said.update(_read(str(path), mime))
     row = PendingUpload(public_id=public_id, user_id=user.user_id,
                         filename=documents.clean_filename(filename), size=staged.size,
-                        sha256=staged.sha256, content_type=sniffed.mime,
+                        sha256=staged.sha256, content_type=mime,
                         file_metadata=json.dumps(said) if said else None)
     db.session.add(row)
     try:

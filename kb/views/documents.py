@@ -256,6 +256,9 @@ def upload() -> str | BaseResponse | tuple[str, int]:
         doc = pending.claim(row.public_id, form.raw_metadata(), current_user)
     except DuplicateError as e:
         form.pending.data = ""
+        if e.in_trash:
+            flash(e.message, "info")
+            return redirect(url_for("admin.trash_list"))
         if e.shown_id is not None:
             flash(_("This file is already in the repository: here it is."), "info")
             return redirect(url_for("documents.detail", doc_id=e.shown_id))
@@ -327,7 +330,8 @@ def _json_error(e: KbError) -> tuple[Response, int]:
     answer: dict[str, object] = {"error": e.message, "fields": e.fields or {"file": e.message}}
     if isinstance(e, DuplicateError) and e.shown_id is not None:
         answer["id"] = e.shown_id
-        answer["url"] = url_for("documents.detail", doc_id=e.shown_id)
+        answer["url"] = url_for("admin.trash_list") if e.in_trash else \
+            url_for("documents.detail", doc_id=e.shown_id)
     return jsonify(answer), e.status_code
 
 
@@ -403,8 +407,10 @@ def add_version(doc_id: int) -> BaseResponse:
         if e.status_code in (403, 404, 410) or e.status_code >= 500:
             raise
         where = getattr(e, "shown_id", None)
-        flash(e.message + (f" It is document {where}." if where and where != doc_id else ""),
-              "error")
+        message = e.message
+        if where and where != doc_id and not getattr(e, "in_trash", False):
+            message += " " + _("It is document %(id)s.", id=where)
+        flash(message, "error")
         return redirect(url_for("documents.detail", doc_id=doc_id))
     metrics.count_upload("web")
     current = doc.current_file

@@ -51,6 +51,8 @@ def register(app: Flask) -> None:
             extra["fields"] = e.fields
         if isinstance(e, DuplicateError) and e.shown_id is not None:
             extra["id"] = e.shown_id
+            if e.in_trash:
+                extra["in_trash"] = True
         if e.status_code >= 500:
             log.error("%s %s: %s: %s", request.method, request.path, type(e).__name__,
                       e.message)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from flask_babel import gettext as _
 from whoosh import index as whoosh_index
 from whoosh.codec.base import Segment as WhooshSegment
 from whoosh.index import EmptyIndexError, FileIndex, LockError
@@ -32,9 +33,6 @@ from kb.search.whoosh.schema import (
 VERSION_FILE = "kb-schema-version"
 
 log = logging.getLogger(__name__)
-KEPT = "uploads are still stored, and processed once it is back."
-
-
 def create(index_dir: Path, *, fresh: bool = False) -> None:
     """Create an empty index (or keep the existing one unless ``fresh``, outdated or
     unreadable)."""
@@ -85,9 +83,10 @@ def open_index(index_dir: Path, *, quiet: bool = False) -> FileIndex:
             time.sleep(0.01 * (attempt + 1))
         except EmptyIndexError as e:
             say("search index: none in %s", index_dir)
-            raise IndexUnavailable(
+            raise IndexUnavailable(_(
                 "The search index is missing. An administrator should run `kb reindex` "
-                f"(or `kb init`) to rebuild it from the database; {KEPT}") from e
+                "(or `kb init`) to rebuild it from the database; uploads are still "
+                "stored, and processed once it is back.")) from e
         except Exception as e:  # Whoosh reading a damaged file raises anything (pickle...)
             raise _unreadable(index_dir, e, say) from e
         else:
@@ -95,9 +94,10 @@ def open_index(index_dir: Path, *, quiet: bool = False) -> FileIndex:
             if version != str(SCHEMA_VERSION):
                 say("search index: %s has schema version %s, this kb needs %s",
                     index_dir, version, SCHEMA_VERSION)
-                raise IndexUnavailable(
+                raise IndexUnavailable(_(
                     "The search index was built by another version of kb. An administrator "
-                    f"should run `kb reindex` to rebuild it; {KEPT}")
+                    "should run `kb reindex` to rebuild it; uploads are still stored, and "
+                    "processed once it is back."))
             return ix
     raise AssertionError("unreachable")
 
@@ -113,9 +113,10 @@ def _unreadable(index_dir: Path, e: Exception,
                 say: Callable[..., None]) -> IndexUnavailable:
     internals.close_toc_streams(e)
     say("search index: %s cannot be read: %s: %s", index_dir, type(e).__name__, e)
-    return IndexUnavailable(
+    return IndexUnavailable(_(
         "The search index is damaged and cannot be read. An administrator should run "
-        f"`kb reindex` to rebuild it from the database; {KEPT}")
+        "`kb reindex` to rebuild it from the database; uploads are still stored, and "
+        "processed once it is back."))
 
 
 def _codec() -> flat.Codec:
@@ -167,9 +168,8 @@ def writer(index_dir: Path, timeout: float, *, clear: bool = False) -> Iterator[
     try:
         w = ix.writer(timeout=timeout, delay=0.05, codec=_codec())
     except LockError as e:
-        raise IndexBusy(
-            "The search index is busy with another update; the work will be retried."
-        ) from e
+        raise IndexBusy(_(
+            "The search index is busy with another update; the work will be retried.")) from e
     try:
         yield w
     except BaseException:
