@@ -260,11 +260,11 @@ def _bm25_outside_ranking(source: str) -> list[str]:
     """Where a module computes BM25 itself: names Whoosh's scoring or the formula's K1."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module == "whoosh" and any(
-                a.name == "scoring" for a in node.names):
-            found.append(f"line {node.lineno}: imports whoosh.scoring")
-        elif isinstance(node, ast.Import) and any(a.name == "whoosh.scoring"
-                                                  for a in node.names):
+        imported = (
+            [f"{node.module}.{a.name}" for a in node.names]
+            if isinstance(node, ast.ImportFrom) else
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+        if "whoosh.scoring" in imported:
             found.append(f"line {node.lineno}: imports whoosh.scoring")
         elif isinstance(node, ast.Name) and node.id == "K1":
             found.append(f"line {node.lineno}: K1")
