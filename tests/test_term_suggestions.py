@@ -187,3 +187,29 @@ def test_rules_weigh_where_phrases_occur():
     assert {p.code for p in found} == {"gcm-20", "sdg-10.c"}
     # "trafficking" alone (drugs, arms) is not trafficking in persons.
     assert term_suggestions.propose("Drug trafficking", "", "", rules) == []
+
+
+def test_a_new_title_or_summary_renews_the_open_suggestions(client, editor, upload, process):
+    doc_id = upload(OFF_TOPIC, "minutes.txt", title="Minutes").json["id"]
+    process()
+    assert _open(client, doc_id, editor) == {}
+
+    def patch(**fields):
+        etag = client.get(f"/api/v1/documents/{doc_id}", headers=editor.headers).headers["ETag"]
+        res = client.patch(f"/api/v1/documents/{doc_id}", json=fields,
+                           headers={**editor.headers, "If-Match": etag})
+        assert res.status_code == 200, res.json
+
+    patch(title="Lowering the cost of remittances sent home by migrant workers")
+    found = _open(client, doc_id, editor)
+    assert "gcm-20" in found
+    assert any(e["where"] == "title" for e in found["gcm-20"]["evidence"])
+    # A decision stands: dismissed stays dismissed when the summary changes.
+    assert client.post(f"/api/v1/documents/{doc_id}/suggestions/gcm-20/dismiss",
+                       headers=editor.headers).status_code == 200
+    patch(summary="Remittances: the cost of remittances to Moldova.")
+    assert "gcm-20" not in _open(client, doc_id, editor)
+    # Other metadata leave the suggestions alone; a title back to the minutes drops the
+    # ones it brought.
+    patch(title="Minutes", summary="")
+    assert _open(client, doc_id, editor) == {}

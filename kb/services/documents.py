@@ -335,6 +335,9 @@ def update_metadata(doc: Document, raw_meta: Mapping[str, Sequence[str]],
     apply_metadata(doc, meta)
     history.record(doc, before, user, "metadata-edit")
     queue_index(doc)
+    from kb.services import term_suggestions
+
+    term_suggestions.refresh_after_edit(doc, before)
     audit.record("metadata-edit", actor=user, target_type="document", target_id=doc.doc_id,
                  commit=False)
     db.session.commit()

@@ -163,7 +163,7 @@ def _raw(state: Snapshot) -> dict[str, Sequence[str]]:
 def revert(doc: Document, change_id: int, user: object) -> Document:
     """Put the document's metadata back as they were just after change ``change_id``
     (editors); the revert is itself a change of the history."""
-    from kb.services import documents, translations
+    from kb.services import documents, term_suggestions, translations
 
     if not policy.can_revert(user, doc):
         raise Forbidden(_("Only editors and admins revert a document's metadata."))
@@ -186,6 +186,7 @@ def revert(doc: Document, change_id: int, user: object) -> Document:
             is None:
         raise ValidationError(_("The metadata are already as they were after that change."))
     documents.queue_index(doc)
+    term_suggestions.refresh_after_edit(doc, before)
     audit.record("metadata-revert", actor=user, target_type="document",
                  target_id=doc.doc_id, detail=f"to the metadata after change {change_id}",
                  commit=False)

@@ -270,17 +270,20 @@ def describe_failure(error: BaseException) -> tuple[str, str]:
     return f"{type(error).__name__}: {error}"[:1000], "failed"
 
 
+def stored_pages(doc: Document) -> tuple[str, ...]:
+    """The text of the current file's pages, as extracted (none before extraction)."""
+    current = doc.current_file
+    if current is None:
+        return ()
+    return tuple(db.session.scalars(select(PageText.text).where(
+        PageText.file_id == current.file_id).order_by(PageText.page)))
+
+
 def record_for(doc: Document, pages: tuple[str, ...] | None = None) -> search.IndexRecord:
     """The index's view of a document, from database rows and stored page text (or the
     ``pages`` just extracted, which saves reading them back)."""
-    current = doc.current_file
     if pages is None:
-        pages = ()
-        if current is not None:
-            pages = tuple(db.session.scalars(
-                select(PageText.text).where(PageText.file_id == current.file_id)
-                .order_by(PageText.page)
-            ))
+        pages = stored_pages(doc)
     return search.IndexRecord(
         doc_id=doc.doc_id, title=doc.title, summary=doc.summary or "",
         doc_type=doc.doc_type, countries=tuple(doc.countries), agencies=tuple(doc.agencies),

@@ -23,7 +23,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -36,7 +36,7 @@ from kb.errors import Forbidden, NotFound, ValidationError
 from kb.extensions import db
 from kb.extract import leading_text
 from kb.models import Document, DocumentTerm, TermSuggestion
-from kb.services import history, thesaurus
+from kb.services import history, processing, thesaurus
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +279,18 @@ def refresh_quietly(doc: Document, pages: Sequence[str]) -> None:
     except Exception:  # a suggestion is a convenience; the document's text is what matters
         log.exception("term suggestions for document %s failed", doc.doc_id,
                       extra={"doc_id": doc.doc_id})
+
+
+def refresh_after_edit(doc: Document, before: Mapping[str, object]) -> None:
+    """``refresh_quietly`` from the stored text when an edit changed the title or the
+    summary (``before``: history.snapshot), which weigh most; a document still being
+    read is refreshed by its extraction."""
+    if doc.status == "processing" or (before.get("title"), before.get("summary")) == (
+            doc.title, doc.summary or ""):
+        return
+    pages = processing.stored_pages(doc)
+    if pages:
+        refresh_quietly(doc, pages)
 
 
 # -- for editors: see, accept, dismiss -----------------------------------------------------
