@@ -90,6 +90,10 @@ DEFAULTS: dict[str, object] = {
     # (every request counts: the answer is the same whether or not the account exists).
     "FORGOT_LIMIT_ACCOUNT": "3 per hour",
     "FORGOT_LIMIT_ADDRESS": "10 per hour",
+    # Exports of a search (/search/export.*: up to EXPORT_LIMIT documents with their
+    # metadata, the costliest answer a visitor can ask for) allowed per signed-in account,
+    # or per client address for visitors, before it answers 429.
+    "EXPORT_RATE_LIMIT": "20 per minute; 200 per hour",
     # Email, sent by the background worker: the SMTP server as smtp://host:port (plain),
     # smtp+starttls://user:password@host:587 (STARTTLS required) or
     # smtps://user:password@host:465 (TLS from the start); None: no email is sent, and

@@ -210,6 +210,28 @@ def limit_forgot_password(view: View) -> View:
     return cast(View, limited)
 
 
+EXPORT_LIMIT_MESSAGE = lazy_gettext("Too many exports in a short time. Wait a minute, then "
+                                    "try again, or narrow the search and export once.")
+
+
+def export_key() -> str:
+    """A signed-in account's exports count together wherever they come from; a visitor's
+    by client address."""
+    if getattr(current_user, "is_authenticated", False):
+        return "export-account:" + str(getattr(current_user, "user_id", ""))
+    return "export-address:" + get_remote_address()
+
+
+def export_limit() -> str:
+    return str(current_app.config["EXPORT_RATE_LIMIT"])
+
+
+def limit_exports(view: View) -> View:
+    """Limit a search's exports (EXPORT_RATE_LIMIT), per account or client address."""
+    return cast(View, limiter.limit(export_limit, key_func=export_key,
+                                    error_message=EXPORT_LIMIT_MESSAGE.__str__)(view))
+
+
 def load_session_user() -> None:
     """Check a signed-in session before the view runs, so that noting its last use never
     commits in the middle of a view's own changes."""

@@ -264,3 +264,32 @@ def test_the_csv_export_opens_no_formula(client, add, process):
     assert row["title"] == "'" + hostile
     assert row["summary"] == "'+1+1 and -2"
     assert not any(cell.startswith(FORMULA_STARTS) for cell in row.values())
+
+
+def test_exports_are_rate_limited_per_visitor_address_and_per_account(app, client, make_user):
+    # The costliest answer a visitor can ask for: EXPORT_RATE_LIMIT per client address,
+    # and per account for someone signed in (wherever they come from).
+    app.config["EXPORT_RATE_LIMIT"] = "3 per minute"
+
+    def export(c, address):
+        return c.get("/search/export.csv", environ_base={"REMOTE_ADDR": address})
+
+    for _ in range(3):
+        assert export(client, "10.0.0.1").status_code == 200
+    refused = export(client, "10.0.0.1")
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "Too many exports in a short time" in refused.get_data(as_text=True)
+    assert export(client, "10.0.0.2").status_code == 200  # another visitor
+    # In French for a French reader.
+    french = client.get("/search/export.csv", environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                        headers={"Accept-Language": "fr"})
+    assert french.status_code == 429
+    assert "Trop d'exportations" in french.get_data(as_text=True)
+    # An account counts apart from the address it uses, and across addresses.
+    reader = make_user("reader")
+    signed_in = app.test_client()
+    login(signed_in, reader)
+    for n in range(3):
+        assert export(signed_in, "10.0.0.1" if n % 2 else "10.0.0.3").status_code == 200
+    assert export(signed_in, "10.0.0.4").status_code == 429

@@ -25,6 +25,7 @@ from kb import search as engine
 from kb.errors import QueryError, SearchTimeout
 from kb.forms import BulkTermsForm
 from kb.i18n import N_
+from kb.security import limit_exports
 from kb.services import citations, portal, searching
 from kb.views import citing
 
@@ -294,6 +295,7 @@ def index() -> tuple[str, int]:
 
 
 @bp.get("/search/export.<any(bib, ris, json, csv):fmt>")
+@limit_exports
 def export(fmt: str) -> Response:
     """The documents of a search (the same parameters as /search) that this visitor may see,
     in result order, up to EXPORT_LIMIT: BibTeX, RIS, CSL-JSON or CSV."""
