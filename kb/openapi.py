@@ -568,7 +568,7 @@ def _search_parameters() -> list[Schema]:
         "What to search for; empty: every document you may see. Plain words are a "
         "natural-language query (documents with more of them rank first); anything with "
         "operators is the query language of /help/search: phrases, AND/OR/NOT, `title:`, "
-        "`country:`, `year:2015..2017`, `migra*`, `remitances~`. Bounded: at most "
+        "`country:`, `gcm:20`, `sdg:10.7`, `year:2015..2017`, `migra*`, `remitances~`. Bounded: at most "
         f"{search.MAX_QUERY_CHARS:,} characters, {search.MAX_CLAUSES} clauses, "
         f"{search.MAX_FUZZY_WORDS} fuzzy words, {search.MAX_DEPTH} nested parentheses, "
         f"{search.MIN_PATTERN_CHARS} to {search.MAX_PATTERN_CHARS} letters around a `*` or "

@@ -95,15 +95,15 @@ def test_leftovers_are_notes_and_old_orphans_problems(runner, docs, app):
     assert res.exit_code == 1, res.output
     lines = res.output.strip().splitlines()
     assert lines[0] == (f"problem: stored file {_blob(app, b'orphan 0')} is named by no record "
-                        "(left by a crash or by a deleted document, 5.0 h ago; the worker's "
+                        "(left by a crash or by a purged document, 5.0 h ago; the worker's "
                         "sweep would have moved it). --repair moves it to the quarantine "
                         "folder (never deletes it).")
     notes = [line for line in lines if line.startswith("note: ")]
     assert notes[0].startswith(f"note: 2 partial uploads in {uploads / 'tmp'} (1 older than "
                                "4 h, which the worker's sweep")
     assert notes[1].startswith("note: 1 stored files no record names, younger than 4 h "
-                               "(normal after a document is deleted, or an upload being "
-                               "recorded)")
+                               "(normal after a document is purged from the trash, or an "
+                               "upload being recorded)")
     assert lines[-1] == "1 problem found"
 
 

@@ -170,3 +170,14 @@ def test_exports_and_the_feed_follow_the_grouping(client, work):
     assert "Kaleidoscopia des migrations" not in feed
     assert "Kaleidoscopia des migrations" in client.get(
         "/search.atom?q=kaleidoscopia&translations=all").get_data(as_text=True)
+
+
+def test_a_spelling_correction_is_offered_only_when_it_finds_more_works(client, work):
+    # "retrn" is in no document; "return" is, in the English original only. The corrected
+    # query finds the same two works as the typed one (more documents, the translations
+    # of one of them, but the page counts works): nothing better to offer.
+    typed = search(client, q="kaleidoscopia retrn")
+    assert typed["total"] == 2
+    assert typed["did_you_mean"] is None
+    # A correction that finds more works is still offered.
+    assert search(client, q="retrn")["did_you_mean"] == "return"

@@ -130,6 +130,18 @@ def test_search_filters_and_counts_each_vocabulary(upload, client, process):
     page = client.get("/search", query_string={"gcm": "gcm-20"}).get_data(as_text=True)
     assert 'data-facet="gcm"' in page and 'data-chip="gcm"' in page
 
+    # The query language names them too, with or without the list's name in the code.
+    def found(q):
+        res = client.get("/api/v1/search", query_string={"q": q})
+        assert res.status_code == 200, res.json
+        return sorted(r["id"] for r in res.json["results"])
+
+    assert found("gcm:20") == found("gcm:GCM-20") == sorted([ids["a"], ids["b"]])
+    assert found("sdg:10.7") == [ids["c"]]
+    assert found("area:policy OR sdg:10.c") == sorted([ids["a"], ids["b"]])
+    assert found("remittances gcm:19") == [ids["b"]]  # a code next to words narrows
+    assert found("gcm:99") == []
+
     fr = client.get("/api/v1/search", headers={"Accept-Language": "fr"}).json
     label = next(f["label"] for f in fr["facets"]["area"] if f["value"] == "area-evidence")
     assert label == "Données probantes sur la migration et le développement"

@@ -131,7 +131,7 @@ def _unreadable(what: str, path: Path, e: OSError, doc_id: int) -> Finding:
 
 def unnamed_files(_options: Options) -> Iterator[Finding]:
     """Stored files no record names, older than LEFTOVER_AGE_SECONDS (younger ones may be
-    an upload being recorded, or a deleted document's: `leftover_files` counts them)."""
+    an upload being recorded, or a purged document's: `leftover_files` counts them)."""
     found = leftovers.find()
     now = time.time()
     for sha, path in found.unnamed_old:
@@ -140,7 +140,7 @@ def unnamed_files(_options: Options) -> Iterator[Finding]:
         except FileNotFoundError:
             continue  # quarantined or recorded meanwhile
         yield Finding("unnamed-files", (
-            f"stored file {path} is named by no record (left by a crash or by a deleted "
+            f"stored file {path} is named by no record (left by a crash or by a purged "
             f"document, {hours:.1f} h ago; the worker's sweep would have moved it)."),
             repair=Repair(QUARANTINE, sha))
 
@@ -160,7 +160,7 @@ def leftover_files(_options: Options) -> Iterator[Finding]:
     if young:
         yield Finding("leftovers", (
             f"{young} stored files no record names, younger than {hours} (normal after a "
-            "document is deleted, or an upload being recorded); past that age "
+            "document is purged from the trash, or an upload being recorded); past that age "
             f"{sweep} moves them to {store.quarantine_dir}."), problem=False)
     waiting = pending.census()
     if waiting.count:

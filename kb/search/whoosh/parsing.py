@@ -37,7 +37,11 @@ FIELD_BOOSTS = {"body": 1.0, "title": 0.1, "summary": 0.1, "themes": 0.1}
 # Names a user may put before a colon, and the index field each stands for.
 TEXT_NAMES = {"title": "title", "summary": "summary", "theme": "themes", "themes": "themes",
               "body": "body", "text": "body"}
-KEYWORD_NAMES = ("country", "agency", "type", "language", "phase", "year")
+KEYWORD_NAMES = ("country", "agency", "type", "language", "phase", "year", "gcm", "sdg",
+                 "area")
+# Lists whose codes start with the list's name ("gcm-20", "sdg-10.7", "area-policy"): the
+# name may be left out after the colon ("gcm:20", "sdg:10.7", "area:policy").
+CODE_LISTS = ("gcm", "sdg", "area")
 
 # How much a thesaurus expansion weighs against the user's own words.
 EXPANSION_WEIGHT = 0.5
@@ -82,6 +86,7 @@ def _raw_schema() -> fields.Schema:
         language=fields.ID,
         phase=fields.ID,
         year=fields.NUMERIC(int, bits=32, signed=False),
+        **{name: fields.KEYWORD(lowercase=False) for name in CODE_LISTS},
     )
 
 
@@ -151,10 +156,12 @@ def _localise(q: wq.Query, langs: Sequence[str]) -> wq.Query:
 
 def _keyword(q: wq.Query) -> wq.Query:
     # Codes are stored as the taxonomy writes them: countries and agencies in capitals,
-    # document types, languages and phases in lower case.
+    # document types, languages, phases and the lists' codes in lower case.
     if isinstance(q, wq.Term) and isinstance(q.text, str):
         name = q.field()
         value = q.text.upper() if name in ("country", "agency") else q.text.lower()
+        if name in CODE_LISTS and not value.startswith(f"{name}-"):
+            value = f"{name}-{value}"
         return wq.Term(name, value, boost=q.boost)
     return q
 

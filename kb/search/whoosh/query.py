@@ -6,7 +6,7 @@ import html
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -625,8 +625,10 @@ def search(
         # Words are offered from the documents the user may see (the access filter
         # alone); the corrected query must find more under all of the request's filters.
         allowed = _cached_mask(searcher, _filter_query(SearchRequest(), visibility, skip=None))
+        per_work = None if works is None else (
+            lambda found: int(_one_per_work(works, found, None, None).sum()))
         suggestion = did_you_mean(searcher, req.q, langs, allowed,
-                                  _cached_mask(searcher, filtq), total, deadline)
+                                  _cached_mask(searcher, filtq), total, deadline, per_work)
     deadline.check()
     return SearchResult(
         total=total, page=req.page, per_page=req.per_page, hits=hits,
@@ -685,10 +687,13 @@ _WORDS = re.compile(WORD_PATTERN)
 
 
 def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], visible: np.ndarray,
-                 filtered: np.ndarray, total: int, deadline: bounds.Deadline) -> str | None:
+                 filtered: np.ndarray, total: int, deadline: bounds.Deadline,
+                 count: Callable[[np.ndarray], int] | None = None) -> str | None:
     """The query with the words that no document the user may see holds replaced by the
     nearest words that one does (``visible``: the user's access filter), if it then finds
-    more than ``total`` under the request's filters (``filtered``).
+    more than ``total`` under the request's filters (``filtered``), counted as ``total``
+    was (``count`` of the matches: works when the search groups translations; else
+    documents).
 
     Every word offered occurs in a document the user may see: a word found only in
     hidden documents is never suggested, nor does it count as known.
@@ -725,7 +730,8 @@ def did_you_mean(searcher: Searcher, text: str, langs: Sequence[str], visible: n
     if not weights:
         return None
     scored = ranking.score(searcher, weighted_query(weights), deadline)
-    better = int((scored.matched & filtered).sum())
+    found = scored.matched & filtered
+    better = count(found) if count is not None else int(found.sum())
     return corrected if better > total else None
 
 
