@@ -26,6 +26,7 @@ ENGINE_TESTS = frozenset({
     "test_logging.py",  # holds the index's write lock
     "test_search_arrays.py",  # numpy scores against Whoosh's BM25F
     "test_search_bounds.py",  # the bounds' query rewriting
+    "test_search_caches.py",  # the engine's caches shared by threads
     "test_search_facade.py",  # this file
     "test_whoosh_pinned.py",  # the private Whoosh names kb relies on
     "test_worker.py",  # holds the index's write lock

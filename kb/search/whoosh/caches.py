@@ -15,14 +15,24 @@ from kb.config import SEARCH_CACHES
 V = TypeVar("V")
 
 
+# Seconds a thread waits for another one building the value it wants before building it
+# too (a safeguard: builds take milliseconds to a few seconds, and never wait on each other
+# in a cycle, but a stuck one must not stop every search behind it).
+BUILD_WAIT = 30.0
+
+
 class Cache(Generic[V]):
-    """An LRU cache shared by threads: ``get`` / ``put`` / ``get_or_build`` under one lock
-    (``build`` runs outside it: two threads may build the same value, one is kept)."""
+    """An LRU cache shared by threads: ``get`` / ``put`` / ``get_or_build`` under one lock.
+    ``build`` runs outside it, once for threads asking for the same key at the same time:
+    the others wait for that value (after a restart, the first searches on several
+    threads at once would otherwise each build the same facet arrays, all of them slowed
+    down, and meet the search time limit)."""
 
     def __init__(self, name: str, getsizeof: Callable[[Any], int] | None = None) -> None:
         self.name = name
         self._items: LRUCache[Hashable, V] = LRUCache(SEARCH_CACHES[name], getsizeof=getsizeof)
         self._lock = threading.Lock()
+        self._building: dict[Hashable, threading.Event] = {}
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
@@ -40,11 +50,29 @@ class Cache(Generic[V]):
                     self._items[key] = value
 
     def get_or_build(self, key: Hashable, build: Callable[[], V]) -> V:
-        with self._lock:
-            if key in self._items:
-                return self._items[key]
-        value = build()
-        self.put(key, value)
+        waited = False
+        while True:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+                building = self._building.get(key)
+                if building is None or waited:
+                    mine = building is None
+                    if mine:
+                        building = self._building[key] = threading.Event()
+                    break
+            # Another thread builds it: its value, once there (or, if it failed or the
+            # value was not kept, this thread's turn to build).
+            waited = not building.wait(BUILD_WAIT)
+        try:
+            value = build()
+            self.put(key, value)
+        finally:
+            if mine:
+                assert building is not None
+                with self._lock:
+                    self._building.pop(key, None)
+                building.set()
         return value
 
     def pop(self, key: Hashable) -> None:

@@ -1,0 +1,56 @@
+"""The engine's caches (kb.search.whoosh.caches) shared by a web worker's threads: a value
+several threads ask for at once is built once (after a restart the first searches arrive
+together, and each building the same facet arrays slowed them all past the time limit)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from kb.search.whoosh.caches import Cache
+
+THREADS = 8
+
+
+def test_threads_asking_for_the_same_value_at_once_build_it_once():
+    cache: Cache[object] = Cache("facet")
+    builds = 0
+    changed = threading.Condition()
+
+    def build() -> object:
+        nonlocal builds
+        with changed:
+            builds += 1
+            changed.notify_all()
+            # Held until every thread has started a build of its own, which only happens
+            # when they do not wait for this one (bounded, so the fixed cache passes).
+            changed.wait_for(lambda: builds >= THREADS, timeout=2)
+        return object()
+
+    start = threading.Barrier(THREADS)
+    got: list[object] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(cache.get_or_build("key", build))
+
+    workers = [threading.Thread(target=ask) for _ in range(THREADS)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert builds == 1
+    assert len(got) == THREADS and all(value is got[0] for value in got)
+
+
+def test_a_failed_build_leaves_the_next_caller_to_build():
+    cache: Cache[str] = Cache("facet")
+
+    def fail() -> str:
+        raise OSError("disk")
+
+    with pytest.raises(OSError):
+        cache.get_or_build("key", fail)
+    assert cache.get_or_build("key", lambda: "built") == "built"
+    assert cache.get("key") == "built"
