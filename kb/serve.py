@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -127,6 +128,13 @@ class _Server(BaseApplication):
         arbiter.run()
 
 
+def _warm(app: Any) -> None:
+    from kb.services import searching
+
+    with app.app_context():
+        searching.warm()
+
+
 def serve(host: str, port: int, workers: int, threads: int | None = None) -> None:
     """Serve until interrupted; the worker process is started first and stopped last."""
     if threads is None:
@@ -143,6 +151,12 @@ def serve(host: str, port: int, workers: int, threads: int | None = None) -> Non
     def child_exit(_server: Any, worker: Any) -> None:
         metrics.process_ended(worker.pid)
 
+    def post_worker_init(worker: Any) -> None:
+        # Each web worker warms its search in the background while it starts answering
+        # (kb.services.searching.warm); the first searches wait for what it builds.
+        threading.Thread(target=_warm, args=(worker.wsgi,), name="kb-warm",
+                         daemon=True).start()
+
     try:
         _Server({
             "bind": f"{host}:{port}",
@@ -157,6 +171,7 @@ def serve(host: str, port: int, workers: int, threads: int | None = None) -> Non
             "logger_class": "kb.logs.GunicornLogger",
             "on_exit": on_exit,
             "child_exit": child_exit,
+            "post_worker_init": post_worker_init,
         }, supervisor).run()
     finally:
         supervisor.stop()

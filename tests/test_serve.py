@@ -109,3 +109,18 @@ def test_stop_waits_for_uploads_under_way_as_configured(tmp_path, database_url):
             _wait(lambda: proc.poll() is not None, 20,
                   "kb serve did not stop after SERVE_GRACEFUL_TIMEOUT", site.log)
             assert conn.recv(100) == b""  # the upload was cut off, unanswered
+
+
+def test_each_web_worker_warms_its_search_as_it_starts(tmp_path, database_url):
+    # What every search needs is built as the worker starts, beside its first requests:
+    # the first visitors after a restart do not each build it (and meet the time limit).
+    site = Instance(tmp_path, database_url)
+    site.kb("init")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "remittances.txt").write_text("Remittances and diaspora savings in Moldova.")
+    site.kb("import", str(folder))
+    with site.serve():
+        _wait(lambda: "search warmed for the first visitors" in site.log.read_text(), 60,
+              "the web worker did not warm its search", site.log)
+        assert "(documents in the index: 1)" in site.log.read_text()

@@ -92,6 +92,7 @@ __all__ = [
     "rewrite_records",
     "search",
     "segment_count",
+    "warm",
     "write_records",
 ]
 
@@ -161,6 +162,13 @@ def search(index_dir: Path, req: SearchRequest, visibility: Visibility, *,
     QueryError for a query the user must change."""
     return _query.search(index_dir, req, visibility, snippets=snippets, surround=surround,
                          time_limit=time_limit)
+
+
+def warm(index_dir: Path, visibility: Visibility) -> int:
+    """Prepare a fresh process for its first searches under ``visibility`` (what every
+    search needs, built once, so that the first visitors after a start do not wait for it
+    or meet the time limit); returns the number of documents searched."""
+    return _query.warm(index_dir, visibility)
 
 
 def more_like(index_dir: Path, doc_id: int, visibility: Visibility, limit: int = 5) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -14,6 +16,8 @@ from kb.errors import QueryError
 from kb.extensions import db
 from kb.models import Agency, Document
 from kb.services import thesaurus
+
+log = logging.getLogger(__name__)
 
 MAX_PER_PAGE = search.MAX_PER_PAGE
 # Snippets a result shows at most (a document's own page shows more).
@@ -233,3 +237,18 @@ def similar(user: object, doc: Document, limit: int = SIMILAR_DEFAULT) -> list[D
     rows = {d.doc_id: d for d in db.session.scalars(
         select(Document).where(Document.doc_id.in_(ids)))}
     return [rows[i] for i in ids if i in rows and policy.can_view(user, rows[i])]
+
+
+def warm() -> None:
+    """Prepare this process's search for its first visitors (what an anonymous search needs:
+    the anonymous visitors' filter, facet values, field lengths): run by each web worker
+    as it starts, beside its first requests. A failure (no index yet, say) is logged: the
+    first search then says what is wrong."""
+    start = time.perf_counter()
+    try:
+        documents = search.warm(context.index_dir(), policy.visibility(None))
+    except Exception as e:  # noqa: BLE001 - logged; searches report it themselves
+        log.warning("search not warmed: %s: %s", type(e).__name__, e)
+        return
+    log.info("search warmed for the first visitors in %.2f s (documents in the index: %s)",
+             time.perf_counter() - start, documents)

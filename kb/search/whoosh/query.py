@@ -38,7 +38,13 @@ from kb.search.whoosh.parsing import (
     understand,
     weighted_query,
 )
-from kb.search.whoosh.ranking import RERANK_DEPTH, FeedbackDoc, Scorer, feedback_weights
+from kb.search.whoosh.ranking import (
+    FEEDBACK_FIELDS,
+    RERANK_DEPTH,
+    FeedbackDoc,
+    Scorer,
+    feedback_weights,
+)
 from kb.search.whoosh.schema import (
     BODY_COLUMN,
     FACET_FIELDS,
@@ -776,6 +782,24 @@ def _nearest_visible(searcher: Searcher, word: str, visible: np.ndarray,
         if ranked and ranked[0][0]:
             return ranked[0][1]
     return None
+
+
+def warm(index_dir: Path, visibility: Visibility) -> int:
+    """Build, ahead of the first searches, what they all need and a fresh process lacks: a
+    searcher, the facet values of every document (a search without words, counted and
+    sorted by date), the filter of ``visibility`` and the field lengths BM25 reads for the
+    languages the index holds. Returns the number of documents."""
+    search(index_dir, SearchRequest(sort="newest", per_page=1, spelling=False), visibility,
+           snippets=0)
+    searcher = searchers.get(index_dir)
+    for sub, _ in searcher.leaf_searchers():
+        reader = sub.reader()
+        for lang in languages(searcher):
+            for name in FEEDBACK_FIELDS + ("title",):
+                arrays.lengths(reader, text_field(name, lang))
+    for name in FACET_FIELDS:
+        arrays.shared_facet(searcher, FACET_FIELDS[name])
+    return searcher.doc_count()
 
 
 # Words of a document that "more like this" searches for (Whoosh's key_terms default).
