@@ -177,6 +177,23 @@ def test_document_page_costs_one_engine_search_then_none_for_similar(client, cor
     assert engine.engine_calls() == after
 
 
+@pytest.mark.parametrize("params", [
+    {"q": "remittances"}, {"q": "remittances moldova", "country": "MDA"},
+    {"q": "remittances AND NOT labour"}, {"q": "remitances"}, {}, {"sort": "newest"},
+])
+def test_a_search_costs_one_engine_search(client, corpus, params):
+    """Whatever the query, its scorer or its did-you-mean, one API search and one results
+    page each ask the engine once (issue 15: the facade kept the calls per search)."""
+    from kb import search as engine
+
+    before = engine.engine_calls().get("search", 0)
+    assert client.get("/api/v1/search", query_string=params).status_code == 200
+    middle = engine.engine_calls().get("search", 0)
+    assert client.get("/search", query_string=params).status_code == 200
+    assert middle - before == 1
+    assert engine.engine_calls().get("search", 0) - middle == 1
+
+
 def test_inflected_english_forms_meet(client, upload, process):
     doc_id = upload(b"The government's commitment to the organization of labour migration.",
                     "c.txt", title="Pledges").json["id"]
