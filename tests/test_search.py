@@ -61,6 +61,12 @@ def test_words_phrases_boolean_and_prefix(client, corpus):
                                             corpus["Labour migration in Serbia"]}
     assert ids("methodol*") == {corpus["Diaspora mapping tool"]}
     assert ids("title:diaspora") == {corpus["Diaspora mapping tool"]}
+    # Fields of the catalogue side by side narrow; an OR typed between them widens.
+    assert ids("country:MDA country:SRB") == {corpus["Diaspora mapping tool"]}
+    assert ids("country:ECU OR country:SRB") == {corpus["Migración en Ecuador"],
+                                                 corpus["Labour migration in Serbia"],
+                                                 corpus["Diaspora mapping tool"]}
+    assert ids("remittances country:SRB") == {corpus["Labour migration in Serbia"]}
 
 
 def test_title_matches_rank_above_body_matches(client, corpus):

@@ -90,10 +90,20 @@ def _raw_schema() -> fields.Schema:
     )
 
 
+class _SideBySide(wq.Or):
+    """Parts typed side by side, with no operator between them: alternatives that rank,
+    which a field of the catalogue among them narrows (``_narrowing``). An OR typed stays
+    a plain ``Or``: "country:MDA OR country:SRB" finds either country."""
+
+
+class _SideBySideGroup(qparser.OrGroup):
+    qclass = _SideBySide
+
+
 @lru_cache(maxsize=1)
 def _parser() -> qparser.QueryParser:
     parser = qparser.MultifieldParser(list(FIELD_BOOSTS), _raw_schema(),
-                                      fieldboosts=FIELD_BOOSTS, group=qparser.OrGroup)
+                                      fieldboosts=FIELD_BOOSTS, group=_SideBySideGroup)
     parser.add_plugin(qparser.GtLtPlugin())
     parser.add_plugin(qparser.FuzzyTermPlugin())
     return parser
@@ -174,14 +184,15 @@ def _only_keywords(q: wq.Query) -> bool:
 
 def _narrowing(q: wq.Query) -> wq.Query:
     """Words side by side are alternatives (ranked by how many match), but a field of the
-    catalogue (country:, year:, ...) next to them narrows: "migration year:2015..2017"."""
-    if not isinstance(q, wq.Or):
-        return q
-    filters = [c for c in q.subqueries if _only_keywords(c)]
-    words = [c for c in q.subqueries if not _only_keywords(c)]
-    if not filters:
-        return q
-    return wq.And([*filters, wq.Or(words)] if words else filters)
+    catalogue (country:, year:, ...) next to them narrows: "migration year:2015..2017".
+    Every group comes back a plain ``Or`` (an OR typed was one already)."""
+    if type(q) is _SideBySide:
+        filters = [c for c in q.subqueries if _only_keywords(c)]
+        words = [c for c in q.subqueries if not _only_keywords(c)]
+        if filters:
+            q = wq.And([*filters, wq.Or(words)] if words else filters)
+    return q.accept(lambda node: wq.Or(node.subqueries, boost=node.boost)
+                    if type(node) is _SideBySide else node)
 
 
 def _tidy(text: str) -> str:
