@@ -21,7 +21,7 @@ from whoosh import query as wq
 
 from kb import search
 from kb.search.whoosh import arrays as arrays_module
-from kb.search.whoosh import flat
+from kb.search.whoosh import flat, ranking
 from kb.search.whoosh.index import searchers
 from kb.search.whoosh.schema import to_fields
 
@@ -124,13 +124,13 @@ def test_segments_without_flat_arrays_score_as_whoosh_does(collection, tmp_path)
     for words in (["migrat"], ["pension", "consular"], ["returne", "skill", "w17"]):
         q = wq.Or([wq.Term(BODY, word) for word in words])
         expected = {hit.docnum: hit.score for hit in searcher.search(q, limit=None)}
-        scored = arrays_module.score(searcher, q)
+        scored = ranking.score(searcher, q)
         assert set(np.flatnonzero(scored.matched).tolist()) == set(expected) != set()
         for docnum, score in expected.items():
             assert scored.scores[docnum] == pytest.approx(score, rel=1e-9)
         # Feedback's scoring of a few documents falls back to the postings as well.
         some = sorted(expected)[::5]
-        got = arrays_module.score_docs(searcher, some, [(BODY, word, 1.0) for word in words])
+        got = ranking.score_docs(searcher, some, [(BODY, word, 1.0) for word in words])
         assert got == pytest.approx({d: expected[d] for d in some}, rel=1e-9)
 
 

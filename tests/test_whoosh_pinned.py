@@ -15,6 +15,7 @@ import pytest
 import whoosh.codec.whoosh3 as w3
 import whoosh.collectors
 import whoosh.filedb.compound
+import whoosh.filedb.structfile
 import whoosh.index
 import whoosh.query
 import whoosh.reading
@@ -84,6 +85,18 @@ PROBES = {
     "CompoundStorage._source (mmap) and range(name)": lambda: (
         "self._source = mmap.mmap" in _source(whoosh.filedb.compound.CompoundStorage.__init__)
         and _params(whoosh.filedb.compound.CompoundStorage.range) == ["self", "name"]),
+    "CompoundStorage.open_file makes a BufferFile of its mmap's view": lambda: (
+        "buf = memoryview_(self._source, offset, length)" in _source(
+            whoosh.filedb.compound.CompoundStorage.open_file)
+        and "f = BufferFile(buf, name=name)" in _source(
+            whoosh.filedb.compound.CompoundStorage.open_file)
+        and whoosh.filedb.compound.BufferFile is internals._InPlaceBufferFile),
+    "BufferFile keeps _buf for get() and reads through self.file": lambda: (
+        _params(whoosh.filedb.structfile.BufferFile.__init__)
+        == ["self", "buf", "name", "onclose"]
+        and "self._buf[position" in _source(whoosh.filedb.structfile.BufferFile.get)
+        and "self.file.read(" in _source(whoosh.filedb.structfile.StructFile.read)
+        and "load_pickle(self.file)" in _source(whoosh.filedb.structfile.StructFile.read_pickle)),
     "TOC.read keeps its open file in `stream`": lambda: re.search(
         r"\bstream = storage\.open_file", _source(whoosh.index.TOC.read)) is not None,
     "W3PostingsWriter._write_block(last), _ids, _weights, _inlinelimit": lambda: (
@@ -141,3 +154,44 @@ def test_copied_text_data_equals_whooshs():
     assert dict(accent_map) == textdata.ACCENT_MAP
     for lang, words in textdata.STOPLISTS.items():
         assert words == stoplists[lang], lang
+
+
+def test_segment_files_are_read_in_place_as_bytesio_would_read_them(tmp_path):
+    """A compound segment's files are read from Whoosh's memory map in place (the stock
+    BufferFile copies each whole file per searcher: gigabytes at 50,000 documents), and
+    every way Whoosh reads them gives what BytesIO gives."""
+    import io
+    import pickle
+
+    from kb import search
+
+    index_dir = tmp_path / "index"
+    search.create(index_dir)
+    search.write_records(index_dir, [search.IndexRecord(
+        doc_id=1, title="Remittances", summary="", doc_type=None, countries=(), agencies=(),
+        themes=(), language="en", year=None, phase=None, access="public", created_ts=1,
+        pages=("Remittances and diaspora savings.",))], timeout=10)
+    segment = next(index_dir.glob("*.seg"))
+    storage = whoosh.filedb.compound.CompoundStorage(
+        whoosh.filedb.structfile.StructFile(segment.open("rb")), use_mmap=True)
+    try:
+        name = max(storage.list(), key=storage.file_length)
+        opened = storage.open_file(name)
+        assert isinstance(opened.file, internals._ViewFile)  # no copy made
+        expected = bytes(opened._buf)
+        assert opened.read() == expected and len(expected) > 0
+        opened.close()
+    finally:
+        storage.close()
+
+    blob = pickle.dumps({"a": [1, 2.5, "é"]}) + b"line one\nline two\n" + bytes(range(256)) * 9
+    ours, stock = internals._ViewFile(blob), io.BytesIO(blob)
+    assert pickle.load(ours) == pickle.load(stock) and ours.tell() == stock.tell()
+    for op in (lambda f: f.readline(), lambda f: f.read(5), lambda f: f.seek(-10, 2),
+               lambda f: f.read(), lambda f: f.read(), lambda f: f.seek(3),
+               lambda f: f.readline(4), lambda f: f.seek(2, 1), lambda f: f.readline(),
+               lambda f: list(f), lambda f: f.seek(10_000), lambda f: f.read(3)):
+        assert op(ours) == op(stock) and ours.tell() == stock.tell()
+    buffer = bytearray(7)
+    ours.seek(1)
+    assert ours.readinto(buffer) == 7 and bytes(buffer) == blob[1:8]

@@ -33,6 +33,9 @@ from kb.search.whoosh.schema import (
 VERSION_FILE = "kb-schema-version"
 
 log = logging.getLogger(__name__)
+
+# Segments' files are read from Whoosh's memory map in place (kb.search.whoosh.internals).
+internals.read_compound_files_in_place()
 def create(index_dir: Path, *, fresh: bool = False) -> None:
     """Create an empty index (or keep the existing one unless ``fresh``, outdated or
     unreadable)."""
