@@ -184,6 +184,9 @@ HIDDEN_TYPE = "training"
 @pytest.fixture
 def world(app, client, make_user, upload):
     """A public document in each state a document can be in, and two public ones."""
+    # Every export in every state, from one address: more than EXPORT_RATE_LIMIT allows
+    # (test_citations checks the limit itself).
+    app.config["EXPORT_RATE_LIMIT"] = "10000 per minute"
     editor, contributor, admin = make_user("editor"), make_user("contributor"), \
         make_user("admin")
     with app.app_context():
