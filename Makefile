@@ -58,25 +58,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check kb tests bench wsgi.py
 	$(BIN)/mypy
 
-## unit: every test on SQLite and, at the same time (a core each), those that touch the
-## database again on PostgreSQL (tests/postgres.sh finds, or installs and starts, a server;
-## else it says why not); the PostgreSQL run's output is shown after the SQLite run's
-PG_LOG := build/postgres-tests.log
+## unit: every test on SQLite, then those that touch the database again on PostgreSQL
+## (tests/postgres.sh finds, or installs and starts, a server; else it says why not)
 unit: $(STAMP)
-	@mkdir -p build; rm -f $(PG_LOG); \
-	url="$$(bash tests/postgres.sh $(BIN)/python)"; pg=; \
+	$(BIN)/python -m pytest -q
+	@url="$$(bash tests/postgres.sh $(BIN)/python)"; \
 	if [ -n "$$url" ]; then \
-	  echo "The suite on PostgreSQL ($$url) runs beside this one, without the browser and" \
-	    "benchmark runs; its output follows this run's."; \
-	  KB_TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest -q -p no:cacheprovider \
-	    -m "not browser" --ignore=tests/test_bench_smoke.py > $(PG_LOG) 2>&1 & pg=$$!; \
-	else echo "SKIPPED: the PostgreSQL run of the suite (see the reason above)."; fi; \
-	$(BIN)/python -m pytest -q; sqlite=$$?; pgrc=0; \
-	if [ -n "$$pg" ]; then \
-	  wait $$pg; pgrc=$$?; echo "--- the suite on PostgreSQL ($$url):"; cat $(PG_LOG); \
-	fi; \
-	echo "SQLite run: exit status $$sqlite; PostgreSQL run: exit status $$pgrc"; \
-	test $$sqlite = 0 && test $$pgrc = 0
+	  echo "The suite again on PostgreSQL ($$url); browser and benchmark runs were once."; \
+	  KB_TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest -q -m "not browser" \
+	    --ignore=tests/test_bench_smoke.py; \
+	else echo "SKIPPED: the PostgreSQL run of the suite (see the reason above)."; fi
 
 ## test: install what the tests need, lint, type-check and run every test
 test: $(STAMP) browser-deps ocr-deps lint unit
