@@ -153,6 +153,28 @@ def test_the_json_api_says_errors_people_read_in_french(client, make_user):
     assert res.json["error"] == "Le jeton d'API n'est pas valide ou a été révoqué."
 
 
+@pytest.mark.parametrize(("lang", "deep", "size", "year"), [
+    ("fr", "La page 999 est trop loin", "per_page doit être compris entre 1 et 100",
+     "year_from doit être une année comprise entre 0 et 9999"),
+    ("es", "La página 999 está demasiado lejos", "per_page debe estar entre 1 y 100",
+     "year_from debe ser un año entre 0 y 9999"),
+    ("ru", "Страница 999 слишком далеко", "per_page должен быть от 1 до 100",
+     "year_from должен быть годом от 0 до 9999"),
+])
+def test_a_search_past_its_bounds_is_told_in_the_readers_language(client, lang, deep, size,
+                                                                  year):
+    """The bounds of a search (page depth, page size, years) are refused in the language of
+    the page and of the API, not in English."""
+    headers = {"Accept-Language": lang}
+    page = client.get("/search?q=migration&page=999&per_page=100", headers=headers)
+    assert page.status_code == 400 and deep in _text(page)
+    assert "too deep" not in _text(page)
+    res = client.get("/api/v1/search?q=migration&per_page=500", headers=headers)
+    assert res.status_code == 400 and res.json["error"].startswith(size)
+    res = client.get("/api/v1/search?q=migration&year_from=12345", headers=headers)
+    assert res.status_code == 400 and res.json["error"].startswith(year)
+
+
 def test_the_reset_email_speaks_the_recipients_language(app, client, make_user):
     """Rendered in the language the account chose (User.locale), not the asker's; without
     a choice, in English."""

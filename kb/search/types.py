@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask_babel import format_number
+from flask_babel import gettext as _
+
 from kb.errors import QueryError
 from kb.search.limits import MAX_PER_PAGE, MAX_RESULTS, MAX_YEAR, MIN_YEAR, Cap
 
@@ -79,22 +82,24 @@ class SearchResult:
 def check_year(name: str, value: int | None) -> int | None:
     """``value`` unless it is outside the years a search may name (kb.search.whoosh.bounds)."""
     if value is not None and not MIN_YEAR <= value <= MAX_YEAR:
-        raise QueryError(f"{name} must be a year between {MIN_YEAR} and "
-                         f"{MAX_YEAR}, not {value}")
+        raise QueryError(_("%(name)s must be a year between %(min)s and %(max)s, not "
+                           "%(value)s", name=name, min=MIN_YEAR, max=MAX_YEAR, value=value))
     return value
 
 
 def check_page(page: int, per_page: int) -> None:
     """Refuse a page size or a page beyond the bounds (kb.search.whoosh.bounds)."""
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE} (page size)")
+        raise QueryError(_("per_page must be between 1 and %(num)d (page size)",
+                           num=MAX_PER_PAGE))
     if page < 1:
-        raise QueryError("page starts at 1")
+        raise QueryError(_("page starts at 1"))
     if page * per_page > MAX_RESULTS:
-        last = MAX_RESULTS // per_page
-        raise QueryError(f"page {page} is too deep: results are shown up to the "
-                         f"{MAX_RESULTS:,}th (page {last} at {per_page} a page; "
-                         "result depth). Narrow the search with words or filters.")
+        raise QueryError(_(
+            "Page %(page)s is too deep: results are shown up to number %(limit)s (page "
+            "%(last)s at %(per_page)s a page; result depth). Narrow the search with words or "
+            "filters.", page=page, limit=format_number(MAX_RESULTS),
+            last=MAX_RESULTS // per_page, per_page=per_page))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from flask_babel import gettext
 from whoosh import collectors, highlight, sorting
 from whoosh import query as wq
 from whoosh.analysis import Token
@@ -86,7 +87,7 @@ def _any_of(fieldname: str, values: tuple[str, ...]) -> wq.Query:
             try:
                 year = int(v)
             except ValueError as e:
-                raise QueryError(f"year must be a number, not {v!r}") from e
+                raise QueryError(gettext("year must be a number, not %(value)r", value=v)) from e
             check_year("year", year)
             terms.append(wq.NumericRange("year", year, year))
         return wq.Or(terms)
@@ -528,10 +529,10 @@ def search(
     calls.count("search")
     deadline = bounds.Deadline(time_limit)
     if req.sort not in SORTS:
-        raise QueryError(f"sort must be one of {', '.join(SORTS)}")
+        raise QueryError(gettext("sort must be one of: %(sorts)s", sorts=", ".join(SORTS)))
     unknown = set(req.filters) - set(FILTER_FIELDS)
     if unknown:
-        raise QueryError(f"unknown filter: {', '.join(sorted(unknown))}")
+        raise QueryError(gettext("unknown filter: %(names)s", names=", ".join(sorted(unknown))))
     check_page(req.page, req.per_page)
     check_year("year_from", req.year_from)
     check_year("year_to", req.year_to)
