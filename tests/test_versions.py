@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from kb import context
+from kb.models import StoredFile
 from tests.conftest import csrf_from, login, post_multipart
 
 FIRST = b"First draft on seasonal labour migration: alpaca estimates."
 SECOND = b"Final version after review on seasonal labour migration: bison estimates."
+THIRD = b"Corrected version on seasonal labour migration: caribou estimates."
 ROLES = ("reader", "contributor", "editor", "admin")
 
 
@@ -234,6 +239,46 @@ def test_duplicate_bytes(app, client, roles, upload, make_user):
     assert res.status_code == 201 and res.json["files"][-1]["filename"] == "final.txt"
     # A new document of bytes already stored stays refused, as before.
     assert upload(SECOND, "new.txt", account=editor).status_code == 409
+
+
+def test_two_versions_sent_at_the_same_moment_are_both_kept(app, client, roles, upload,
+                                                            process):
+    """While one editor's version is being recorded, another editor's version of the same
+    document is recorded first (a second request, run to its end at the moment the first
+    one writes):
+    both get 201, numbered one after the other, and nobody is asked to send again."""
+    editor, other = roles["editor"], roles["admin"]
+    doc_id = upload(FIRST, "draft.txt", account=editor, title="Seasonal work").json["id"]
+    process()
+    other_client = app.test_client()
+    answers = []
+
+    def meanwhile(session, _context, _instances):
+        if not answers and any(isinstance(o, StoredFile) for o in session.new):
+            answers.append(None)  # once: the other request's own flush passes by
+            # Its own thread: a request of its own, with its own session and connection.
+            thread = threading.Thread(target=lambda: answers.__setitem__(0, send_version(
+                other_client, doc_id, SECOND, "theirs.txt", other,
+                note="sent at the same moment")))
+            thread.start()
+            thread.join()
+
+    event.listen(Session, "before_flush", meanwhile)
+    try:
+        res = send_version(client, doc_id, THIRD, "mine.txt", editor, note="mine")
+    finally:
+        event.remove(Session, "before_flush", meanwhile)
+    assert answers[0].status_code == 201, answers[0].json
+    assert [f["version"] for f in answers[0].json["files"]] == [1, 2]
+    assert res.status_code == 201, res.json
+    assert [(f["version"], f["filename"], f["note"]) for f in res.json["files"]] == [
+        (1, "draft.txt", None), (2, "theirs.txt", "sent at the same moment"),
+        (3, "mine.txt", "mine")]
+    process()
+    status, data = fetch(client, f"/documents/{doc_id}/download", editor)
+    assert status == 200 and data == THIRD
+    status, data = fetch(client, f"/documents/{doc_id}/download?version=2", editor)
+    assert status == 200 and data == SECOND
 
 
 def test_a_shared_file_survives_the_purge_of_one_document(app, client, runner, roles,

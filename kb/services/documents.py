@@ -149,6 +149,9 @@ def store_upload(stream: IO[bytes], filename: str | None) -> tuple[StagedFile, S
 
 
 MAX_NOTE = 200
+# Tries at recording a new version while others are being recorded for the same document
+# (each takes the next number; the stored bytes are kept meanwhile).
+VERSION_ATTEMPTS = 5
 
 
 def add_version(doc_id: int, stream: IO[bytes], filename: str | None, note: str | None,
@@ -170,6 +173,37 @@ def add_version(doc_id: int, stream: IO[bytes], filename: str | None, note: str 
         store.discard(staged)
         raise
     store.keep(staged)
+    for attempt in range(VERSION_ATTEMPTS):
+        if attempt:  # another version was recorded meanwhile: this one comes after it
+            doc = get_visible(doc_id, user)
+            if not policy.can_add_version(user, doc):
+                raise Forbidden(_("Your account may not send a new version of this document."))
+            _check_version_bytes(doc, staged.sha256, user)  # kept: the other may share it
+        try:
+            stored, review = _record_version(doc, staged, sniffed, filename, note, user)
+            db.session.flush()
+            break
+        except IntegrityError as e:
+            db.session.rollback()
+            if attempt == VERSION_ATTEMPTS - 1:
+                raise ValidationError(_("Other versions of this document were being sent at "
+                                        "the same time; send yours again.")) from e
+    db.session.add(_job(doc.doc_id, "extract", job_owner))
+    audit.record("new-version", actor=user, target_type="document", target_id=doc.doc_id,
+                 detail=" ".join(filter(None, (
+                     f"version {stored.version}: {stored.filename} ({stored.size} bytes)",
+                     "back to review" if review else None, sniffed.mismatch))),
+                 commit=False)
+    if review:
+        mail.tell_of_submission(doc, resubmitted=True)
+    db.session.commit()
+    return doc
+
+
+def _record_version(doc: Document, staged: StagedFile, sniffed: Sniffed, filename: str | None,
+                    note: str | None, user: object) -> tuple[StoredFile, bool]:
+    """Add the stored bytes as the document's next version, with its history; whether it
+    goes back to review."""
     before = history.snapshot(doc)
     previous = doc.current_file
     stored = StoredFile(version=(previous.version if previous else 0) + 1,
@@ -185,24 +219,7 @@ def add_version(doc_id: int, stream: IO[bytes], filename: str | None, note: str 
     history.record(doc, before, user, "new-version", note=note, extra={"file": [
         f"{previous.version}: {previous.filename}" if previous else None,
         f"{stored.version}: {stored.filename}"]})
-    try:
-        db.session.flush()
-    except IntegrityError as e:
-        # Another version was recorded meanwhile (the same number); the bytes stay for the
-        # leftovers sweep only if nothing names them.
-        db.session.rollback()
-        raise ValidationError(_("Another version of this document was sent at the same "
-                                    "time; reload the page and send yours again.")) from e
-    db.session.add(_job(doc.doc_id, "extract", job_owner))
-    audit.record("new-version", actor=user, target_type="document", target_id=doc.doc_id,
-                 detail=" ".join(filter(None, (
-                     f"version {stored.version}: {stored.filename} ({stored.size} bytes)",
-                     "back to review" if review else None, sniffed.mismatch))),
-                 commit=False)
-    if review:
-        mail.tell_of_submission(doc, resubmitted=True)
-    db.session.commit()
-    return doc
+    return stored, review
 
 
 def _check_version_bytes(doc: Document, sha256: str, user: object) -> None:
