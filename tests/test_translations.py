@@ -288,6 +288,33 @@ def test_a_version_in_the_trash_is_nowhere_until_restored(app, client, people, w
     assert "Español" in _also_in(_browser(app).get(f"/documents/{en}").get_data(as_text=True))
 
 
+def test_translations_in_the_trash_are_named_only_to_those_who_manage_it(
+        client, people, work, upload, process):
+    """An original whose translations are all in the trash still cannot become a
+    translation itself (restored, they would be two levels deep): an editor is told so
+    without the ids of documents only administrators see; an administrator gets the ids."""
+    en, fr, es = work["en"], work["fr"], work["es"]
+    arabic = upload(b"Another report.", "ar.txt", title="Arabic", language="ar").json["id"]
+    process()
+    _trash(client, people, fr)
+    _trash(client, people, es)
+
+    def put(account):
+        res = client.put(f"/api/v1/documents/{en}/translation_of",
+                         json={"original": arabic}, headers=account.headers)
+        assert res.status_code == 400, res.json
+        return res.json
+
+    told = put(people["editor"])
+    assert told["error"].startswith(f"#{en} has translations of its own in the trash:")
+    assert f"#{fr}" not in told["error"] and f"#{es}" not in told["error"]
+    assert "an administrator" in told["error"]
+    told = put(people["admin"])
+    assert f"in the trash (#{fr}, #{es})" in told["error"]
+    assert client.get(f"/api/v1/documents/{en}",
+                      headers=people["editor"].headers).json["translation_of"] is None
+
+
 def test_purging_an_original_hands_the_work_to_its_oldest_translation(app, client, runner,
                                                                      people, work):
     en, fr, es = work["en"], work["fr"], work["es"]

@@ -100,13 +100,22 @@ def link(doc_id: int, original_id: int, user: object) -> Document:
             _("#%(id)s is itself a translation of #%(original)s: link to #%(original)s "
               "instead.", id=original.doc_id, original=original.translation_of),
             fields={"original": "a translation"})
-    own = db.session.scalars(select(Document.doc_id).where(
+    own = db.session.execute(select(Document.doc_id, Document.trashed_at).where(
         Document.translation_of == doc.doc_id).order_by(Document.doc_id)).all()
-    if own:
+    live = [doc_id for doc_id, trashed_at in own if trashed_at is None]
+    if live:
         raise ValidationError(
             _("#%(id)s has translations of its own (%(ids)s): unlink them first, or link "
-              "them to #%(original)s.", id=doc.doc_id, ids=_ids(own), original=original.doc_id),
+              "them to #%(original)s.", id=doc.doc_id, ids=_ids(live), original=original.doc_id),
             fields={"original": "has translations"})
+    if own:  # only in the trash: named to those who manage it
+        raise ValidationError(
+            _("#%(id)s has translations of its own in the trash (%(ids)s): restore and unlink "
+              "them, or purge them, first.", id=doc.doc_id, ids=_ids([i for i, _t in own]))
+            if policy.can_manage_trash(user) else
+            _("#%(id)s has translations of its own in the trash: an administrator restores "
+              "and unlinks them, or purges them, first.", id=doc.doc_id),
+            fields={"original": "has translations in the trash"})
     for d in (doc, original):
         if not d.language:
             raise ValidationError(_("Give #%(id)s a language first (edit its metadata).",
