@@ -84,6 +84,32 @@ def test_uploader_and_editors_see_the_failure_and_its_remedy(
     assert "Retry extraction" not in mine  # contributors cannot retry; they upload again
 
 
+@pytest.mark.parametrize(("lang", "failed", "remedy", "details"), [
+    ("fr", "Échec.", "Le fichier est endommagé", "Détails (en anglais)"),
+    ("es", "Error.", "El archivo está dañado", "Detalles (en inglés)"),
+    ("ru", "Сбой.", "Файл повреждён", "Подробности (на английском)"),
+])
+def test_a_failure_is_explained_in_the_readers_language(
+        app: Flask, failed_doc: int, make_user: Callable[[str], Account],
+        lang: str, failed: str, remedy: str, details: str) -> None:
+    """The reason the worker recorded is English: on a page in another language the status
+    and the remedy are in that language, and the recorded reason is behind "Details";
+    the review queue's remedies are translated too."""
+    editor = as_user(app, make_user("editor"))
+    reason = editor.get(f"/api/v1/documents/{failed_doc}").json["error"]
+    headers = {"Accept-Language": lang}
+    html = editor.get(f"/documents/{failed_doc}", headers=headers).get_data(as_text=True)
+    status = re.search(r'data-status="failed">(.*?)</p>', html, re.S)
+    assert status is not None and status.group(1).strip() == failed
+    assert remedy in html and details in html
+    assert f'<p lang="en">{reason}</p>' in html.replace("&#39;", "'")
+    queue = editor.get("/review", headers=headers).get_data(as_text=True)
+    assert 'data-error-code="corrupt"' in queue and remedy in queue
+    assert "not what its type says" not in queue
+    english = editor.get(f"/documents/{failed_doc}").get_data(as_text=True)
+    assert "Details (in English)" not in english and "Failed:" in english
+
+
 def test_processing_shows_and_refreshes_only_for_those_who_can_act(
         app: Flask, upload: Callable[..., Any], editor: Account,
         make_user: Callable[[str], Account]) -> None:

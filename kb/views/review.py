@@ -32,4 +32,5 @@ def queue() -> str:
         by_code.setdefault(doc.error_code or "", []).append(doc)
     return render_template("review/queue.html", by_state=workflow.waiting(newest_first),
                            newest_first=newest_first, by_code=by_code,
-                           label=taxonomy.label, help=taxonomy.EXTRACTION_HELP)
+                           label=taxonomy.label,
+                           help={code: taxonomy.extraction_help(code) for code in by_code})
