@@ -47,6 +47,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # which opens nothing once its server-side session has ended; its signed timestamp
     # also stops it after the session's absolute lifetime.
     app.config["WTF_CSRF_TIME_LIMIT"] = int(float(settings["SESSION_MAX_HOURS"]) * 3600)
+    from kb import search
+
+    # The engine's caches are the process's: the app made last in a process bounds them.
+    cache_mb = float(settings["SEARCH_CACHE_MB"])
+    if not cache_mb > 0:
+        raise ValueError(f"SEARCH_CACHE_MB must be a positive number of megabytes, not "
+                         f"{settings['SEARCH_CACHE_MB']!r}")
+    search.configure(cache_mb=cache_mb)
 
     # First: its hooks see every request, even one a later hook answers early.
     logs.init_app(app)

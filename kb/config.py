@@ -14,6 +14,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+SEARCH_CACHE_MB_DEFAULT = 128
+
 DEFAULTS: dict[str, object] = {
     # Folder for the SQLite database, the search index and the secret key.
     "INSTANCE_DIR": None,  # None: <project>/instance
@@ -174,6 +176,11 @@ DEFAULTS: dict[str, object] = {
     "LOG_FORMAT": "text",
     # The least severe records logged: DEBUG, INFO, WARNING, ERROR or CRITICAL.
     "LOG_LEVEL": "INFO",
+    # Megabytes of arrays read from the search index (postings and field lengths) that each
+    # web or worker process keeps for the next searches (kb.config.SEARCH_CACHES["arrays"]
+    # is the default): more makes repeated searches of a large collection faster, less
+    # bounds the memory of small machines.
+    "SEARCH_CACHE_MB": SEARCH_CACHE_MB_DEFAULT,
     # The interface languages offered, English first (each but English needs a catalogue,
     # kb/translations/<code>/LC_MESSAGES/messages.po; README, "Languages").
     "LANGUAGES": "en fr es ru",
@@ -184,7 +191,7 @@ DEFAULTS: dict[str, object] = {
 # a word found in 15,000 documents takes 120 KB), the others in entries. A filter as a set
 # takes up to 1 MB at 15,000 documents, as a mask 15 KB, an idf a float.
 SEARCH_CACHES: dict[str, int] = {
-    "arrays": 128 * 1024 * 1024,
+    "arrays": SEARCH_CACHE_MB_DEFAULT * 1024 * 1024,  # SEARCH_CACHE_MB sets an instance's
     "idf": 50_000,
     "avgfl": 1_000,
     "mask": 512,

@@ -8,7 +8,9 @@ import threading
 
 import pytest
 
+from kb import config, search
 from kb.search.whoosh.caches import Cache
+from tests.conftest import make_app, same_instance
 
 THREADS = 8
 
@@ -54,3 +56,30 @@ def test_a_failed_build_leaves_the_next_caller_to_build():
         cache.get_or_build("key", fail)
     assert cache.get_or_build("key", lambda: "built") == "built"
     assert cache.get("key") == "built"
+
+
+QUERIES = ("remittances", "remit*", "diaspora OR remittances", "remitances~1",
+           "\"seasonal workers\"")
+
+
+def test_an_instance_bounds_its_search_memory(app, client, upload, process, tmp_path,
+                                              database_url):
+    """SEARCH_CACHE_MB bounds the arrays each process keeps; searches answer the same
+    whatever it is, even when it is too small to keep anything at all."""
+    for n, text in enumerate(("Remittances from the diaspora to Moldova.",
+                              "Seasonal workers send remittances home.",
+                              "Diaspora engagement in Serbia.")):
+        assert upload(text.encode(), f"d{n}.txt", title=f"Report {n}").status_code == 201
+    process()
+    assert search.cache_bounds()["arrays"] == config.SEARCH_CACHE_MB_DEFAULT * 1024 * 1024
+
+    def answers(of):
+        return [of.get("/api/v1/search", query_string={"q": q}).json for q in QUERIES]
+
+    roomy = answers(client)
+    assert all(a["total"] for a in roomy), roomy
+    tiny = same_instance(app, SEARCH_CACHE_MB=0.0001)  # 104 bytes: no entry fits
+    assert search.cache_bounds()["arrays"] == 104
+    assert answers(tiny.test_client()) == roomy
+    with pytest.raises(ValueError, match="SEARCH_CACHE_MB must be a positive number"):
+        make_app(tmp_path / "other", database_url, SEARCH_CACHE_MB=0)

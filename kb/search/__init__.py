@@ -43,6 +43,7 @@ from kb.search.types import (
     check_page,
     check_year,
 )
+from kb.search.whoosh import caches as _caches
 from kb.search.whoosh import index as _index
 from kb.search.whoosh import query as _query
 from kb.search.whoosh.parsing import function_words, is_query_language
@@ -75,8 +76,10 @@ __all__ = [
     "SearchResult",
     "Snippet",
     "Visibility",
+    "cache_bounds",
     "check_page",
     "check_year",
+    "configure",
     "create",
     "delete_documents",
     "engine_calls",
@@ -95,6 +98,17 @@ __all__ = [
     "warm",
     "write_records",
 ]
+
+def configure(*, cache_mb: float) -> None:
+    """Bound this process's search memory: ``cache_mb`` megabytes of arrays read from the
+    index (postings and field lengths; SEARCH_CACHE_MB). ValueError below one byte."""
+    _caches.configure({"arrays": int(cache_mb * 1024 * 1024)})
+
+
+def cache_bounds() -> dict[str, int]:
+    """Each of the engine's caches' bound in this process: bytes for "arrays", else entries."""
+    return _caches.bounds()
+
 
 def engine_calls() -> dict[str, int]:
     """How many times the engine really searched in this process, by kind ("search",

@@ -1,11 +1,12 @@
 """The engine's process-wide caches: cachetools LRU caches, one lock each, bounded by
-kb.config.SEARCH_CACHES (the one place their sizes are set)."""
+kb.config.SEARCH_CACHES (the one place their sizes are set; ``configure`` applies an
+instance's own bounds, SEARCH_CACHE_MB for the arrays)."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache
@@ -20,6 +21,9 @@ V = TypeVar("V")
 # in a cycle, but a stuck one must not stop every search behind it).
 BUILD_WAIT = 30.0
 
+# Every cache made, by name (one each).
+_made: dict[str, Cache[Any]] = {}
+
 
 class Cache(Generic[V]):
     """An LRU cache shared by threads: ``get`` / ``put`` / ``get_or_build`` under one lock.
@@ -30,9 +34,22 @@ class Cache(Generic[V]):
 
     def __init__(self, name: str, getsizeof: Callable[[Any], int] | None = None) -> None:
         self.name = name
+        self._getsizeof = getsizeof
         self._items: LRUCache[Hashable, V] = LRUCache(SEARCH_CACHES[name], getsizeof=getsizeof)
         self._lock = threading.Lock()
         self._building: dict[Hashable, threading.Event] = {}
+        _made[name] = self
+
+    @property
+    def bound(self) -> int:
+        """The cache's bound: bytes for a cache with a getsizeof, else entries."""
+        return int(self._items.maxsize)
+
+    def resize(self, bound: int) -> None:
+        """Bound the cache anew (emptied when the bound changes)."""
+        with self._lock:
+            if bound != self._items.maxsize:
+                self._items = LRUCache(bound, getsizeof=self._getsizeof)
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
@@ -78,3 +95,20 @@ class Cache(Generic[V]):
     def pop(self, key: Hashable) -> None:
         with self._lock:
             self._items.pop(key, None)
+
+
+def configure(bounds: Mapping[str, int]) -> None:
+    """Apply an instance's bounds to the caches they name (the others keep theirs)."""
+    unknown = set(bounds) - set(_made)
+    if unknown:
+        raise ValueError(f"no search cache named {', '.join(sorted(unknown))}")
+    for name, bound in bounds.items():
+        if bound < 1:
+            raise ValueError(f"the bound of the {name} search cache must be positive, "
+                             f"not {bound}")
+        _made[name].resize(bound)
+
+
+def bounds() -> dict[str, int]:
+    """Each cache's bound now, by name."""
+    return {name: cache.bound for name, cache in sorted(_made.items())}
