@@ -129,10 +129,11 @@ def register_blueprints(app: Flask) -> None:
         review,
         search,
         sitemap,
+        usage,
     )
 
     for module in (search, documents, auth, admin, api, profile, review, groups, audit,
-                   metrics, mine, oai, sitemap, feeds, bulk):
+                   metrics, mine, oai, sitemap, feeds, bulk, usage):
         app.register_blueprint(module.bp)
 
 

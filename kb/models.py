@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -301,6 +301,21 @@ class DocumentTerm(db.Model):  # type: ignore[name-defined]
     vocabulary: Mapped[str] = mapped_column(String(10), primary_key=True)
     code: Mapped[str] = mapped_column(String(20), primary_key=True)
     position: Mapped[int] = mapped_column(default=0)
+
+
+class DocumentUsage(db.Model):  # type: ignore[name-defined]
+    """How often people opened a document's page and downloaded its file on one day (UTC):
+    the usage statistics of kb.services.usage (known robots are not counted)."""
+
+    __tablename__ = "document_usage"
+    __table_args__ = (Index("ix_document_usage_day", "day"),)
+
+    doc_id: Mapped[int] = mapped_column(
+        ForeignKey("document.doc_id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(primary_key=True)
+    views: Mapped[int] = mapped_column(default=0)
+    downloads: Mapped[int] = mapped_column(default=0)
 
 
 class TermSuggestion(db.Model):  # type: ignore[name-defined]

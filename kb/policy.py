@@ -157,6 +157,12 @@ def can_feature(user: object) -> bool:
     return role_of(user) in REVIEWERS
 
 
+def can_see_usage(user: object) -> bool:
+    """Read the usage statistics (kb.services.usage): page views and downloads a day, of
+    the documents the user may see."""
+    return role_of(user) in REVIEWERS
+
+
 def can_bulk_edit(user: object) -> bool:
     """Add or remove a vocabulary's code on several documents at once, from a results
     page (editors and admins: a contributor edits only their own, one at a time)."""

@@ -235,6 +235,7 @@ PAGES: dict[str, Callable[[FlaskClient, dict[str, Any]], Any]] = {
     "SDG targets": lambda c, s: c.get("/browse/sdg"),
     "my documents": lambda c, s: c.get("/my/documents"),
     "review queue": lambda c, s: c.get("/review"),
+    "usage": lambda c, s: c.get("/usage"),
     "profile": lambda c, s: c.get("/profile"),
     "users": lambda c, s: c.get("/admin/users"),
     "agencies": lambda c, s: c.get("/admin/agencies"),

@@ -37,7 +37,7 @@ from kb.models import (
     Tombstone,
 )
 from kb.services import groups as groups_service
-from kb.services import history, mail
+from kb.services import history, mail, usage
 from kb.services.metadata import Metadata, validate
 from kb.services.queue import Owner
 from kb.storage import StagedFile
@@ -501,19 +501,22 @@ def get_downloadable(doc_id: int, user: object) -> Document:
     return doc
 
 
-def record_download(doc: Document, user: object) -> None:
-    """Count a download; those of restricted documents go into the audit trail."""
+def record_download(doc: Document, user: object, user_agent: str | None = None) -> None:
+    """Count a download (and, for a person's, the day's usage); those of restricted
+    documents go into the audit trail."""
     if policy.is_sensitive(doc):
         audit.record("download-restricted", actor=user, target_type="document",
                      target_id=doc.doc_id, commit=False)
-    count_download(doc)
+    count_download(doc, user_agent)
 
 
-def count_download(doc: Document) -> None:
-    """Add one to the download counter without losing concurrent increments."""
+def count_download(doc: Document, user_agent: str | None = None) -> None:
+    """Add one to the download counter without losing concurrent increments, and to the
+    day's downloads when a person asked (kb.services.usage)."""
     db.session.execute(
         update(Document).where(Document.doc_id == doc.doc_id)
         .values(downloads=Document.downloads + 1)
         .execution_options(synchronize_session=False)
     )
+    usage.count(doc.doc_id, "downloads", user_agent, commit=False)
     db.session.commit()

@@ -59,6 +59,7 @@ from kb.services import (
     term_suggestions,
     translations,
     trash,
+    usage,
     workflow,
 )
 from kb.services import groups as groups_service
@@ -120,7 +121,7 @@ def detail(doc_id: int, slug: str | None = None) -> str | BaseResponse:
     download = (url_for("documents.download", doc_id=doc.doc_id, _external=True)
                 if can_download and doc.current_file is not None else None)
     cited = citing.cited([doc], agency_labels)[0]
-    return render_template("documents/detail.html", doc=doc, label=taxonomy.label,
+    html = render_template("documents/detail.html", doc=doc, label=taxonomy.label,
                            canonical=canonical,
                            apa=citations.apa(cited), chicago=citations.chicago(cited),
                            cite_formats=citations.FORMATS,
@@ -139,6 +140,9 @@ def detail(doc_id: int, slug: str | None = None) -> str | BaseResponse:
                            said=doc.current_file.said if doc.current_file else {},
                            similar=similar, **_versions(doc), **_translations(doc),
                            **_history(doc), **_suggestions(doc))
+    if request.method == "GET":
+        usage.count_quietly(doc.doc_id, "views", request.user_agent.string)
+    return html
 
 
 def _versions(doc: Document) -> dict[str, object]:
@@ -459,7 +463,7 @@ def download(doc_id: int) -> Response:
     path = context.store().checked_path(stored.sha256, stored.size)
     # A reader fetching later parts of the same file is not a new download.
     if request.range is None or (request.range.ranges and request.range.ranges[0][0] == 0):
-        documents.record_download(doc, current_user)
+        documents.record_download(doc, current_user, request.user_agent.string)
         metrics.count_download()
     response = send_file(
         path, mimetype=stored.content_type, as_attachment=True,
