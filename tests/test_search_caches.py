@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from kb import config, search
+from kb.extensions import db
 from kb.search.whoosh.caches import Cache
 from tests.conftest import make_app, same_instance
 
@@ -79,7 +80,11 @@ def test_an_instance_bounds_its_search_memory(app, client, upload, process, tmp_
     roomy = answers(client)
     assert all(a["total"] for a in roomy), roomy
     tiny = same_instance(app, SEARCH_CACHE_MB=0.0001)  # 104 bytes: no entry fits
-    assert search.cache_bounds()["arrays"] == 104
-    assert answers(tiny.test_client()) == roomy
+    try:
+        assert search.cache_bounds()["arrays"] == 104
+        assert answers(tiny.test_client()) == roomy
+    finally:
+        with tiny.app_context():  # its own engine: no connection left open
+            db.engine.dispose()
     with pytest.raises(ValueError, match="SEARCH_CACHE_MB must be a positive number"):
         make_app(tmp_path / "other", database_url, SEARCH_CACHE_MB=0)
