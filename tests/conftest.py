@@ -13,6 +13,7 @@ import tarfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,20 @@ def database_url(new_database: Callable[[], str | None]) -> str | None:
     """A new, empty database for one test on the server KB_TEST_DATABASE_URL names (None:
     the app's default SQLite file in its instance folder)."""
     return new_database()
+
+
+class Clock:
+    """The time kb.clock reports (app.config["CLOCK"]): moved by the test, never slept."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
 
 
 def make_app(root: Path, database_url: str | None, **config: Any) -> Flask:

@@ -28,7 +28,7 @@ from sickle.iterator import OAIResponseIterator
 from werkzeug.serving import make_server
 
 from kb.extensions import db
-from tests.conftest import Account, free_port, kb_env, make_app, wait_for
+from tests.conftest import Account, Clock, free_port, kb_env, make_app, wait_for
 
 KB = Path(sys.executable).parent / "kb"
 OAI = "http://www.openarchives.org/OAI/2.0/"
@@ -225,20 +225,6 @@ class CheckedSickle(Sickle):
 
 # ---------------------------------------------------------------------------------------
 # Fixtures: a real app on its own database with a clock the test moves, served over HTTP.
-
-
-class Clock:
-    """The time kb.clock reports (app.config["CLOCK"]): moved by the test, never slept."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture

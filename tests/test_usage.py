@@ -7,26 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
-from tests.conftest import login
+from tests.conftest import Clock, login
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}
 ROBOTS = ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
           "curl/8.5.0", "python-requests/2.32", "WhatsApp/2.23 link preview", "")
 DAY_1 = datetime(2026, 3, 1, 22, 0)
-
-
-class Clock:
-    """The time kb.clock reports (app.config["CLOCK"]): moved by the test, never slept."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -59,7 +49,7 @@ def used(app, client, upload, process, clock):
             assert res.status_code == 200
             res.close()
     assert person.head(f"/documents/{b}", headers=BROWSER).status_code == 200
-    clock.now = DAY_1 + timedelta(hours=4)  # the next day (UTC)
+    clock.advance(hours=4)  # the next day (UTC)
     get(f"/documents/{b}")
     get(f"/documents/{a}/download", Range="bytes=0-9")
     get(f"/documents/{a}/download", Range="bytes=10-")  # the same download, continued

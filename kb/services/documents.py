@@ -158,9 +158,7 @@ def add_version(doc_id: int, stream: IO[bytes], filename: str | None, note: str 
                 user: object, *, job_owner: Owner | None = None) -> Document:
     """Store a new file as the document's next (current) version and queue its extraction;
     a contributor's new version of a published document goes back to review."""
-    doc = get_visible(doc_id, user)
-    if not policy.can_add_version(user, doc):
-        raise Forbidden(_("Your account may not send a new version of this document."))
+    doc = _versionable(doc_id, user)
     note = " ".join((note or "").split()) or None
     if note is not None and len(note) > MAX_NOTE:
         raise ValidationError(_("Keep the note under %(num)d characters.", num=MAX_NOTE),
@@ -175,9 +173,7 @@ def add_version(doc_id: int, stream: IO[bytes], filename: str | None, note: str 
     store.keep(staged)
     for attempt in range(VERSION_ATTEMPTS):
         if attempt:  # another version was recorded meanwhile: this one comes after it
-            doc = get_visible(doc_id, user)
-            if not policy.can_add_version(user, doc):
-                raise Forbidden(_("Your account may not send a new version of this document."))
+            doc = _versionable(doc_id, user)
             _check_version_bytes(doc, staged.sha256, user)  # kept: the other may share it
         try:
             stored, review = _record_version(doc, staged, sniffed, filename, note, user)
@@ -197,6 +193,14 @@ def add_version(doc_id: int, stream: IO[bytes], filename: str | None, note: str 
     if review:
         mail.tell_of_submission(doc, resubmitted=True)
     db.session.commit()
+    return doc
+
+
+def _versionable(doc_id: int, user: object) -> Document:
+    """The document, if the user may see it and send a new version of it."""
+    doc = get_visible(doc_id, user)
+    if not policy.can_add_version(user, doc):
+        raise Forbidden(_("Your account may not send a new version of this document."))
     return doc
 
 
@@ -501,7 +505,7 @@ def get_downloadable(doc_id: int, user: object) -> Document:
     return doc
 
 
-def record_download(doc: Document, user: object, user_agent: str | None = None) -> None:
+def record_download(doc: Document, user: object, user_agent: str | None) -> None:
     """Count a download (and, for a person's, the day's usage); those of restricted
     documents go into the audit trail."""
     if policy.is_sensitive(doc):
@@ -510,7 +514,7 @@ def record_download(doc: Document, user: object, user_agent: str | None = None) 
     count_download(doc, user_agent)
 
 
-def count_download(doc: Document, user_agent: str | None = None) -> None:
+def count_download(doc: Document, user_agent: str | None) -> None:
     """Add one to the download counter without losing concurrent increments, and to the
     day's downloads when a person asked (kb.services.usage)."""
     db.session.execute(

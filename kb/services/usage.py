@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
@@ -48,7 +48,7 @@ TOP = 50
 
 def is_person(user_agent: str | None) -> bool:
     """Whether a request's User-Agent looks like a person's browser."""
-    return bool(user_agent) and ROBOTS.search(user_agent or "") is None
+    return user_agent is not None and user_agent != "" and ROBOTS.search(user_agent) is None
 
 
 def count(doc_id: int, kind: Kind, user_agent: str | None, *, commit: bool = True) -> bool:
@@ -129,15 +129,20 @@ class Report:
     by_day: list[Line]
 
 
-def _used(user: object, when: Period) -> Select[int, int, int]:
-    """Each document's views and downloads in the period, for the documents the user may
-    see (the trash and what their access hides are left out)."""
-    return (select(DocumentUsage.doc_id, func.sum(DocumentUsage.views).label("views"),
+def _summed(user: object, when: Period, key: Any) -> Select[Any]:
+    """The period's views and downloads summed by ``key`` (a DocumentUsage column), over the
+    documents the user may see (the trash and what their access hides are left out)."""
+    return (select(key, func.sum(DocumentUsage.views).label("views"),
                    func.sum(DocumentUsage.downloads).label("downloads"))
             .join(Document, Document.doc_id == DocumentUsage.doc_id)
             .where(DocumentUsage.day.between(when.start, when.end),
                    policy.viewable_documents_clause(user))
-            .group_by(DocumentUsage.doc_id))
+            .group_by(key))
+
+
+def _used(user: object, when: Period) -> Select[Any]:
+    """Each document's views and downloads in the period (doc_id, views, downloads)."""
+    return _summed(user, when, DocumentUsage.doc_id)
 
 
 def _by(user: object, when: Period, link: type[DocumentCountry] | type[DocumentAgency]
@@ -164,11 +169,7 @@ def report(user: object, when: Period, top: int = TOP) -> Report:
     docs = {d.doc_id: d for d in db.session.scalars(
         select(Document).where(Document.doc_id.in_([r.doc_id for r in ranked])))}
     days = db.session.execute(
-        select(DocumentUsage.day, func.sum(DocumentUsage.views), func.sum(DocumentUsage.downloads))
-        .join(Document, Document.doc_id == DocumentUsage.doc_id)
-        .where(DocumentUsage.day.between(when.start, when.end),
-               policy.viewable_documents_clause(user))
-        .group_by(DocumentUsage.day).order_by(DocumentUsage.day))
+        _summed(user, when, DocumentUsage.day).order_by(DocumentUsage.day))
     return Report(
         period=when, views=int(views), downloads=int(downloads),
         documents=[Line(str(r.doc_id), int(r.views), int(r.downloads), docs[r.doc_id])
